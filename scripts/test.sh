@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of both modules: formatting, vet, then the unit and
+# integration tests. Tests that need PostgreSQL use DATABASE_URL when it is
+# set, otherwise they start a throwaway cluster from the installed server
+# binaries (initdb/pg_ctl); without either they fail, they never skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+timed() {
+  local start=$SECONDS
+  "$@"
+  printf 'took %ds: %s\n' $((SECONDS - start)) "$*"
+}
+
+step "gofmt"
+unformatted=$(gofmt -l infra service)
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+timed go vet ./infra/... ./service/...
+
+step "go test"
+timed go test -count=1 ./infra/... ./service/...

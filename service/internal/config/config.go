@@ -1,0 +1,191 @@
+// Package config reads the service's settings from the environment and
+// validates them before anything starts, so a typo fails the pod at once with
+// a message that names the variable, instead of at the first request.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Mode decides whether money can appear from nowhere.
+type Mode string
+
+const (
+	// ModeDemo credits deposits at once: for local runs and demo clusters.
+	ModeDemo Mode = "demo"
+	// ModeLive records deposits as pending until an admin approves them.
+	ModeLive Mode = "live"
+)
+
+// Database is what every subcommand that touches Postgres needs.
+type Database struct {
+	URL             string
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+}
+
+// Server is what `serve` needs on top of Database.
+type Server struct {
+	Addr            string
+	Mode            Mode
+	SecretKey       []byte
+	SecureCookies   bool
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Getenv is os.Getenv's shape; tests pass a map lookup instead.
+type Getenv func(string) string
+
+// Error names the variable at fault and what it may be.
+type Error struct {
+	Var, Value, Allowed string
+}
+
+func (e *Error) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s is not set; %s", e.Var, e.Allowed)
+	}
+	return fmt.Sprintf("%s=%q is invalid; %s", e.Var, e.Value, e.Allowed)
+}
+
+type reader struct {
+	env Getenv
+	err error
+}
+
+func (r *reader) fail(name, value, allowed string) {
+	if r.err == nil {
+		r.err = &Error{Var: name, Value: value, Allowed: allowed}
+	}
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.env(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) intIn(name string, def, lo, hi int) int {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, raw, fmt.Sprintf("allowed: an integer from %d to %d", lo, hi))
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def, lo, hi time.Duration) time.Duration {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < lo || d > hi {
+		r.fail(name, raw, fmt.Sprintf("allowed: a Go duration from %s to %s, e.g. %q", lo, hi, def.String()))
+	}
+	return d
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		r.fail(name, raw, "allowed: true or false")
+	}
+	return b
+}
+
+// LoadDatabase reads DATABASE_URL and the pool settings.
+func LoadDatabase(env Getenv) (Database, error) {
+	r := &reader{env: env}
+	db := Database{
+		URL:             r.str("DATABASE_URL", ""),
+		MaxOpenConns:    r.intIn("DB_MAX_OPEN_CONNS", 20, 1, 500),
+		MaxIdleConns:    r.intIn("DB_MAX_IDLE_CONNS", 10, 0, 500),
+		ConnMaxLifetime: r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, time.Minute, 24*time.Hour),
+	}
+	if db.URL == "" {
+		r.fail("DATABASE_URL", "", "set it to a PostgreSQL URL such as postgres://exchange@db:5432/exchange?sslmode=disable (the password may come from PGPASSWORD)")
+	} else if _, err := pgconn.ParseConfig(db.URL); err != nil {
+		// The parse error may echo the URL, password included: never print it.
+		r.fail("DATABASE_URL", "<redacted>", "allowed: a postgres:// URL or a libpq key=value string")
+	}
+	if db.MaxIdleConns > db.MaxOpenConns {
+		r.fail("DB_MAX_IDLE_CONNS", strconv.Itoa(db.MaxIdleConns), fmt.Sprintf("allowed: at most DB_MAX_OPEN_CONNS (%d)", db.MaxOpenConns))
+	}
+	return db, r.err
+}
+
+// LoadServer reads the HTTP server's settings.
+func LoadServer(env Getenv) (Server, error) {
+	r := &reader{env: env}
+	s := Server{
+		Addr:            r.str("HTTP_ADDR", ":8080"),
+		Mode:            Mode(r.str("EXCHANGE_MODE", string(ModeLive))),
+		SecureCookies:   r.boolean("SECURE_COOKIES", true),
+		ReadTimeout:     r.duration("HTTP_READ_TIMEOUT", 15*time.Second, time.Second, 10*time.Minute),
+		WriteTimeout:    r.duration("HTTP_WRITE_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+		IdleTimeout:     r.duration("HTTP_IDLE_TIMEOUT", 120*time.Second, time.Second, time.Hour),
+		RequestTimeout:  r.duration("REQUEST_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute),
+		ShutdownTimeout: r.duration("SHUTDOWN_TIMEOUT", 25*time.Second, time.Second, 10*time.Minute),
+	}
+	if _, port, err := net.SplitHostPort(s.Addr); err != nil || port == "" {
+		r.fail("HTTP_ADDR", s.Addr, `allowed: host:port or :port, e.g. ":8080"`)
+	}
+	if s.Mode != ModeDemo && s.Mode != ModeLive {
+		r.fail("EXCHANGE_MODE", string(s.Mode), "allowed: demo or live")
+	}
+	key := r.str("SECRET_KEY", "")
+	if len(key) < 32 {
+		// Never echo a secret, even a short one.
+		shown := ""
+		if key != "" {
+			shown = "<redacted>"
+		}
+		r.fail("SECRET_KEY", shown, "allowed: at least 32 random bytes, e.g. from `openssl rand -hex 32`")
+	}
+	s.SecretKey = []byte(key)
+	if s.RequestTimeout > s.WriteTimeout {
+		r.fail("REQUEST_TIMEOUT", s.RequestTimeout.String(), fmt.Sprintf("allowed: at most HTTP_WRITE_TIMEOUT (%s)", s.WriteTimeout))
+	}
+	return s, r.err
+}
+
+// LogLevel reads LOG_LEVEL.
+func LogLevel(env Getenv) (slog.Level, error) {
+	r := &reader{env: env}
+	raw := r.str("LOG_LEVEL", "info")
+	var lvl slog.Level
+	switch strings.ToLower(raw) {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "info":
+		lvl = slog.LevelInfo
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	default:
+		r.fail("LOG_LEVEL", raw, "allowed: debug, info, warn or error")
+	}
+	return lvl, r.err
+}

@@ -1,0 +1,87 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+const goodKey = "0123456789abcdef0123456789abcdef"
+
+func TestLoadServerDefaults(t *testing.T) {
+	s, err := LoadServer(envOf(map[string]string{"SECRET_KEY": goodKey}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Addr != ":8080" || s.Mode != ModeLive || !s.SecureCookies || s.ShutdownTimeout != 25*time.Second {
+		t.Fatalf("unexpected defaults: %+v", s)
+	}
+}
+
+func TestLoadDatabase(t *testing.T) {
+	db, err := LoadDatabase(envOf(map[string]string{"DATABASE_URL": "postgres://u@localhost:5432/x", "DB_MAX_OPEN_CONNS": "40"}))
+	if err != nil || db.MaxOpenConns != 40 || db.MaxIdleConns != 10 {
+		t.Fatalf("%+v %v", db, err)
+	}
+}
+
+func TestValidationMessages(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		load func(Getenv) error
+		want string
+	}{
+		{"missing database url", map[string]string{}, loadDB,
+			"DATABASE_URL is not set; set it to a PostgreSQL URL"},
+		{"malformed database url hides its text", map[string]string{"DATABASE_URL": "postgres://u:hunter2@host:notaport/db"}, loadDB,
+			`DATABASE_URL="<redacted>" is invalid; allowed: a postgres:// URL or a libpq key=value string`},
+		{"pool out of range", map[string]string{"DATABASE_URL": "postgres://h/db", "DB_MAX_OPEN_CONNS": "0"}, loadDB,
+			`DB_MAX_OPEN_CONNS="0" is invalid; allowed: an integer from 1 to 500`},
+		{"idle above open", map[string]string{"DATABASE_URL": "postgres://h/db", "DB_MAX_OPEN_CONNS": "5", "DB_MAX_IDLE_CONNS": "6"}, loadDB,
+			`DB_MAX_IDLE_CONNS="6" is invalid; allowed: at most DB_MAX_OPEN_CONNS (5)`},
+		{"lifetime not a duration", map[string]string{"DATABASE_URL": "postgres://h/db", "DB_CONN_MAX_LIFETIME": "forever"}, loadDB,
+			`DB_CONN_MAX_LIFETIME="forever" is invalid; allowed: a Go duration from 1m0s to 24h0m0s, e.g. "30m0s"`},
+		{"bad mode", map[string]string{"SECRET_KEY": goodKey, "EXCHANGE_MODE": "paper"}, loadServer,
+			`EXCHANGE_MODE="paper" is invalid; allowed: demo or live`},
+		{"bad addr", map[string]string{"SECRET_KEY": goodKey, "HTTP_ADDR": "8080"}, loadServer,
+			`HTTP_ADDR="8080" is invalid; allowed: host:port or :port, e.g. ":8080"`},
+		{"missing secret", map[string]string{}, loadServer,
+			"SECRET_KEY is not set; allowed: at least 32 random bytes"},
+		{"short secret is not echoed", map[string]string{"SECRET_KEY": "short"}, loadServer,
+			`SECRET_KEY="<redacted>" is invalid; allowed: at least 32 random bytes`},
+		{"bad bool", map[string]string{"SECRET_KEY": goodKey, "SECURE_COOKIES": "yes please"}, loadServer,
+			`SECURE_COOKIES="yes please" is invalid; allowed: true or false`},
+		{"request timeout above write timeout", map[string]string{"SECRET_KEY": goodKey, "REQUEST_TIMEOUT": "1m"}, loadServer,
+			`REQUEST_TIMEOUT="1m0s" is invalid; allowed: at most HTTP_WRITE_TIMEOUT (30s)`},
+		{"bad log level", map[string]string{"LOG_LEVEL": "verbose"}, func(e Getenv) error { _, err := LogLevel(e); return err },
+			`LOG_LEVEL="verbose" is invalid; allowed: debug, info, warn or error`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.load(envOf(c.env))
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			if !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("error = %q\nwant prefix %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "short\"") {
+				t.Fatalf("error leaks a secret: %q", err)
+			}
+		})
+	}
+}
+
+func TestLogLevel(t *testing.T) {
+	lvl, err := LogLevel(envOf(map[string]string{"LOG_LEVEL": "WARN"}))
+	if err != nil || lvl != slog.LevelWarn {
+		t.Fatalf("%v %v", lvl, err)
+	}
+}
+
+func loadDB(e Getenv) error     { _, err := LoadDatabase(e); return err }
+func loadServer(e Getenv) error { _, err := LoadServer(e); return err }

@@ -1,0 +1,94 @@
+// Package database opens the service's connection pool: GORM over pgx, with
+// the pool limits from config and GORM's own logging routed to slog.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/crypto-exchange/exchange/service/internal/config"
+)
+
+// Open connects and pings, so a wrong URL or password fails at start-up.
+func Open(ctx context.Context, cfg config.Database, log *slog.Logger) (*gorm.DB, error) {
+	db, err := gorm.Open(postgres.New(postgres.Config{DSN: cfg.URL}), &gorm.Config{
+		// Every write we make is already inside an explicit transaction.
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+		Logger:                 &slogGorm{log: log, slow: 200 * time.Millisecond},
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
+	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return db, nil
+}
+
+// SQL returns the pool under a GORM handle; it cannot fail for a handle
+// that Open returned.
+func SQL(db *gorm.DB) *sql.DB {
+	sqlDB, err := db.DB()
+	if err != nil {
+		panic(fmt.Sprintf("database: gorm handle without a pool: %v", err))
+	}
+	return sqlDB
+}
+
+// slogGorm sends GORM's failed and slow queries to slog as structured
+// events. Failures are debug-level: the caller decides whether an error is
+// expected (a unique violation) or a fault it reports. SQL text is logged,
+// its bound values are not: they can hold secrets.
+type slogGorm struct {
+	log  *slog.Logger
+	slow time.Duration
+}
+
+func (l *slogGorm) LogMode(logger.LogLevel) logger.Interface { return l }
+func (l *slogGorm) Info(ctx context.Context, msg string, args ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (l *slogGorm) Warn(ctx context.Context, msg string, args ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (l *slogGorm) Error(ctx context.Context, msg string, args ...any) {
+	l.log.ErrorContext(ctx, fmt.Sprintf(msg, args...))
+}
+
+// ParamsFilter drops bound values before GORM inlines them into the SQL it
+// hands to Trace.
+func (l *slogGorm) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}
+
+func (l *slogGorm) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	elapsed := time.Since(begin)
+	switch {
+	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, context.Canceled):
+		sql, _ := fc()
+		l.log.DebugContext(ctx, "query failed", "sql", sql, "duration_seconds", elapsed.Seconds(), "error", err.Error())
+	case elapsed > l.slow:
+		sql, _ := fc()
+		l.log.WarnContext(ctx, "slow query", "sql", sql, "duration_seconds", elapsed.Seconds())
+	}
+}

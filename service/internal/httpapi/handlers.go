@@ -1,0 +1,389 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/ledger"
+	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/wallet"
+)
+
+type assetJSON struct {
+	Symbol    string `json:"symbol"`
+	Name      string `json:"name"`
+	Precision int    `json:"precision"`
+}
+
+func (s *Server) listAssets(c echo.Context) error {
+	assets, err := catalog.Assets(c.Request().Context(), s.DB)
+	if err != nil {
+		return err
+	}
+	out := make([]assetJSON, len(assets))
+	for i, a := range assets {
+		out[i] = assetJSON{a.Symbol, a.Name, a.Precision}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) listMarkets(c echo.Context) error {
+	markets, err := catalog.Markets(c.Request().Context(), s.DB)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, markets)
+}
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type userJSON struct {
+	ID        int64     `json:"id,string"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+func (s *Server) register(c echo.Context) error {
+	var req credentials
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	u, err := s.Auth.Register(c.Request().Context(), req.Email, req.Password, auth.RoleTrader)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, userJSON{ID: u.ID, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt})
+}
+
+type sessionJSON struct {
+	User      userJSON  `json:"user"`
+	CSRFToken string    `json:"csrf_token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (s *Server) login(c echo.Context) error {
+	var req credentials
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	sess, p, err := s.Auth.Login(c.Request().Context(), req.Email, req.Password, c.RealIP())
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(c, sess.Token, sess.ExpiresAt)
+	return c.JSON(http.StatusOK, sessionJSON{
+		User:      userJSON{ID: p.UserID, Email: p.Email, Role: p.Role},
+		CSRFToken: sess.CSRFToken,
+		ExpiresAt: sess.ExpiresAt.UTC(),
+	})
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if err := s.Auth.Logout(c.Request().Context(), mustPrincipal(c).Session); err != nil {
+		return err
+	}
+	s.clearSessionCookie(c)
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) changePassword(c echo.Context) error {
+	var req struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.Auth.ChangePassword(c.Request().Context(), mustPrincipal(c), req.CurrentPassword, req.NewPassword); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type accountJSON struct {
+	User      userJSON `json:"user"`
+	CSRFToken string   `json:"csrf_token,omitempty"`
+	KeyID     string   `json:"key_id,omitempty"`
+}
+
+func (s *Server) account(c echo.Context) error {
+	p := mustPrincipal(c)
+	out := accountJSON{User: userJSON{ID: p.UserID, Email: p.Email, Role: p.Role}, KeyID: p.KeyID}
+	if p.Session != nil {
+		out.CSRFToken = p.Session.CSRFToken
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) createAPIKey(c echo.Context) error {
+	var req struct {
+		Label  string   `json:"label"`
+		Scopes []string `json:"scopes"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	key, secret, err := s.Auth.CreateAPIKey(c.Request().Context(), mustPrincipal(c), req.Label, req.Scopes)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, struct {
+		auth.APIKey
+		Secret string `json:"secret"`
+	}{key, secret})
+}
+
+func (s *Server) listAPIKeys(c echo.Context) error {
+	keys, err := s.Auth.ListAPIKeys(c.Request().Context(), mustPrincipal(c).UserID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, keys)
+}
+
+func (s *Server) revokeAPIKey(c echo.Context) error {
+	if err := s.Auth.RevokeAPIKey(c.Request().Context(), mustPrincipal(c).UserID, c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type balanceJSON struct {
+	Asset     string       `json:"asset"`
+	Available money.Amount `json:"available"`
+	Held      money.Amount `json:"held"`
+}
+
+// balances lists every listed asset, zero where the user holds none, so a
+// client sees the same shape before and after its first deposit.
+func (s *Server) balances(c echo.Context) error {
+	ctx := c.Request().Context()
+	assets, err := catalog.Assets(ctx, s.DB)
+	if err != nil {
+		return err
+	}
+	held, err := ledger.Balances(ctx, s.DB, mustPrincipal(c).AccountID)
+	if err != nil {
+		return err
+	}
+	byAsset := map[string]ledger.Balance{}
+	for _, b := range held {
+		byAsset[b.Asset] = b
+	}
+	out := make([]balanceJSON, len(assets))
+	for i, a := range assets {
+		b := byAsset[a.Symbol]
+		out[i] = balanceJSON{Asset: a.Symbol, Available: b.Available, Held: b.Held}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func owner(p auth.Principal) wallet.Owner {
+	return wallet.Owner{UserID: p.UserID, AccountID: p.AccountID}
+}
+
+func (s *Server) deposit(c echo.Context) error {
+	var req struct {
+		Asset  string `json:"asset"`
+		Amount string `json:"amount"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	d, err := s.Wallet.Deposit(c.Request().Context(), owner(mustPrincipal(c)), req.Asset, req.Amount)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, d)
+}
+
+func (s *Server) withdraw(c echo.Context) error {
+	var req struct {
+		Asset   string `json:"asset"`
+		Amount  string `json:"amount"`
+		Address string `json:"address"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	w, err := s.Wallet.RequestWithdrawal(c.Request().Context(), owner(mustPrincipal(c)), req.Asset, req.Amount, req.Address)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, w)
+}
+
+func (s *Server) listDeposits(c echo.Context) error {
+	return listPage(c, func(p wallet.Page) ([]wallet.Deposit, error) {
+		return s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", p)
+	}, func(d wallet.Deposit) int64 { return d.ID })
+}
+
+func (s *Server) listWithdrawals(c echo.Context) error {
+	return listPage(c, func(p wallet.Page) ([]wallet.Withdrawal, error) {
+		return s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", p)
+	}, func(w wallet.Withdrawal) int64 { return w.ID })
+}
+
+// pageJSON is the contract's paginated list: items plus the cursor of the next page.
+type pageJSON[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// listPage reads ?limit= and ?cursor=, fetches, and sets next_cursor when
+// the page is full. Cursors are ids, opaque to clients.
+func listPage[T any](c echo.Context, fetch func(wallet.Page) ([]T, error), id func(T) int64) error {
+	page := wallet.Page{Limit: 100}
+	if raw := c.QueryParam("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 1000 {
+			return apierr.New(apierr.InvalidRequest, "limit must be an integer from 1 to 1000")
+		}
+		page.Limit = n
+	}
+	if raw := c.QueryParam("cursor"); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n <= 0 {
+			return apierr.New(apierr.InvalidRequest, "cursor is not one this server returned")
+		}
+		page.Before = n
+	}
+	items, err := fetch(page)
+	if err != nil {
+		return err
+	}
+	out := pageJSON[T]{Data: items}
+	if out.Data == nil {
+		out.Data = []T{}
+	}
+	if len(items) == page.Limit {
+		out.NextCursor = strconv.FormatInt(id(items[len(items)-1]), 10)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func pathID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apierr.New(apierr.NotFound, "no record with id %q", c.Param("id"))
+	}
+	return id, nil
+}
+
+func statusFilter(c echo.Context, allowed ...string) (string, error) {
+	st := c.QueryParam("status")
+	if st == "" {
+		return "", nil
+	}
+	for _, a := range allowed {
+		if st == a {
+			return st, nil
+		}
+	}
+	return "", apierr.New(apierr.InvalidRequest, "status must be one of %v", allowed)
+}
+
+func (s *Server) adminListDeposits(c echo.Context) error {
+	status, err := statusFilter(c, wallet.DepositPending, wallet.DepositCredited, wallet.DepositRejected)
+	if err != nil {
+		return err
+	}
+	return listPage(c, func(p wallet.Page) ([]wallet.Deposit, error) {
+		return s.Wallet.Deposits(c.Request().Context(), 0, status, p)
+	}, func(d wallet.Deposit) int64 { return d.ID })
+}
+
+func (s *Server) adminListWithdrawals(c echo.Context) error {
+	status, err := statusFilter(c, wallet.WithdrawalPending, wallet.WithdrawalCompleted, wallet.WithdrawalRejected)
+	if err != nil {
+		return err
+	}
+	return listPage(c, func(p wallet.Page) ([]wallet.Withdrawal, error) {
+		return s.Wallet.Withdrawals(c.Request().Context(), 0, status, p)
+	}, func(w wallet.Withdrawal) int64 { return w.ID })
+}
+
+func (s *Server) adminReviewDeposit(approve bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		d, err := s.Wallet.ReviewDeposit(c.Request().Context(), mustPrincipal(c).UserID, id, approve)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, d)
+	}
+}
+
+func (s *Server) adminReviewWithdrawal(approve bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		var req struct {
+			Reason string `json:"reason"`
+		}
+		if !approve {
+			if err := decodeJSON(c, &req); err != nil {
+				return err
+			}
+		}
+		w, err := s.Wallet.ReviewWithdrawal(c.Request().Context(), mustPrincipal(c).UserID, id, approve, req.Reason)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, w)
+	}
+}
+
+func (s *Server) adminSetUserStatus(status string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		if id == mustPrincipal(c).UserID {
+			return apierr.New(apierr.Forbidden, "admins cannot change their own status")
+		}
+		if err := s.Auth.SetStatus(c.Request().Context(), id, status); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]string{"id": fmt.Sprint(id), "status": status})
+	}
+}
+
+func (s *Server) adminAdjust(c echo.Context) error {
+	var req struct {
+		UserID string `json:"user_id"`
+		Asset  string `json:"asset"`
+		Amount string `json:"amount"`
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	userID, err := strconv.ParseInt(req.UserID, 10, 64)
+	if err != nil {
+		return apierr.New(apierr.InvalidRequest, "user_id must be a user id string")
+	}
+	entry, err := s.Wallet.Adjust(c.Request().Context(), mustPrincipal(c).UserID, userID, req.Asset, req.Amount, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"entry_id": strconv.FormatInt(entry, 10)})
+}
