@@ -1,0 +1,137 @@
+package platform
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// server declares the Deployment and everything that routes to, scales,
+// protects and scrapes it.
+func (a *ExchangeApp) server(ctx *pulumi.Context, args *ExchangeAppArgs, sa *corev1.ServiceAccount,
+	appSec *corev1.Secret, job *batchv1.Job) error {
+	s := args.Settings
+	parent := pulumi.Parent(a)
+	labels := appLabels(serverLabel)
+	dep, err := a.deployment(ctx, args, sa, appSec, job)
+	if err != nil {
+		return err
+	}
+	svc, err := corev1.NewService(ctx, appName, &corev1.ServiceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels},
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: labels,
+			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
+				Name: pulumi.String(httpPortName), Port: pulumi.Int(80), TargetPort: pulumi.String(httpPortName),
+			}},
+		},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{dep}))
+	if err != nil {
+		return fmt.Errorf("exchange service: %w", err)
+	}
+	if err := a.ingress(ctx, args, svc); err != nil {
+		return err
+	}
+	if s.Autoscaling.Enabled {
+		as := s.Autoscaling
+		if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, appName, &autoscalingv2.HorizontalPodAutoscalerArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels},
+			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
+					ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: dep.Metadata.Name().Elem(),
+				},
+				MinReplicas: pulumi.Int(as.MinReplicas),
+				MaxReplicas: pulumi.Int(as.MaxReplicas),
+				Metrics: autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
+					Type: pulumi.String("Resource"),
+					Resource: &autoscalingv2.ResourceMetricSourceArgs{
+						Name: pulumi.String("cpu"),
+						Target: &autoscalingv2.MetricTargetArgs{
+							Type:               pulumi.String("Utilization"),
+							AverageUtilization: pulumi.Int(as.TargetCPUUtilization),
+						},
+					},
+				}},
+			},
+		}, parent); err != nil {
+			return fmt.Errorf("exchange autoscaler: %w", err)
+		}
+	}
+	if s.Disruption.Enabled {
+		if _, err := policyv1.NewPodDisruptionBudget(ctx, appName, &policyv1.PodDisruptionBudgetArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels},
+			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+				MinAvailable: pulumi.Int(s.Disruption.MinAvailable),
+				Selector:     &metav1.LabelSelectorArgs{MatchLabels: labels},
+			},
+		}, parent); err != nil {
+			return fmt.Errorf("exchange disruption budget: %w", err)
+		}
+	}
+	if _, err := apiextensions.NewCustomResource(ctx, appName, &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String("monitoring.coreos.com/v1"),
+		Kind:       pulumi.String("ServiceMonitor"),
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels},
+		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{
+			"selector": pulumi.Map{"matchLabels": labels},
+			"endpoints": pulumi.Array{pulumi.Map{
+				"port": pulumi.String(httpPortName), "path": pulumi.String("/metrics"), "interval": pulumi.String("30s"),
+			}},
+		}},
+	}, parent, args.CRDsReady, pulumi.DependsOn([]pulumi.Resource{svc})); err != nil {
+		return fmt.Errorf("exchange service monitor: %w", err)
+	}
+	return nil
+}
+
+// ingress routes the configured host to the Service, with TLS (and a
+// cert-manager issuer annotation) when configured.
+func (a *ExchangeApp) ingress(ctx *pulumi.Context, args *ExchangeAppArgs, svc *corev1.Service) error {
+	s := args.Settings
+	annotations := pulumi.StringMap{}
+	if args.SkipIngressAwait {
+		// Without a LoadBalancer the controller may never publish an address
+		// in the Ingress status, which Pulumi would otherwise wait for.
+		annotations["pulumi.com/skipAwait"] = pulumi.String("true")
+	}
+	spec := &networkingv1.IngressSpecArgs{
+		IngressClassName: pulumi.String(args.IngressClass),
+		Rules: networkingv1.IngressRuleArray{networkingv1.IngressRuleArgs{
+			Host: pulumi.String(s.Host),
+			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{networkingv1.HTTPIngressPathArgs{
+				Path:     pulumi.String("/"),
+				PathType: pulumi.String("Prefix"),
+				Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+					Name: svc.Metadata.Name().Elem(),
+					Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(httpPortName)},
+				}},
+			}}},
+		}},
+	}
+	if s.TLS.Enabled {
+		spec.Tls = networkingv1.IngressTLSArray{networkingv1.IngressTLSArgs{
+			Hosts:      pulumi.StringArray{pulumi.String(s.Host)},
+			SecretName: pulumi.String(s.TLS.SecretName),
+		}}
+		if s.TLS.ClusterIssuer != "" {
+			annotations["cert-manager.io/cluster-issuer"] = pulumi.String(s.TLS.ClusterIssuer)
+		}
+	}
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: appLabels(serverLabel)}
+	if len(annotations) > 0 {
+		meta.Annotations = annotations
+	}
+	if _, err := networkingv1.NewIngress(ctx, appName, &networkingv1.IngressArgs{Metadata: meta, Spec: spec}, pulumi.Parent(a)); err != nil {
+		return fmt.Errorf("exchange ingress: %w", err)
+	}
+	return nil
+}

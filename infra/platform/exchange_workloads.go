@@ -1,0 +1,177 @@
+package platform
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// DatabaseEnv is what every subcommand that touches Postgres needs. pgx and
+// pg_dump both read PGPASSWORD, so no password is ever part of a URL.
+func (a *ExchangeApp) DatabaseEnv(logLevel string) corev1.EnvVarArray {
+	return corev1.EnvVarArray{
+		plainEnv("DATABASE_URL", pulumi.String(a.DatabaseURL)),
+		secretEnv("PGPASSWORD", a.DBSecret, passwordField),
+		plainEnv("LOG_LEVEL", pulumi.String(logLevel)),
+	}
+}
+
+// MigrationJobName changes with the image, so a new release creates a new
+// Job (and runs its migrations) while an unchanged image leaves the
+// completed Job alone. A replaceOnChanges on the image would do the same
+// for the image but needs the old Job deleted first, leaving no record of
+// the last successful migration during the rollout.
+func MigrationJobName(image string) string {
+	sum := sha256.Sum256([]byte(image))
+	return "exchange-migrate-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// migrationJob runs `exchange migrate` to completion; Pulumi waits for the
+// Job to complete before anything that depends on it.
+func (a *ExchangeApp) migrationJob(ctx *pulumi.Context, args *ExchangeAppArgs, sa *corev1.ServiceAccount,
+	opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
+	s := args.Settings
+	name := MigrationJobName(s.Image.Ref())
+	volumes, mounts := tmpVolume()
+	job, err := batchv1.NewJob(ctx, "exchange-migrate", &batchv1.JobArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: a.Namespace, Labels: appLabels(migrateLabel)},
+		Spec: &batchv1.JobSpecArgs{
+			BackoffLimit:          pulumi.Int(3),
+			ActiveDeadlineSeconds: pulumi.Int(600),
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: appLabels(migrateLabel)},
+				Spec: &corev1.PodSpecArgs{
+					RestartPolicy:                pulumi.String("Never"),
+					ServiceAccountName:           sa.Metadata.Name().Elem(),
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					SecurityContext:              podSecurityContext(),
+					Volumes:                      volumes,
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:            pulumi.String("migrate"),
+						Image:           pulumi.String(s.Image.Ref()),
+						ImagePullPolicy: pulumi.String("IfNotPresent"),
+						Args:            pulumi.StringArray{pulumi.String("migrate")},
+						Env:             a.DatabaseEnv(s.LogLevel),
+						Resources:       resourceRequirements(s.Resources),
+						SecurityContext: containerSecurityContext(),
+						VolumeMounts:    mounts,
+					}},
+				},
+			},
+		},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("migration job: %w", err)
+	}
+	return job, nil
+}
+
+// terminationGrace leaves the service its whole SHUTDOWN_TIMEOUT to drain
+// plus a margin before the kubelet sends SIGKILL.
+func terminationGrace(shutdownTimeout string) int {
+	d, _ := time.ParseDuration(shutdownTimeout) // validated by settings
+	return int(d.Seconds()) + 5
+}
+
+// deployment declares `exchange serve`, rolled only after the migration Job
+// for its image has completed.
+func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa *corev1.ServiceAccount,
+	appSec *corev1.Secret, job *batchv1.Job) (*appsv1.Deployment, error) {
+	s := args.Settings
+	labels := appLabels(serverLabel)
+	volumes, mounts := tmpVolume()
+	env := append(a.DatabaseEnv(s.LogLevel),
+		secretEnv("SECRET_KEY", appSec.Metadata.Name().Elem(), secretKeyField),
+		plainEnv("EXCHANGE_MODE", pulumi.String(s.Mode)),
+		plainEnv("HTTP_ADDR", pulumi.String(fmt.Sprintf(":%d", httpPort))),
+		plainEnv("SHUTDOWN_TIMEOUT", pulumi.String(s.ShutdownTimeout)),
+		// Cookies are Secure exactly when the site is served over HTTPS.
+		plainEnv("SECURE_COOKIES", pulumi.String(fmt.Sprint(s.TLS.Enabled))),
+	)
+	spec := &appsv1.DeploymentSpecArgs{
+		RevisionHistoryLimit: pulumi.Int(5),
+		Selector:             &metav1.LabelSelectorArgs{MatchLabels: labels},
+		// Never below the desired count during a rollout: a new pod must be
+		// ready before an old one goes.
+		Strategy: &appsv1.DeploymentStrategyArgs{
+			Type: pulumi.String("RollingUpdate"),
+			RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+				MaxUnavailable: pulumi.Int(0),
+				MaxSurge:       pulumi.Int(1),
+			},
+		},
+		Template: &corev1.PodTemplateSpecArgs{
+			Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+			Spec: &corev1.PodSpecArgs{
+				ServiceAccountName:            sa.Metadata.Name().Elem(),
+				AutomountServiceAccountToken:  pulumi.Bool(false),
+				SecurityContext:               podSecurityContext(),
+				TerminationGracePeriodSeconds: pulumi.Int(terminationGrace(s.ShutdownTimeout)),
+				TopologySpreadConstraints:     spreadConstraints(labels),
+				Volumes:                       volumes,
+				Containers: corev1.ContainerArray{corev1.ContainerArgs{
+					Name:            pulumi.String("exchange"),
+					Image:           pulumi.String(s.Image.Ref()),
+					ImagePullPolicy: pulumi.String("IfNotPresent"),
+					Args:            pulumi.StringArray{pulumi.String("serve")},
+					Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
+						Name: pulumi.String(httpPortName), ContainerPort: pulumi.Int(httpPort), Protocol: pulumi.String("TCP"),
+					}},
+					Env:             env,
+					Resources:       resourceRequirements(s.Resources),
+					SecurityContext: containerSecurityContext(),
+					VolumeMounts:    mounts,
+					// Startup gives migrations-current checks and cold caches
+					// a minute before liveness may restart the pod.
+					StartupProbe:   httpProbe("/healthz", 2, 30),
+					LivenessProbe:  httpProbe("/healthz", 10, 3),
+					ReadinessProbe: httpProbe("/readyz", 5, 2),
+				}},
+			},
+		},
+	}
+	// With an HPA the replica count is the HPA's; declaring it here too
+	// would make every `pulumi up` fight the autoscaler.
+	if !s.Autoscaling.Enabled {
+		spec.Replicas = pulumi.Int(s.Replicas)
+	}
+	dep, err := appsv1.NewDeployment(ctx, appName, &appsv1.DeploymentArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels},
+		Spec:     spec,
+	}, pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{job}))
+	if err != nil {
+		return nil, fmt.Errorf("exchange deployment: %w", err)
+	}
+	return dep, nil
+}
+
+func httpProbe(path string, period, failures int) *corev1.ProbeArgs {
+	return &corev1.ProbeArgs{
+		HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String(httpPortName)},
+		PeriodSeconds:    pulumi.Int(period),
+		TimeoutSeconds:   pulumi.Int(2),
+		FailureThreshold: pulumi.Int(failures),
+	}
+}
+
+// spreadConstraints prefer spreading replicas over nodes and zones without
+// making a single-node cluster (minikube) unschedulable.
+func spreadConstraints(labels pulumi.StringMap) corev1.TopologySpreadConstraintArray {
+	var out corev1.TopologySpreadConstraintArray
+	for _, key := range []string{"kubernetes.io/hostname", "topology.kubernetes.io/zone"} {
+		out = append(out, corev1.TopologySpreadConstraintArgs{
+			MaxSkew:           pulumi.Int(1),
+			TopologyKey:       pulumi.String(key),
+			WhenUnsatisfiable: pulumi.String("ScheduleAnyway"),
+			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: labels},
+		})
+	}
+	return out
+}
