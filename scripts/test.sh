@@ -24,3 +24,14 @@ timed go vet ./infra/... ./service/...
 
 step "go test"
 timed go test -count=1 ./infra/... ./service/...
+
+# Each fuzz target also runs for a bounded time: the committed corpora
+# (testdata/fuzz) already ran above as regression cases.
+step "fuzz (bounded)"
+for target in \
+  "./service/internal/engine FuzzCommandStream" \
+  "./service/internal/orders FuzzParse" \
+  "./service/internal/money FuzzParseRoundTrip"; do
+  set -- $target
+  timed go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZ_TIME:-15s}" "$1"
+done

@@ -95,7 +95,7 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 	if *dataDir != "" {
 		keep = "kept"
 	}
-	return serve(ctx, db, srvCfg, log, func(a net.Addr) {
+	return serve(ctx, db, dbCfg, srvCfg, log, func(a net.Addr) {
 		url := "http://" + a.String()
 		fmt.Fprintf(env.stdout, `
 Exchange (demo mode: deposits are credited at once) is running at %s

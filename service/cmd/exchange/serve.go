@@ -12,9 +12,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
 
@@ -61,15 +63,20 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	db, err := openDatabase(ctx, env, log)
+	dbCfg, err := config.LoadDatabase(env.getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	db, err := database.Open(ctx, dbCfg, log)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, db, srvCfg, log, nil)
+	return serve(ctx, db, dbCfg, srvCfg, log, nil)
 }
 
-// serve runs the HTTP server on db until ctx ends, then closes the pool.
-func serve(ctx context.Context, db *gorm.DB, cfg config.Server, log *slog.Logger, ready func(net.Addr)) error {
+// serve runs the HTTP server and this replica's sequencer candidate on db
+// until ctx ends, then drains and closes the pool.
+func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.Server, log *slog.Logger, ready func(net.Addr)) error {
 	sqlDB := database.SQL(db)
 	defer sqlDB.Close()
 	now := func() time.Time { return time.Now().UTC() }
@@ -77,27 +84,60 @@ func serve(ctx context.Context, db *gorm.DB, cfg config.Server, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	reg := httpapi.NewRegistry(sqlDB)
+	seq := sequencer.New(sequencer.Config{DatabaseURL: dbCfg.URL}, log, now, reg, nil)
 	srv := httpapi.New(httpapi.Deps{
-		DB:       db,
-		Auth:     authSvc,
-		Wallet:   wallet.New(db, cfg.Mode, now),
-		Config:   cfg,
-		Log:      log,
-		Registry: httpapi.NewRegistry(sqlDB),
-		Now:      now,
+		DB:        db,
+		Auth:      authSvc,
+		Wallet:    wallet.New(db, cfg.Mode, now),
+		Catalog:   catalog.NewCache(db, 5*time.Second, now),
+		Sequencer: sequencer.NewClient(seq, sqlDB, cfg.SecretKey),
+		Config:    cfg,
+		Log:       log,
+		Registry:  reg,
+		Now:       now,
 	})
 	go prune(ctx, authSvc, log)
+	// The sequencer outlives the HTTP server's ctx: requests still
+	// draining after SIGTERM need it to finish.
+	seqCtx, stopSeq := context.WithCancel(context.WithoutCancel(ctx))
+	seqDone := make(chan struct{})
+	defer func() {
+		stopSeq()
+		<-seqDone
+	}()
+	started := false
 	err = srv.Run(ctx, func(addr net.Addr) {
+		started = true
+		go func() {
+			defer close(seqDone)
+			seq.Run(seqCtx, advertiseURL(cfg.Advertise, addr))
+		}()
 		log.Info("serving", "addr", addr.String(), "mode", string(cfg.Mode))
 		if ready != nil {
 			ready(addr)
 		}
 	})
+	if !started {
+		close(seqDone)
+	}
 	if err != nil {
 		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// advertiseURL is ADVERTISE_URL, or else the listener's address, with
+// loopback standing in for an unspecified host (single-machine runs).
+func advertiseURL(configured string, addr net.Addr) string {
+	if configured != "" {
+		return configured
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("http://127.0.0.1:%d", tcp.Port)
+	}
+	return "http://" + addr.String()
 }
 
 // prune clears expired sessions and replay-window signatures every minute.

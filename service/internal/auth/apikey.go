@@ -131,6 +131,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, userID int64, keyID string) 
 	if res.RowsAffected == 0 {
 		return apierr.New(apierr.NotFound, "API key %q not found", keyID)
 	}
+	s.forgetKeys(keyID)
 	return nil
 }
 
@@ -159,6 +160,47 @@ func (s *Service) VerifySignature(ctx context.Context, r SignedRequest) (Princip
 	if err != nil || len(sig) != sha256.Size {
 		return Principal{}, errNoPrincipal
 	}
+	key, err := s.lookupKey(ctx, r.KeyID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !hmac.Equal(sig, Sign(key.secret, r.Timestamp, r.Method, r.PathQuery, r.Body)) {
+		return Principal{}, errNoPrincipal
+	}
+	if key.userStatus != StatusActive {
+		return Principal{}, apierr.New(apierr.AccountFrozen, "this account is frozen; contact support")
+	}
+	fresh, err := s.signatures.record(ctx, sig, s.now().Add(2*SignatureWindow))
+	if err != nil {
+		return Principal{}, err
+	}
+	if !fresh {
+		return Principal{}, apierr.New(apierr.Unauthorized, "this signature was already used; sign every request afresh")
+	}
+	return key.principal, nil
+}
+
+// keyCacheTTL bounds how long a replica keeps using a key's record: a key
+// revoked (or a user frozen) on another replica stops working within it.
+// On the replica that revoked it, at once.
+const keyCacheTTL = 5 * time.Second
+
+type cachedKey struct {
+	principal  Principal
+	secret     string
+	userStatus string
+	loaded     time.Time
+}
+
+// lookupKey returns a live key, from the cache while it is fresh. Unknown
+// keys are not cached, so they cannot fill memory.
+func (s *Service) lookupKey(ctx context.Context, keyID string) (cachedKey, error) {
+	s.keysMu.Lock()
+	k, ok := s.keys[keyID]
+	s.keysMu.Unlock()
+	if ok && s.now().Sub(k.loaded) < keyCacheTTL {
+		return k, nil
+	}
 	var row struct {
 		ID           string
 		UserID       int64
@@ -169,39 +211,47 @@ func (s *Service) VerifySignature(ctx context.Context, r SignedRequest) (Princip
 		Role         string
 		UserStatus   string
 	}
-	err = s.db.WithContext(ctx).Raw(`
+	err := s.db.WithContext(ctx).Raw(`
 		SELECT k.id, k.user_id, k.secret_sealed, k.scopes, a.id AS account_id, u.email, u.role, u.status AS user_status
 		FROM api_keys k JOIN users u ON u.id = k.user_id JOIN accounts a ON a.user_id = u.id
-		WHERE k.id = ? AND k.revoked_at IS NULL`, r.KeyID).Take(&row).Error
+		WHERE k.id = ? AND k.revoked_at IS NULL`, keyID).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Principal{}, errNoPrincipal
+		s.forgetKeys(keyID)
+		return cachedKey{}, errNoPrincipal
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("load api key: %w", err)
+		return cachedKey{}, fmt.Errorf("load api key: %w", err)
 	}
 	secret, err := s.unseal(row.ID, row.SecretSealed)
 	if err != nil {
-		return Principal{}, fmt.Errorf("api key %s: %w", row.ID, err)
-	}
-	if !hmac.Equal(sig, Sign(secret, r.Timestamp, r.Method, r.PathQuery, r.Body)) {
-		return Principal{}, errNoPrincipal
-	}
-	if row.UserStatus != StatusActive {
-		return Principal{}, apierr.New(apierr.AccountFrozen, "this account is frozen; contact support")
-	}
-	res := s.db.WithContext(ctx).Exec("INSERT INTO api_signatures (signature, expires_at) VALUES (decode(?, 'hex'), ?) ON CONFLICT DO NOTHING",
-		hex.EncodeToString(sig), s.now().Add(2*SignatureWindow))
-	if res.Error != nil {
-		return Principal{}, fmt.Errorf("record signature: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return Principal{}, apierr.New(apierr.Unauthorized, "this signature was already used; sign every request afresh")
+		return cachedKey{}, fmt.Errorf("api key %s: %w", row.ID, err)
 	}
 	scopes, _, err := ParseScopes(strings.Split(row.Scopes, ","))
 	if err != nil {
-		return Principal{}, fmt.Errorf("api key %s scopes: %w", row.ID, err)
+		return cachedKey{}, fmt.Errorf("api key %s scopes: %w", row.ID, err)
 	}
-	return Principal{UserID: row.UserID, AccountID: row.AccountID, Email: row.Email, Role: row.Role, Scopes: scopes, KeyID: row.ID}, nil
+	k = cachedKey{
+		principal:  Principal{UserID: row.UserID, AccountID: row.AccountID, Email: row.Email, Role: row.Role, Scopes: scopes, KeyID: row.ID},
+		secret:     secret,
+		userStatus: row.UserStatus,
+		loaded:     s.now(),
+	}
+	s.keysMu.Lock()
+	s.keys[keyID] = k
+	s.keysMu.Unlock()
+	return k, nil
+}
+
+// forgetKeys drops cached keys: the given ones, or all when none are given.
+func (s *Service) forgetKeys(ids ...string) {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if len(ids) == 0 {
+		clear(s.keys)
+	}
+	for _, id := range ids {
+		delete(s.keys, id)
+	}
 }
 
 // Sign computes the request signature the API contract defines:

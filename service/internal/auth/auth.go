@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -56,7 +57,11 @@ type Service struct {
 	now     func() time.Time
 	// dummyHash is verified against when an email is unknown, so a login
 	// takes as long for a missing account as for a wrong password.
-	dummyHash string
+	dummyHash  string
+	signatures *signatureLog
+
+	keysMu sync.Mutex
+	keys   map[string]cachedKey
 }
 
 // New builds the service. secretKey seals API key secrets at rest; tools
@@ -73,7 +78,11 @@ func New(db *gorm.DB, secretKey []byte, now func() time.Time) (*Service, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, sealKey: seal, now: now, dummyHash: dummy}, nil
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return &Service{db: db, sealKey: seal, now: now, dummyHash: dummy, signatures: &signatureLog{db: sqlDB}, keys: map[string]cachedKey{}}, nil
 }
 
 func normaliseEmail(raw string) (string, error) {
@@ -237,6 +246,7 @@ func (s *Service) SetStatus(ctx context.Context, userID int64, status string) er
 				return fmt.Errorf("end sessions of frozen user: %w", err)
 			}
 		}
+		s.forgetKeys()
 		return nil
 	})
 }

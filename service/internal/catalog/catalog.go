@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -176,4 +177,66 @@ func Seed(ctx context.Context, db *gorm.DB, l Listing) error {
 		}
 		return nil
 	})
+}
+
+// Cache keeps the listing in memory for the request path, refreshed after
+// ttl. Markets' rules change rarely; the sequencer, not this cache, is the
+// authority on whether a market is halted.
+type Cache struct {
+	db  *gorm.DB
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	loaded  time.Time
+	assets  map[string]Asset
+	markets map[string]Market
+}
+
+// NewCache makes a cache over db.
+func NewCache(db *gorm.DB, ttl time.Duration, now func() time.Time) *Cache {
+	return &Cache{db: db, ttl: ttl, now: now}
+}
+
+// Market returns a market and its two assets.
+func (c *Cache) Market(ctx context.Context, name string) (Market, Asset, Asset, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.markets == nil || c.now().Sub(c.loaded) > c.ttl {
+		if err := c.refresh(ctx); err != nil {
+			return Market{}, Asset{}, Asset{}, err
+		}
+	}
+	m, ok := c.markets[name]
+	if !ok {
+		return Market{}, Asset{}, Asset{}, apierr.New(apierr.UnknownMarket, "unknown market %q", name)
+	}
+	return m, c.assets[m.Base], c.assets[m.Quote], nil
+}
+
+func (c *Cache) refresh(ctx context.Context) error {
+	assets, err := Assets(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	markets, err := Markets(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	c.assets, c.markets = map[string]Asset{}, map[string]Market{}
+	for _, a := range assets {
+		c.assets[a.Symbol] = a
+	}
+	for _, m := range markets {
+		c.markets[m.Name] = m
+	}
+	c.loaded = c.now()
+	return nil
+}
+
+// Invalidate makes the next lookup reload, after this replica changed a market.
+func (c *Cache) Invalidate() {
+	c.mu.Lock()
+	c.markets = nil
+	c.mu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,10 @@ type Database struct {
 
 // Server is what `serve` needs on top of Database.
 type Server struct {
-	Addr            string
+	Addr string
+	// Advertise is the URL other replicas reach this one at, to hand
+	// commands to the sequencer leader. Empty: derived from the listener.
+	Advertise       string
 	Mode            Mode
 	SecretKey       []byte
 	SecureCookies   bool
@@ -140,6 +144,7 @@ func LoadServer(env Getenv) (Server, error) {
 	r := &reader{env: env}
 	s := Server{
 		Addr:            r.str("HTTP_ADDR", ":8080"),
+		Advertise:       r.str("ADVERTISE_URL", ""),
 		Mode:            Mode(r.str("EXCHANGE_MODE", string(ModeLive))),
 		SecureCookies:   r.boolean("SECURE_COOKIES", true),
 		ReadTimeout:     r.duration("HTTP_READ_TIMEOUT", 15*time.Second, time.Second, 10*time.Minute),
@@ -150,6 +155,11 @@ func LoadServer(env Getenv) (Server, error) {
 	}
 	if _, port, err := net.SplitHostPort(s.Addr); err != nil || port == "" {
 		r.fail("HTTP_ADDR", s.Addr, `allowed: host:port or :port, e.g. ":8080"`)
+	}
+	if s.Advertise != "" {
+		if u, err := url.Parse(s.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			r.fail("ADVERTISE_URL", s.Advertise, `allowed: http(s)://host:port with no path, e.g. "http://10.1.2.3:8080"`)
+		}
 	}
 	if s.Mode != ModeDemo && s.Mode != ModeLive {
 		r.fail("EXCHANGE_MODE", string(s.Mode), "allowed: demo or live")

@@ -36,7 +36,7 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case "method_not_allowed":
 		return http.StatusMethodNotAllowed
-	case apierr.Conflict, "email_taken":
+	case apierr.Conflict, "email_taken", "order_not_open":
 		return http.StatusConflict
 	case apierr.BodyTooLarge:
 		return http.StatusRequestEntityTooLarge
@@ -44,7 +44,7 @@ func statusOf(code string) int {
 		return http.StatusUnsupportedMediaType
 	case apierr.TooManyRequests:
 		return http.StatusTooManyRequests
-	case "not_ready", "timeout":
+	case "not_ready", "timeout", "sequencer_unavailable":
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest

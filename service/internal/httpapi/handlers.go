@@ -225,14 +225,14 @@ func (s *Server) withdraw(c echo.Context) error {
 }
 
 func (s *Server) listDeposits(c echo.Context) error {
-	return listPage(c, func(p wallet.Page) ([]wallet.Deposit, error) {
-		return s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", p)
+	return listPage(c, func(p page) ([]wallet.Deposit, error) {
+		return s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", wallet.Page(p))
 	}, func(d wallet.Deposit) int64 { return d.ID })
 }
 
 func (s *Server) listWithdrawals(c echo.Context) error {
-	return listPage(c, func(p wallet.Page) ([]wallet.Withdrawal, error) {
-		return s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", p)
+	return listPage(c, func(p page) ([]wallet.Withdrawal, error) {
+		return s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", wallet.Page(p))
 	}, func(w wallet.Withdrawal) int64 { return w.ID })
 }
 
@@ -242,25 +242,31 @@ type pageJSON[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// page is a keyset page request: items with ids below Before, newest first.
+type page struct {
+	Before int64 // 0: from the newest
+	Limit  int
+}
+
 // listPage reads ?limit= and ?cursor=, fetches, and sets next_cursor when
 // the page is full. Cursors are ids, opaque to clients.
-func listPage[T any](c echo.Context, fetch func(wallet.Page) ([]T, error), id func(T) int64) error {
-	page := wallet.Page{Limit: 100}
+func listPage[T any](c echo.Context, fetch func(page) ([]T, error), id func(T) int64) error {
+	p := page{Limit: 100}
 	if raw := c.QueryParam("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > 1000 {
 			return apierr.New(apierr.InvalidRequest, "limit must be an integer from 1 to 1000")
 		}
-		page.Limit = n
+		p.Limit = n
 	}
 	if raw := c.QueryParam("cursor"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n <= 0 {
 			return apierr.New(apierr.InvalidRequest, "cursor is not one this server returned")
 		}
-		page.Before = n
+		p.Before = n
 	}
-	items, err := fetch(page)
+	items, err := fetch(p)
 	if err != nil {
 		return err
 	}
@@ -268,7 +274,7 @@ func listPage[T any](c echo.Context, fetch func(wallet.Page) ([]T, error), id fu
 	if out.Data == nil {
 		out.Data = []T{}
 	}
-	if len(items) == page.Limit {
+	if len(items) == p.Limit {
 		out.NextCursor = strconv.FormatInt(id(items[len(items)-1]), 10)
 	}
 	return c.JSON(http.StatusOK, out)
@@ -300,8 +306,8 @@ func (s *Server) adminListDeposits(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return listPage(c, func(p wallet.Page) ([]wallet.Deposit, error) {
-		return s.Wallet.Deposits(c.Request().Context(), 0, status, p)
+	return listPage(c, func(p page) ([]wallet.Deposit, error) {
+		return s.Wallet.Deposits(c.Request().Context(), 0, status, wallet.Page(p))
 	}, func(d wallet.Deposit) int64 { return d.ID })
 }
 
@@ -310,8 +316,8 @@ func (s *Server) adminListWithdrawals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return listPage(c, func(p wallet.Page) ([]wallet.Withdrawal, error) {
-		return s.Wallet.Withdrawals(c.Request().Context(), 0, status, p)
+	return listPage(c, func(p page) ([]wallet.Withdrawal, error) {
+		return s.Wallet.Withdrawals(c.Request().Context(), 0, status, wallet.Page(p))
 	}, func(w wallet.Withdrawal) int64 { return w.ID })
 }
 

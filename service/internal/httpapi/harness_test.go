@@ -27,6 +27,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
 
@@ -47,7 +48,8 @@ type exchange struct {
 
 func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *exchange {
 	t.Helper()
-	db := pgtest.Open(t)
+	dbURL := pgtest.URL(t)
+	db := pgtest.OpenURL(t, dbURL)
 	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
 		t.Fatal(err)
 	}
@@ -58,18 +60,30 @@ func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	reg := httpapi.NewRegistry(database.SQL(db))
+	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 50 * time.Millisecond}, log, now, reg, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); seq.Run(ctx, "http://127.0.0.1:1") }()
+	t.Cleanup(func() { stop(); <-done })
+	for !seq.IsLeader() {
+		time.Sleep(10 * time.Millisecond)
+	}
 	cfg := config.Server{Mode: mode, SecretKey: secret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	srv := httpapi.New(httpapi.Deps{
-		DB:       db,
-		Auth:     a,
-		Wallet:   wallet.New(db, mode, now),
-		Config:   cfg,
-		Log:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Registry: httpapi.NewRegistry(database.SQL(db)),
-		Now:      now,
+		DB:        db,
+		Auth:      a,
+		Wallet:    wallet.New(db, mode, now),
+		Catalog:   catalog.NewCache(db, time.Second, now),
+		Sequencer: sequencer.NewClient(seq, database.SQL(db), secret),
+		Config:    cfg,
+		Log:       log,
+		Registry:  reg,
+		Now:       now,
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

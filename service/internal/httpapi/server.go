@@ -24,9 +24,11 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/migrate"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
 
@@ -35,28 +37,31 @@ const MaxBodyBytes = 64 << 10
 
 // Deps are what the server is built from.
 type Deps struct {
-	DB       *gorm.DB
-	Auth     *auth.Service
-	Wallet   *wallet.Service
-	Config   config.Server
-	Log      *slog.Logger
-	Registry *prometheus.Registry
-	Now      func() time.Time
+	DB        *gorm.DB
+	Auth      *auth.Service
+	Wallet    *wallet.Service
+	Catalog   *catalog.Cache
+	Sequencer *sequencer.Client
+	Config    config.Server
+	Log       *slog.Logger
+	Registry  *prometheus.Registry
+	Now       func() time.Time
 }
 
 // Server is the configured HTTP application.
 type Server struct {
 	Deps
-	echo     *echo.Echo
-	metrics  *httpMetrics
-	draining atomic.Bool
-	now      func() time.Time
-	log      *slog.Logger
+	echo          *echo.Echo
+	metrics       *httpMetrics
+	draining      atomic.Bool
+	now           func() time.Time
+	log           *slog.Logger
+	internalToken string
 }
 
 // New wires middleware and routes.
 func New(d Deps) *Server {
-	s := &Server{Deps: d, now: d.Now, log: d.Log}
+	s := &Server{Deps: d, now: d.Now, log: d.Log, internalToken: sequencer.InternalToken(d.Config.SecretKey)}
 	s.metrics = newHTTPMetrics(d.Registry)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -130,6 +135,12 @@ func (s *Server) routes() {
 	v1.GET("/deposits", s.listDeposits, authed(require(auth.ScopeRead))...)
 	v1.POST("/withdrawals", s.withdraw, authed(require(auth.ScopeWithdraw))...)
 	v1.GET("/withdrawals", s.listWithdrawals, authed(require(auth.ScopeRead))...)
+	v1.POST("/orders", s.placeOrder, authed(require(auth.ScopeTrade))...)
+	v1.GET("/orders", s.listOrders, authed(require(auth.ScopeRead))...)
+	v1.DELETE("/orders", s.cancelAll, authed(require(auth.ScopeTrade))...)
+	v1.GET("/orders/:id", s.getOrder, authed(require(auth.ScopeRead))...)
+	v1.DELETE("/orders/:id", s.cancelOrder, authed(require(auth.ScopeTrade))...)
+	v1.GET("/fills", s.listFills, authed(require(auth.ScopeRead))...)
 
 	admin := authed(sessionOnly, adminOnly)
 	v1.GET("/admin/deposits", s.adminListDeposits, admin...)
@@ -141,6 +152,11 @@ func (s *Server) routes() {
 	v1.POST("/admin/users/:id/freeze", s.adminSetUserStatus(auth.StatusFrozen), admin...)
 	v1.POST("/admin/users/:id/unfreeze", s.adminSetUserStatus(auth.StatusActive), admin...)
 	v1.POST("/admin/adjustments", s.adminAdjust, admin...)
+	v1.POST("/admin/markets/:market/halt", s.adminMarketStatus(catalog.MarketHalted), admin...)
+	v1.POST("/admin/markets/:market/resume", s.adminMarketStatus(catalog.MarketOpen), admin...)
+
+	// Not part of the public API: replicas forward commands to the leader.
+	e.POST(sequencer.InternalPath, s.sequencerCommand)
 }
 
 func (s *Server) healthz(c echo.Context) error {
@@ -165,6 +181,9 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	if want := migrate.Latest(); cur != want {
 		return errNotReady(fmt.Sprintf("schema version %d, binary needs %d: run `exchange migrate`", cur, want))
+	}
+	if err := s.Sequencer.Ready(ctx); err != nil {
+		return errNotReady("no sequencer leader is reachable")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -36,14 +36,40 @@ var Invariants = []Invariant{
 		FROM balances b FULL JOIN legs l USING (account_id, asset)
 		WHERE coalesce(b.available, 0) <> coalesce(l.available, 0) OR coalesce(b.held, 0) <> coalesce(l.held, 0)
 		LIMIT 20`},
+	{"journal legs, orders and trades reference what exists", `
+		SELECT format('journal leg of entry %s (account %s, %s) references nothing', l.entry_id, l.account_id, l.asset)
+		FROM journal_legs l
+		WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = l.entry_id)
+		   OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = l.account_id)
+		   OR NOT EXISTS (SELECT 1 FROM assets s WHERE s.symbol = l.asset)
+		UNION ALL
+		SELECT format('order %s references a missing user, account or market', o.id)
+		FROM orders o
+		WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id AND a.user_id = o.user_id)
+		   OR NOT EXISTS (SELECT 1 FROM markets m WHERE m.name = o.market)
+		UNION ALL
+		SELECT format('trade %s references a missing order', t.id)
+		FROM trades t
+		WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = t.maker_order_id AND o.user_id = t.maker_user_id)
+		   OR NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = t.taker_order_id AND o.user_id = t.taker_user_id)
+		LIMIT 20`},
 	{"no balance is negative", `
 		SELECT format('account %s %s: available %s, held %s', account_id, asset, available, held)
 		FROM balances WHERE account_id <> 1 AND (available < 0 OR held < 0) LIMIT 20`},
 	{"held funds equal open reservations", `
-		WITH reserved AS (
-			SELECT a.id AS account_id, w.asset, sum(w.amount) AS amount
+		WITH reservations AS (
+			SELECT a.id AS account_id, w.asset, w.amount
 			FROM withdrawals w JOIN accounts a ON a.user_id = w.user_id
-			WHERE w.status = 'pending' GROUP BY a.id, w.asset)
+			WHERE w.status = 'pending'
+			UNION ALL
+			-- An open buy reserves price x unfilled quantity of the quote
+			-- asset; an open sell, its unfilled quantity of the base.
+			SELECT o.account_id,
+			       CASE o.side WHEN 'buy' THEN m.quote ELSE m.base END,
+			       CASE o.side WHEN 'buy' THEN o.price * (o.quantity - o.filled_quantity) ELSE o.quantity - o.filled_quantity END
+			FROM orders o JOIN markets m ON m.name = o.market
+			WHERE o.status IN ('open', 'partially_filled')),
+		reserved AS (SELECT account_id, asset, sum(amount) AS amount FROM reservations GROUP BY account_id, asset)
 		SELECT format('account %s %s: held %s, reserved %s', coalesce(b.account_id, r.account_id), coalesce(b.asset, r.asset),
 		              coalesce(b.held, 0), coalesce(r.amount, 0))
 		FROM balances b FULL JOIN reserved r USING (account_id, asset)

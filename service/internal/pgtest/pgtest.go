@@ -121,7 +121,12 @@ func newDatabase(t testing.TB, migrated bool) string {
 // Open returns a GORM handle on a fresh database (see URL), closed at the end of the test.
 func Open(t testing.TB) *gorm.DB {
 	t.Helper()
-	u := URL(t)
+	return OpenURL(t, URL(t))
+}
+
+// OpenURL returns a GORM handle on the database at u, closed at the end of the test.
+func OpenURL(t testing.TB, u string) *gorm.DB {
+	t.Helper()
 	db, err := database.Open(context.Background(), config.Database{URL: u, MaxOpenConns: 40, MaxIdleConns: 40, ConnMaxLifetime: time.Hour}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("pgtest: open: %v", err)

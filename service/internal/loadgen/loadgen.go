@@ -1,0 +1,356 @@
+// Package loadgen drives a running exchange through its public HTTP API the
+// way a crowd of bots would: it signs up traders, funds them with demo
+// deposits, and places, takes and cancels orders at a chosen rate, timing
+// every acknowledgement. It prints what it achieved; it asserts nothing.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/money"
+)
+
+// Config describes one run.
+type Config struct {
+	URL         string
+	Traders     int
+	Concurrency int
+	// Rate is the target orders per second over all workers; 0 is as fast
+	// as the exchange answers.
+	Rate     float64
+	Duration time.Duration
+	Market   string
+	// Mix weights: limit orders (resting or crossing), market orders, and
+	// cancels of the trader's own open orders.
+	LimitWeight, MarketWeight, CancelWeight int
+	// MidPrice is where limit prices are centred; Spread is how many
+	// ticks either side they spread over.
+	MidPrice string
+	Tick     string
+	Spread   int
+	Seed     uint64
+}
+
+// Report is what a run achieved.
+type Report struct {
+	Sent      int64
+	Acked     int64 // 2xx
+	Errors    map[string]int64
+	Duration  time.Duration
+	Latencies []time.Duration // of acked requests, sorted
+	Trades    int64           // taker fills seen in acks
+}
+
+// Percentile returns the p-th percentile (0..100) ack latency.
+func (r *Report) Percentile(p float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	i := int(p / 100 * float64(len(r.Latencies)-1))
+	return r.Latencies[i]
+}
+
+// Print writes the report for people.
+func (r *Report) Print(w io.Writer) {
+	secs := r.Duration.Seconds()
+	fmt.Fprintf(w, "requests: %d sent, %d acknowledged (2xx) in %.1fs = %.0f acked/s\n", r.Sent, r.Acked, secs, float64(r.Acked)/secs)
+	fmt.Fprintf(w, "ack latency: p50 %s  p90 %s  p99 %s  max %s\n",
+		r.Percentile(50).Round(10*time.Microsecond), r.Percentile(90).Round(10*time.Microsecond),
+		r.Percentile(99).Round(10*time.Microsecond), r.Percentile(100).Round(10*time.Microsecond))
+	fmt.Fprintf(w, "orders that traded on arrival: %d\n", r.Trades)
+	if len(r.Errors) == 0 {
+		fmt.Fprintln(w, "errors: none")
+		return
+	}
+	keys := make([]string, 0, len(r.Errors))
+	for k := range r.Errors {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, r.Errors[k]))
+	}
+	fmt.Fprintf(w, "errors: %s\n", strings.Join(parts, " "))
+}
+
+// trader is one signed-up bot with an API key.
+type trader struct {
+	key, secret string
+	mu          sync.Mutex
+	open        []string
+}
+
+// Run signs up and funds the traders, then drives load for cfg.Duration.
+func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
+	if cfg.Traders < 1 || cfg.Concurrency < 1 {
+		return nil, ErrNoTraders
+	}
+	if _, err := money.Parse(cfg.MidPrice); err != nil {
+		return nil, fmt.Errorf("loadgen: mid price %q: %w", cfg.MidPrice, err)
+	}
+	if _, err := money.Parse(cfg.Tick); err != nil {
+		return nil, fmt.Errorf("loadgen: tick %q: %w", cfg.Tick, err)
+	}
+	hc := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2, IdleConnTimeout: time.Minute},
+	}
+	fmt.Fprintf(log, "signing up and funding %d traders...\n", cfg.Traders)
+	traders := make([]*trader, cfg.Traders)
+	run := time.Now().UnixNano()
+	errc := make(chan error, cfg.Traders)
+	var wg sync.WaitGroup
+	// Password hashing is deliberately expensive: sign up a few at a time.
+	slots := make(chan struct{}, 4)
+	for i := range traders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			t, err := signUp(ctx, hc, cfg, fmt.Sprintf("loadgen-%d-%d@example.com", run, i))
+			if err != nil {
+				errc <- err
+				return
+			}
+			traders[i] = t
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(log, "driving %s for %s with %d workers (target %s)...\n", cfg.Market, cfg.Duration, cfg.Concurrency, rateText(cfg.Rate))
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	rep := &Report{Errors: map[string]int64{}}
+	var mu sync.Mutex
+	var sent, acked, trades atomic.Int64
+	var nonce atomic.Int64
+	start := time.Now()
+	for w := range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
+			var lat []time.Duration
+			errs := map[string]int64{}
+			var interval time.Duration
+			if cfg.Rate > 0 {
+				interval = time.Duration(float64(time.Second) * float64(cfg.Concurrency) / cfg.Rate)
+			}
+			next := time.Now().Add(time.Duration(rng.Int64N(int64(interval) + 1)))
+			for ctx.Err() == nil {
+				if interval > 0 {
+					if d := time.Until(next); d > 0 {
+						select {
+						case <-ctx.Done():
+						case <-time.After(d):
+						}
+						if ctx.Err() != nil {
+							break
+						}
+					}
+					next = next.Add(interval)
+				}
+				t := traders[rng.IntN(len(traders))]
+				method, path, body := nextRequest(cfg, rng, t)
+				path += "?n=" + strconv.FormatInt(nonce.Add(1), 10)
+				sent.Add(1)
+				t0 := time.Now()
+				status, resp, err := do(ctx, hc, cfg.URL, t, method, path, body)
+				elapsed := time.Since(t0)
+				switch {
+				case err != nil:
+					if ctx.Err() == nil {
+						errs["transport"]++
+					}
+				case status/100 == 2:
+					acked.Add(1)
+					lat = append(lat, elapsed)
+					if method == http.MethodPost && track(t, resp) {
+						trades.Add(1)
+					}
+				default:
+					errs[errorCode(status, resp)]++
+				}
+			}
+			mu.Lock()
+			rep.Latencies = append(rep.Latencies, lat...)
+			for k, v := range errs {
+				rep.Errors[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	rep.Duration = time.Since(start)
+	rep.Sent, rep.Acked, rep.Trades = sent.Load(), acked.Load(), trades.Load()
+	slices.Sort(rep.Latencies)
+	return rep, nil
+}
+
+func rateText(r float64) string {
+	if r <= 0 {
+		return "as fast as acknowledged"
+	}
+	return fmt.Sprintf("%.0f req/s", r)
+}
+
+// nextRequest picks a limit order, a market order, or a cancel by weight.
+func nextRequest(cfg Config, rng *rand.Rand, t *trader) (string, string, []byte) {
+	total := cfg.LimitWeight + cfg.MarketWeight + cfg.CancelWeight
+	pick := rng.IntN(max(total, 1))
+	side := []string{"buy", "sell"}[rng.IntN(2)]
+	qty := "0.00" + strconv.Itoa(1+rng.IntN(9))
+	switch {
+	case pick >= cfg.LimitWeight+cfg.MarketWeight:
+		t.mu.Lock()
+		var id string
+		if n := len(t.open); n > 0 {
+			i := rng.IntN(n)
+			id = t.open[i]
+			t.open[i] = t.open[n-1]
+			t.open = t.open[:n-1]
+		}
+		t.mu.Unlock()
+		if id != "" {
+			return http.MethodDelete, "/api/v1/orders/" + id, nil
+		}
+	case pick >= cfg.LimitWeight:
+		b, _ := json.Marshal(map[string]any{"market": cfg.Market, "side": side, "type": "market", "quantity": qty})
+		return http.MethodPost, "/api/v1/orders", b
+	}
+	b, _ := json.Marshal(map[string]any{"market": cfg.Market, "side": side, "type": "limit", "price": limitPrice(cfg, rng), "quantity": qty})
+	return http.MethodPost, "/api/v1/orders", b
+}
+
+func limitPrice(cfg Config, rng *rand.Rand) string {
+	mid, tick := money.MustParse(cfg.MidPrice), money.MustParse(cfg.Tick)
+	offset := money.Amount(rng.IntN(2*cfg.Spread+1) - cfg.Spread)
+	return (mid + offset*tick).Fixed(tick.Decimals())
+}
+
+// track remembers the trader's resting orders for later cancels and says
+// whether the order traded on arrival.
+func track(t *trader, resp []byte) bool {
+	var o struct {
+		ID             string `json:"id"`
+		Status         string `json:"status"`
+		FilledQuantity string `json:"filled_quantity"`
+	}
+	if json.Unmarshal(resp, &o) != nil {
+		return false
+	}
+	if o.Status == "open" || o.Status == "partially_filled" {
+		t.mu.Lock()
+		if len(t.open) < 1000 {
+			t.open = append(t.open, o.ID)
+		}
+		t.mu.Unlock()
+	}
+	return o.FilledQuantity != "" && o.FilledQuantity != "0"
+}
+
+func errorCode(status int, body []byte) string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
+		return e.Error.Code
+	}
+	return "http_" + strconv.Itoa(status)
+}
+
+// do sends one signed request.
+func do(ctx context.Context, hc *http.Client, base string, t *trader, method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("EX-KEY", t.key)
+	req.Header.Set("EX-TIMESTAMP", ts)
+	req.Header.Set("EX-SIGNATURE", hex.EncodeToString(auth.Sign(t.secret, ts, method, path, body)))
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	return res.StatusCode, raw, err
+}
+
+// signUp registers a trader, logs in, makes an API key and funds it.
+func signUp(ctx context.Context, hc *http.Client, cfg Config, email string) (*trader, error) {
+	jar, _ := cookiejar.New(nil)
+	web := &http.Client{Jar: jar, Timeout: hc.Timeout, Transport: hc.Transport}
+	const password = "loadgen password 123"
+	post := func(path, csrf string, in, out any) error {
+		b, _ := json.Marshal(in)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if csrf != "" {
+			req.Header.Set("X-CSRF-Token", csrf)
+		}
+		res, err := web.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		if res.StatusCode/100 != 2 {
+			return fmt.Errorf("POST %s: %d %s", path, res.StatusCode, raw)
+		}
+		if out != nil {
+			return json.Unmarshal(raw, out)
+		}
+		return nil
+	}
+	if err := post("/api/v1/auth/register", "", map[string]string{"email": email, "password": password}, nil); err != nil {
+		return nil, fmt.Errorf("sign up: %w", err)
+	}
+	var login struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	if err := post("/api/v1/auth/login", "", map[string]string{"email": email, "password": password}, &login); err != nil {
+		return nil, fmt.Errorf("log in: %w", err)
+	}
+	var key struct {
+		KeyID  string `json:"key_id"`
+		Secret string `json:"secret"`
+	}
+	if err := post("/api/v1/api-keys", login.CSRFToken, map[string]any{"label": "loadgen", "scopes": []string{"read", "trade"}}, &key); err != nil {
+		return nil, fmt.Errorf("api key: %w", err)
+	}
+	base, quote, _ := strings.Cut(cfg.Market, "-")
+	for asset, amount := range map[string]string{base: "1000", quote: "100000000"} {
+		if err := post("/api/v1/deposits", login.CSRFToken, map[string]string{"asset": asset, "amount": amount}, nil); err != nil {
+			return nil, fmt.Errorf("fund (the exchange must run in demo mode): %w", err)
+		}
+	}
+	return &trader{key: key.KeyID, secret: key.Secret}, nil
+}
+
+// ErrNoTraders is returned for a config without traders or workers.
+var ErrNoTraders = errors.New("loadgen: need at least one trader and one worker")

@@ -1,0 +1,255 @@
+// Package orders is the trading vocabulary shared by the API and the
+// sequencer: an order as stored and shown, a request parsed and checked
+// against its market's rules, and the read queries on orders and fills.
+package orders
+
+import (
+	"errors"
+	"regexp"
+	"time"
+
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/engine"
+	"github.com/crypto-exchange/exchange/service/internal/money"
+)
+
+// Statuses an order goes through. Rejected orders are answered with a 4xx
+// and never stored, so they leave no trace.
+const (
+	StatusOpen            = "open"
+	StatusPartiallyFilled = "partially_filled"
+	StatusFilled          = "filled"
+	StatusCancelled       = "cancelled"
+)
+
+// Order is an order as stored.
+type Order struct {
+	ID             int64
+	UserID         int64
+	AccountID      int64
+	Market         string
+	ClientOrderID  *string
+	Side           string
+	Type           string
+	TimeInForce    string
+	PostOnly       bool
+	Price          *money.Amount
+	Quantity       *money.Amount
+	QuoteQuantity  *money.Amount
+	FilledQuantity money.Amount
+	FilledQuote    money.Amount
+	Fee            money.Amount
+	Status         string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Open reports whether the order rests on the book.
+func (o *Order) Open() bool { return o.Status == StatusOpen || o.Status == StatusPartiallyFilled }
+
+// JSON is the order as the API shows it.
+type JSON struct {
+	ID             string        `json:"id"`
+	ClientOrderID  *string       `json:"client_order_id"`
+	Market         string        `json:"market"`
+	Side           string        `json:"side"`
+	Type           string        `json:"type"`
+	TimeInForce    string        `json:"time_in_force"`
+	PostOnly       bool          `json:"post_only"`
+	Price          *money.Amount `json:"price"`
+	Quantity       *money.Amount `json:"quantity"`
+	QuoteQuantity  *money.Amount `json:"quote_quantity,omitempty"`
+	FilledQuantity money.Amount  `json:"filled_quantity"`
+	FilledQuote    money.Amount  `json:"filled_quote"`
+	AveragePrice   *money.Amount `json:"average_price"`
+	Fee            money.Amount  `json:"fee"`
+	FeeAsset       string        `json:"fee_asset"`
+	Status         string        `json:"status"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+}
+
+// View renders the order for the API. The average price is rounded down
+// to 8 decimals; fees are in the asset the order receives.
+func (o *Order) View(m catalog.Market) JSON {
+	j := JSON{
+		ID: formatID(o.ID), ClientOrderID: o.ClientOrderID, Market: o.Market, Side: o.Side, Type: o.Type,
+		TimeInForce: o.TimeInForce, PostOnly: o.PostOnly, Price: o.Price, Quantity: o.Quantity, QuoteQuantity: o.QuoteQuantity,
+		FilledQuantity: o.FilledQuantity, FilledQuote: o.FilledQuote, Fee: o.Fee, Status: o.Status,
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, FeeAsset: m.Base,
+	}
+	if o.Side == "sell" {
+		j.FeeAsset = m.Quote
+	}
+	if o.FilledQuantity > 0 {
+		if avg, err := money.MulDivFloor(o.FilledQuote, money.One, o.FilledQuantity); err == nil {
+			j.AveragePrice = &avg
+		}
+	}
+	return j
+}
+
+// PlaceRequest is the body of POST /api/v1/orders.
+type PlaceRequest struct {
+	Market        string  `json:"market"`
+	Side          string  `json:"side"`
+	Type          string  `json:"type"`
+	Price         *string `json:"price"`
+	Quantity      *string `json:"quantity"`
+	QuoteQuantity *string `json:"quote_quantity"`
+	TimeInForce   string  `json:"time_in_force"`
+	PostOnly      bool    `json:"post_only"`
+	ClientOrderID string  `json:"client_order_id"`
+}
+
+var clientOrderIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// Spec is a parsed, rule-checked order, ready for the sequencer, which adds
+// the id and owner.
+type Spec struct {
+	Market        string
+	ClientOrderID string
+	Order         engine.Order
+}
+
+// Parse turns a request into a Spec, checking every field against the
+// market's rules before anything is reserved. Errors are client errors
+// with the contract's codes.
+func Parse(r PlaceRequest, m catalog.Market, base, quote catalog.Asset) (Spec, error) {
+	s := Spec{Market: m.Name, ClientOrderID: r.ClientOrderID}
+	if r.ClientOrderID != "" && !clientOrderIDPattern.MatchString(r.ClientOrderID) {
+		return s, apierr.New("invalid_client_order_id", "client_order_id must be 1 to 64 characters of letters, digits and _ . : -")
+	}
+	o := &s.Order
+	switch r.Side {
+	case "buy":
+		o.Side = engine.Buy
+	case "sell":
+		o.Side = engine.Sell
+	default:
+		return s, apierr.New(apierr.InvalidRequest, "side must be buy or sell")
+	}
+	switch r.Type {
+	case "limit":
+		o.Kind, o.TIF = engine.Limit, engine.GTC
+	case "market":
+		o.Kind, o.TIF = engine.Market, engine.IOC
+	default:
+		return s, apierr.New(apierr.InvalidRequest, "type must be limit or market")
+	}
+	switch r.TimeInForce {
+	case "":
+	case "GTC", "IOC", "FOK":
+		o.TIF = map[string]engine.TimeInForce{"GTC": engine.GTC, "IOC": engine.IOC, "FOK": engine.FOK}[r.TimeInForce]
+	default:
+		return s, apierr.New(apierr.InvalidRequest, "time_in_force must be GTC, IOC or FOK")
+	}
+	o.PostOnly = r.PostOnly
+	var err error
+	if r.Price != nil {
+		if o.Price, err = parsePositive(*r.Price, apierr.InvalidPrice, "price"); err != nil {
+			return s, err
+		}
+	}
+	if r.Quantity != nil {
+		if o.Quantity, err = parsePositive(*r.Quantity, apierr.InvalidQuantity, "quantity"); err != nil {
+			return s, err
+		}
+	}
+	if r.QuoteQuantity != nil {
+		if o.QuoteQuantity, err = parsePositive(*r.QuoteQuantity, apierr.InvalidQuantity, "quote_quantity"); err != nil {
+			return s, err
+		}
+	}
+	if err := explain(Rules(m, base, quote).Check(withPlaceholderID(*o)), *o, m); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// withPlaceholderID lets Check run before the sequencer assigns the id.
+func withPlaceholderID(o engine.Order) engine.Order {
+	o.ID = 1
+	return o
+}
+
+func parsePositive(raw, code, field string) (money.Amount, error) {
+	v, err := money.Parse(raw)
+	switch {
+	case errors.Is(err, money.ErrPrecision):
+		return 0, apierr.New(code, "%s %q has more than 8 decimal places", field, raw)
+	case err != nil:
+		return 0, apierr.New(code, "%s %q is not a decimal string like \"12.5\"", field, raw)
+	case v <= 0:
+		return 0, apierr.New(code, "%s must be greater than zero", field)
+	}
+	return v, nil
+}
+
+// explain turns an engine reject into a client error that says which rule
+// failed and what would pass.
+func explain(r engine.Reject, o engine.Order, m catalog.Market) error {
+	switch r {
+	case engine.Accepted:
+		return nil
+	case engine.RejectInvalidPrice:
+		if o.Price == 0 {
+			return apierr.New(apierr.InvalidPrice, "a limit order needs a price")
+		}
+		return apierr.New(apierr.InvalidPrice, "price %s is not a multiple of the tick size %s", o.Price, m.TickSize)
+	case engine.RejectInvalidQuantity:
+		switch {
+		case o.Quantity == 0 && o.QuoteQuantity == 0:
+			return apierr.New(apierr.InvalidQuantity, "give quantity (or, for a market buy, quote_quantity)")
+		case o.Quantity != 0 && o.QuoteQuantity != 0:
+			return apierr.New(apierr.InvalidQuantity, "give quantity or quote_quantity, not both")
+		case o.QuoteQuantity != 0 && o.Side == engine.Sell:
+			return apierr.New(apierr.InvalidQuantity, "quote_quantity is for market buys only")
+		case o.QuoteQuantity != 0:
+			return apierr.New(apierr.InvalidQuantity, "quote_quantity %s has more decimals than %s allows", o.QuoteQuantity, m.Quote)
+		}
+		return apierr.New(apierr.InvalidQuantity, "quantity %s is not a multiple of the lot size %s", o.Quantity, m.LotSize)
+	case engine.RejectBelowMinNotional:
+		return apierr.New("below_min_notional", "the order's value is below the market's minimum of %s %s", m.MinNotional, m.Quote)
+	case engine.RejectOverflow:
+		return apierr.New(apierr.InvalidQuantity, "price times quantity is out of range")
+	}
+	switch {
+	case o.Kind == engine.Market && o.Price != 0:
+		return apierr.New(apierr.InvalidPrice, "a market order takes no price")
+	case o.Kind == engine.Market && o.PostOnly:
+		return apierr.New("invalid_order", "a market order cannot be post-only")
+	case o.Kind == engine.Market && o.QuoteQuantity != 0:
+		return apierr.New("invalid_order", "a market buy by quote_quantity is IOC only")
+	case o.Kind == engine.Market:
+		return apierr.New("invalid_order", "a market order is IOC or FOK, never GTC")
+	case o.QuoteQuantity != 0:
+		return apierr.New(apierr.InvalidQuantity, "quote_quantity is for market buys only")
+	}
+	return apierr.New("invalid_order", "the order is not valid for %s", m.Name)
+}
+
+// Explain is explain for the sequencer's own rejects (post-only, FOK).
+func Explain(r engine.Reject, o engine.Order, m catalog.Market) error {
+	switch r {
+	case engine.RejectPostOnlyWouldTake:
+		return apierr.New("post_only_would_take", "the post-only order would trade at once at %s; it was not placed", o.Price)
+	case engine.RejectFOKNotFilled:
+		return apierr.New("fok_not_filled", "the fill-or-kill order cannot be filled in full now; it was not placed")
+	}
+	return explain(r, o, m)
+}
+
+// Rules converts a market's catalog rules into the engine's.
+func Rules(m catalog.Market, base, quote catalog.Asset) engine.Rules {
+	return engine.Rules{
+		TickSize:    m.TickSize,
+		LotSize:     m.LotSize,
+		MinNotional: m.MinNotional,
+		MakerFeeBps: money.Amount(m.MakerFeeBps),
+		TakerFeeBps: money.Amount(m.TakerFeeBps),
+		BaseStep:    money.StepOf(base.Precision),
+		QuoteStep:   money.StepOf(quote.Precision),
+	}
+}

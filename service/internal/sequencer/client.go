@@ -1,0 +1,189 @@
+package sequencer
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// InternalPath is where the leader accepts commands from other replicas.
+const InternalPath = "/internal/v1/sequencer/commands"
+
+// TokenHeader carries the shared token that proves a caller is a replica.
+const TokenHeader = "X-Exchange-Internal-Token"
+
+// InternalToken derives the replicas' shared token from SECRET_KEY, which
+// every replica has and no client does.
+func InternalToken(secretKey []byte) string {
+	m := hmac.New(sha256.New, secretKey)
+	m.Write([]byte("exchange sequencer internal v1"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Client sends commands to the sequencer leader, wherever it runs: to the
+// local sequencer when this replica leads, otherwise over HTTP to the
+// replica that advertises leadership in the database.
+type Client struct {
+	local *Sequencer
+	db    *sql.DB
+	http  *http.Client
+	token string
+
+	mu       sync.Mutex
+	leader   string
+	checked  time.Time
+	healthy  bool
+	healthAt time.Time
+}
+
+// NewClient makes a client for this replica.
+func NewClient(local *Sequencer, db *sql.DB, secretKey []byte) *Client {
+	return &Client{
+		local: local, db: db, token: InternalToken(secretKey),
+		http: &http.Client{Timeout: 30 * time.Second},
+	}
+}
+
+// Local is this replica's own sequencer.
+func (c *Client) Local() *Sequencer { return c.local }
+
+// Submit delivers cmd to the leader, retrying while no leader can have
+// applied it (none elected yet, or the one asked has stepped down), until
+// ctx ends.
+func (c *Client) Submit(ctx context.Context, cmd Command) (Result, error) {
+	body, err := json.Marshal(cmd)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode command: %w", err)
+	}
+	for {
+		if c.local.IsLeader() {
+			res, err := c.local.Submit(ctx, cmd)
+			if !errors.Is(err, ErrNotLeader) {
+				return res, err
+			}
+		} else if addr, err := c.leaderAddress(ctx); err == nil && addr != c.local.Advertise() {
+			res, err := c.forward(ctx, addr, body)
+			if !errors.Is(err, ErrNotLeader) {
+				return res, err
+			}
+		}
+		c.forget()
+		select {
+		case <-ctx.Done():
+			return Result{}, ErrUnavailable
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// forward posts the command to the leader. ErrNotLeader means it certainly
+// was not applied (refused, or never reached the leader).
+func (c *Client) forward(ctx context.Context, addr string, body []byte) (Result, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+InternalPath, bytes.NewReader(body))
+	if err != nil {
+		return Result{}, fmt.Errorf("forward: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(TokenHeader, c.token)
+	res, err := c.http.Do(req)
+	if err != nil {
+		if isDialError(err) {
+			return Result{}, ErrNotLeader
+		}
+		return Result{}, ErrUnavailable
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if err != nil {
+		return Result{}, ErrUnavailable
+	}
+	switch res.StatusCode {
+	case http.StatusOK:
+		var out Result
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return Result{}, fmt.Errorf("forward: decode result: %w", err)
+		}
+		return out, nil
+	case http.StatusConflict:
+		return Result{}, ErrNotLeader
+	default:
+		return Result{}, fmt.Errorf("forward to %s: status %d: %s", addr, res.StatusCode, bytes.TrimSpace(raw))
+	}
+}
+
+// isDialError means the request never reached a server, so it cannot
+// have been applied.
+func isDialError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// leaderAddress reads the advertised leader, cached for a second.
+func (c *Client) leaderAddress(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leader != "" && time.Since(c.checked) < time.Second {
+		return c.leader, nil
+	}
+	var addr string
+	err := c.db.QueryRowContext(ctx, "SELECT address FROM sequencer_leader").Scan(&addr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errNoLeader
+	}
+	if err != nil {
+		return "", fmt.Errorf("read sequencer leader: %w", err)
+	}
+	c.leader, c.checked = addr, time.Now()
+	return addr, nil
+}
+
+func (c *Client) forget() {
+	c.mu.Lock()
+	c.leader = ""
+	c.mu.Unlock()
+}
+
+// Ready reports whether commands can reach a leader now: this replica
+// leads, or the advertised leader answers its health check.
+func (c *Client) Ready(ctx context.Context) error {
+	if c.local.IsLeader() {
+		return nil
+	}
+	c.mu.Lock()
+	if time.Since(c.healthAt) < 2*time.Second {
+		ok := c.healthy
+		c.mu.Unlock()
+		if !ok {
+			return errNoLeader
+		}
+		return nil
+	}
+	c.mu.Unlock()
+	addr, err := c.leaderAddress(ctx)
+	healthy := false
+	if err == nil && addr != c.local.Advertise() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, addr+"/healthz", nil)
+		if res, herr := c.http.Do(req); herr == nil {
+			res.Body.Close()
+			healthy = res.StatusCode == http.StatusOK
+		}
+	}
+	c.mu.Lock()
+	c.healthy, c.healthAt = healthy, time.Now()
+	c.mu.Unlock()
+	if !healthy {
+		return errNoLeader
+	}
+	return nil
+}

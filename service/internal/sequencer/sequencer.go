@@ -1,0 +1,322 @@
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crypto-exchange/exchange/service/internal/engine"
+)
+
+// leaderLockKey is the advisory lock whose holder is the sequencer.
+const leaderLockKey int64 = 0x73657175656e6365 // "sequence"
+
+// Config tunes the sequencer.
+type Config struct {
+	// DatabaseURL is the DSN for the leader's dedicated connection.
+	DatabaseURL string
+	// MaxBatch bounds how many commands one transaction carries.
+	MaxBatch int
+	// Retry is how often a follower tries to take the lock, and how long a
+	// broken leader waits before campaigning again.
+	Retry time.Duration
+}
+
+// Sequencer runs the election and, while leading, the batch loop.
+type Sequencer struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	queue   chan *request
+	leading atomic.Bool
+	// advertise is the base URL other replicas use to reach this one; it
+	// is known once the server listens, so Run sets it.
+	advertise atomic.Pointer[string]
+	observer  func(Events)
+	metrics   *metrics
+}
+
+type request struct {
+	ctx  context.Context
+	cmd  Command
+	done chan response
+}
+
+type response struct {
+	res Result
+	err error
+}
+
+// New makes a sequencer; Run starts it. observer (may be nil) receives each
+// committed batch's events, on the sequencer's goroutine: it must not block.
+func New(cfg Config, log *slog.Logger, now func() time.Time, reg prometheus.Registerer, observer func(Events)) *Sequencer {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 2000
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = time.Second
+	}
+	return &Sequencer{
+		cfg: cfg, log: log, now: now, observer: observer,
+		queue:   make(chan *request, 4*cfg.MaxBatch),
+		metrics: newMetrics(reg),
+	}
+}
+
+// IsLeader reports whether this replica is the sequencer now.
+func (s *Sequencer) IsLeader() bool { return s.leading.Load() }
+
+// Submit applies cmd if this replica leads. ErrNotLeader means it was not
+// applied. Otherwise the command is applied exactly when err is nil; a ctx
+// that ends first leaves the outcome unknown, reported as ErrUnavailable.
+func (s *Sequencer) Submit(ctx context.Context, cmd Command) (Result, error) {
+	if !s.IsLeader() {
+		return Result{}, ErrNotLeader
+	}
+	req := &request{ctx: ctx, cmd: cmd, done: make(chan response, 1)}
+	select {
+	case s.queue <- req:
+	case <-ctx.Done():
+		return Result{}, ErrUnavailable
+	}
+	s.metrics.queueDepth.Set(float64(len(s.queue)))
+	select {
+	case r := <-req.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return Result{}, ErrUnavailable
+	}
+}
+
+// Advertise is the URL this replica gives other replicas; empty before Run.
+func (s *Sequencer) Advertise() string {
+	if p := s.advertise.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Run campaigns for leadership until ctx ends, leading whenever it holds
+// the lock. advertise is the base URL other replicas reach this one at.
+func (s *Sequencer) Run(ctx context.Context, advertise string) {
+	s.advertise.Store(&advertise)
+	for ctx.Err() == nil {
+		err := s.campaign(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("sequencer: out of the running", "error", err.Error())
+		sleep(ctx, s.cfg.Retry)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// campaign connects, waits for the lock, then leads until the connection
+// fails or ctx ends. The lock lives and dies with this one connection, and
+// every batch is written on it: once the lock is gone, so is the ability
+// to commit.
+func (s *Sequencer) campaign(ctx context.Context) error {
+	cfg, err := pgx.ParseConfig(s.cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
+	// A leader whose machine vanishes must lose the lock in seconds, not
+	// after the kernel's two-hour TCP keepalive.
+	cfg.RuntimeParams["tcp_keepalives_idle"] = "2"
+	cfg.RuntimeParams["tcp_keepalives_interval"] = "1"
+	cfg.RuntimeParams["tcp_keepalives_count"] = "2"
+	cfg.RuntimeParams["application_name"] = "exchange-sequencer"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", leaderLockKey).Scan(&got); err != nil {
+			return fmt.Errorf("try leader lock: %w", err)
+		}
+		if got {
+			break
+		}
+		sleep(ctx, s.cfg.Retry)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return s.lead(ctx, conn)
+}
+
+func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
+	start := time.Now()
+	st, err := load(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	var epoch int64
+	err = conn.QueryRow(ctx, `INSERT INTO sequencer_leader (address, epoch, elected_at) VALUES ($1, 1, $2)
+		ON CONFLICT (singleton) DO UPDATE SET address = EXCLUDED.address, epoch = sequencer_leader.epoch + 1, elected_at = EXCLUDED.elected_at
+		RETURNING epoch`, s.Advertise(), s.now()).Scan(&epoch)
+	if err != nil {
+		return fmt.Errorf("advertise leadership: %w", err)
+	}
+	s.log.Info("sequencer: leading", "epoch", epoch, "open_orders", len(st.open), "rebuild_seconds", time.Since(start).Seconds(), "advertise", s.Advertise())
+	s.leading.Store(true)
+	s.metrics.leader.Set(1)
+	defer func() {
+		s.leading.Store(false)
+		s.metrics.leader.Set(0)
+		s.drain(ErrNotLeader)
+	}()
+
+	var ev engine.Events
+	var ids entryIDs
+	idle := time.NewTicker(time.Second)
+	defer idle.Stop()
+	reqs := make([]*request, 0, s.cfg.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle.C:
+			// Prove the connection (and so the lock) is still ours.
+			if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+				return fmt.Errorf("leader connection: %w", err)
+			}
+			continue
+		case r := <-s.queue:
+			reqs = append(reqs[:0], r)
+		}
+	more:
+		for len(reqs) < s.cfg.MaxBatch {
+			select {
+			case r := <-s.queue:
+				reqs = append(reqs, r)
+			default:
+				break more
+			}
+		}
+		s.metrics.queueDepth.Set(float64(len(s.queue)))
+		if err := s.runBatch(ctx, conn, st, &ids, reqs, &ev); err != nil {
+			for _, r := range reqs {
+				r.done <- response{err: fmt.Errorf("sequencer batch: %w", err)}
+			}
+			if conn.IsClosed() || ctx.Err() != nil {
+				return err
+			}
+			// The books may hold changes that were never committed: throw
+			// them away and start again from what the database has.
+			s.log.Error("sequencer: batch failed; rebuilding from the database", "error", err.Error())
+			if st, err = load(ctx, conn); err != nil {
+				return fmt.Errorf("rebuild after failed batch: %w", err)
+			}
+		}
+	}
+}
+
+// runBatch applies reqs and commits them in one transaction, then answers.
+func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, ids *entryIDs, reqs []*request, ev *engine.Events) (err error) {
+	start := time.Now()
+	b := newBatch(timestamp(s.now))
+	cmds := make([]Command, len(reqs))
+	for i, r := range reqs {
+		cmds[i] = r.cmd
+	}
+	defer func() {
+		if err != nil {
+			rollback(ctx, conn)
+		}
+	}()
+	if err := st.begin(ctx, conn, b, cmds); err != nil {
+		return err
+	}
+	results := make([]Result, len(reqs))
+	for i, c := range cmds {
+		if results[i], err = st.apply(b, c, ev); err != nil {
+			return err
+		}
+	}
+	entryIDs, err := ids.take(ctx, conn, len(b.entries))
+	if err != nil {
+		return err
+	}
+	for i := range b.entries {
+		b.entries[i].id = entryIDs[i]
+	}
+	if err := b.commit(ctx, conn); err != nil {
+		return err
+	}
+	for i, r := range reqs {
+		r.done <- response{res: results[i]}
+	}
+	s.metrics.batchSize.Observe(float64(len(reqs)))
+	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	s.metrics.trades.Add(float64(len(b.trades)))
+	if s.observer != nil {
+		b.events.seal()
+		s.observer(b.events)
+	}
+	return nil
+}
+
+// drain answers every queued request with err.
+func (s *Sequencer) drain(err error) {
+	for {
+		select {
+		case r := <-s.queue:
+			r.done <- response{err: err}
+		default:
+			return
+		}
+	}
+}
+
+var errNoLeader = errors.New("no sequencer leader is known")
+
+type metrics struct {
+	leader        prometheus.Gauge
+	queueDepth    prometheus.Gauge
+	batchSize     prometheus.Histogram
+	commitSeconds prometheus.Histogram
+	trades        prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exchange_sequencer_leader", Help: "1 while this replica is the sequencer leader.",
+		}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exchange_sequencer_queue_depth", Help: "Commands waiting for the sequencer on this replica.",
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "exchange_sequencer_batch_size", Help: "Commands per committed sequencer batch.",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000},
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "exchange_sequencer_batch_seconds", Help: "Time from a batch's start to its commit.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		trades: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "exchange_sequencer_trades_total", Help: "Trades committed by this replica's sequencer.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.leader, m.queueDepth, m.batchSize, m.commitSeconds, m.trades)
+	}
+	return m
+}
