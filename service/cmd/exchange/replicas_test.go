@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
@@ -315,4 +318,54 @@ func sameAmount(a, b string) bool {
 		return s
 	}
 	return trim(a) == trim(b)
+}
+
+// Every replica streams what the leader commits: a subscriber on a
+// follower sees trades placed through the leader.
+func TestFollowerStreamsLeaderEvents(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	if r := runBinary(t, []string{"DATABASE_URL=" + dbURL}, "", "migrate", "--seed"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	leader := startReplica(t, dbURL)
+	<-leader.leader
+	follower := startReplica(t, dbURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The follower is ready once its market data is in sync.
+	for {
+		res, err := http.Get(follower.url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("follower never became ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ws, _, err := websocket.Dial(ctx, strings.Replace(follower.url, "http", "ws", 1)+"/api/v1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	ws.Write(ctx, websocket.MessageText, []byte(`{"op":"subscribe","channels":["trades:BTC-USDT"]}`))
+	seller, buyer := newBot(t, leader, "s@example.com"), newBot(t, leader, "b@example.com")
+	if st, body, _ := seller.order(leader.url, map[string]any{"market": "BTC-USDT", "side": "sell", "type": "limit", "price": "30000", "quantity": "0.01"}); st != 201 {
+		t.Fatalf("sell: %d %s", st, body)
+	}
+	if st, body, _ := buyer.order(leader.url, map[string]any{"market": "BTC-USDT", "side": "buy", "type": "market", "quantity": "0.01"}); st != 201 {
+		t.Fatalf("buy: %d %s", st, body)
+	}
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("no trade reached the follower's subscriber: %v", err)
+		}
+		if strings.Contains(string(data), `"type":"trade"`) && strings.Contains(string(data), `"price":"30000"`) {
+			return
+		}
+	}
 }

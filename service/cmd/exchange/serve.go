@@ -16,6 +16,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
+	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
@@ -85,19 +86,22 @@ func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.S
 		return err
 	}
 	reg := httpapi.NewRegistry(sqlDB)
-	seq := sequencer.New(sequencer.Config{DatabaseURL: dbCfg.URL}, log, now, reg, nil)
+	seq := sequencer.New(sequencer.Config{DatabaseURL: dbCfg.URL}, log, now, reg)
+	feed := marketdata.NewFeed(dbCfg.URL, db, log, marketdata.NewHub(reg))
 	srv := httpapi.New(httpapi.Deps{
 		DB:        db,
 		Auth:      authSvc,
 		Wallet:    wallet.New(db, cfg.Mode, now),
 		Catalog:   catalog.NewCache(db, 5*time.Second, now),
 		Sequencer: sequencer.NewClient(seq, sqlDB, cfg.SecretKey),
+		Feed:      feed,
 		Config:    cfg,
 		Log:       log,
 		Registry:  reg,
 		Now:       now,
 	})
 	go prune(ctx, authSvc, log)
+	go feed.Run(ctx)
 	// The sequencer outlives the HTTP server's ctx: requests still
 	// draining after SIGTERM need it to finish.
 	seqCtx, stopSeq := context.WithCancel(context.WithoutCancel(ctx))

@@ -438,6 +438,15 @@ func (b *Book) Get(id int64) (RestingOrder, bool) {
 	return RestingOrder{ID: o.id, Owner: o.owner, Side: o.side, Price: o.price, Remaining: o.remaining}, true
 }
 
+// LevelQuantity is the total resting quantity at one price on one side;
+// zero when there is no such level.
+func (b *Book) LevelQuantity(side Side, price money.Amount) money.Amount {
+	if l, ok := b.side(side).levels[price]; ok {
+		return l.total
+	}
+	return 0
+}
+
 // Len is the number of resting orders.
 func (b *Book) Len() int { return len(b.orders) }
 

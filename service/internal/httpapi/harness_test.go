@@ -26,6 +26,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
+	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
@@ -62,12 +63,14 @@ func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := httpapi.NewRegistry(database.SQL(db))
-	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 50 * time.Millisecond}, log, now, reg, nil)
+	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 50 * time.Millisecond}, log, now, reg)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); seq.Run(ctx, "http://127.0.0.1:1") }()
 	t.Cleanup(func() { stop(); <-done })
-	for !seq.IsLeader() {
+	feed := marketdata.NewFeed(dbURL, db, log, marketdata.NewHub(reg))
+	go feed.Run(ctx)
+	for !seq.IsLeader() || !feed.Ready() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cfg := config.Server{Mode: mode, SecretKey: secret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
@@ -80,6 +83,7 @@ func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *
 		Wallet:    wallet.New(db, mode, now),
 		Catalog:   catalog.NewCache(db, time.Second, now),
 		Sequencer: sequencer.NewClient(seq, database.SQL(db), secret),
+		Feed:      feed,
 		Config:    cfg,
 		Log:       log,
 		Registry:  reg,

@@ -27,6 +27,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
+	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/migrate"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
@@ -35,6 +36,8 @@ import (
 // MaxBodyBytes is the contract's request body limit.
 const MaxBodyBytes = 64 << 10
 
+const wsPath = "/api/v1/ws"
+
 // Deps are what the server is built from.
 type Deps struct {
 	DB        *gorm.DB
@@ -42,6 +45,7 @@ type Deps struct {
 	Wallet    *wallet.Service
 	Catalog   *catalog.Cache
 	Sequencer *sequencer.Client
+	Feed      *marketdata.Feed
 	Config    config.Server
 	Log       *slog.Logger
 	Registry  *prometheus.Registry
@@ -85,9 +89,13 @@ func New(d Deps) *Server {
 		middleware.GzipWithConfig(middleware.GzipConfig{
 			Level:     5,
 			MinLength: 1024,
-			Skipper:   func(c echo.Context) bool { return c.Path() == "/metrics" }, // promhttp compresses itself
+			// promhttp compresses itself; a WebSocket is not a response body.
+			Skipper: func(c echo.Context) bool { return c.Path() == "/metrics" || c.Path() == wsPath },
 		}),
-		middleware.ContextTimeout(d.Config.RequestTimeout),
+		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+			Timeout: d.Config.RequestTimeout,
+			Skipper: func(c echo.Context) bool { return c.Path() == wsPath }, // lives as long as the client stays
+		}),
 	)
 	s.echo = e
 	s.routes()
@@ -116,6 +124,11 @@ func (s *Server) routes() {
 	v1 := e.Group("/api/v1")
 	v1.GET("/assets", s.listAssets)
 	v1.GET("/markets", s.listMarkets)
+	v1.GET("/markets/:market/ticker", s.ticker)
+	v1.GET("/markets/:market/book", s.book)
+	v1.GET("/markets/:market/trades", s.recentTrades)
+	v1.GET("/markets/:market/candles", s.candles)
+	e.GET(wsPath, s.websocket)
 	v1.POST("/auth/register", s.register)
 	v1.POST("/auth/login", s.login)
 
@@ -184,6 +197,9 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	if err := s.Sequencer.Ready(ctx); err != nil {
 		return errNotReady("no sequencer leader is reachable")
+	}
+	if !s.Feed.Ready() {
+		return errNotReady("market data is not in sync yet")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -24,6 +26,10 @@ const (
 	// FeeAccount collects trading fees.
 	FeeAccount int64 = 2
 )
+
+// BalancesChannel is the NOTIFY channel that announces accounts whose
+// balances changed outside the sequencer (which publishes its own events).
+const BalancesChannel = "exchange_balances"
 
 // Bucket splits a balance into what its owner may spend and what is
 // reserved (open orders, pending withdrawals).
@@ -154,6 +160,15 @@ func Post(ctx context.Context, tx *gorm.DB, e Entry) (int64, error) {
 	}
 	if err := tx.WithContext(ctx).Table("journal_legs").Create(rows).Error; err != nil {
 		return 0, fmt.Errorf("ledger: insert %s legs: %w", e.Kind, err)
+	}
+	// Tell every replica (on commit) whose balances changed, for the
+	// private balances streams.
+	accounts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		accounts = append(accounts, strconv.FormatInt(k.account, 10))
+	}
+	if err := tx.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", BalancesChannel, strings.Join(accounts, ",")).Error; err != nil {
+		return 0, fmt.Errorf("ledger: notify %s: %w", e.Kind, err)
 	}
 	return entryID, nil
 }

@@ -45,6 +45,10 @@ type Config struct {
 	Tick     string
 	Spread   int
 	Seed     uint64
+	// WSSubscribers, if set, opens that many WebSocket connections
+	// subscribed to the market's trades before the load starts, and
+	// measures each trade's delivery from its commit to the subscriber.
+	WSSubscribers int
 }
 
 // Report is what a run achieved.
@@ -55,15 +59,20 @@ type Report struct {
 	Duration  time.Duration
 	Latencies []time.Duration // of acked requests, sorted
 	Trades    int64           // taker fills seen in acks
+	// Fan-out: trade messages received over all subscribers, their
+	// delivery latencies (sorted), and subscribers that were cut off.
+	Deliveries   []time.Duration
+	Disconnected int64
 }
 
 // Percentile returns the p-th percentile (0..100) ack latency.
-func (r *Report) Percentile(p float64) time.Duration {
-	if len(r.Latencies) == 0 {
+func (r *Report) Percentile(p float64) time.Duration { return percentile(r.Latencies, p) }
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(p / 100 * float64(len(r.Latencies)-1))
-	return r.Latencies[i]
+	return sorted[int(p/100*float64(len(sorted)-1))]
 }
 
 // Print writes the report for people.
@@ -74,6 +83,11 @@ func (r *Report) Print(w io.Writer) {
 		r.Percentile(50).Round(10*time.Microsecond), r.Percentile(90).Round(10*time.Microsecond),
 		r.Percentile(99).Round(10*time.Microsecond), r.Percentile(100).Round(10*time.Microsecond))
 	fmt.Fprintf(w, "orders that traded on arrival: %d\n", r.Trades)
+	if len(r.Deliveries) > 0 || r.Disconnected > 0 {
+		round := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+		fmt.Fprintf(w, "websocket fan-out: %d trade messages delivered, commit to subscriber p50 %s  p99 %s  max %s; %d subscribers cut off\n",
+			len(r.Deliveries), round(percentile(r.Deliveries, 50)), round(percentile(r.Deliveries, 99)), round(percentile(r.Deliveries, 100)), r.Disconnected)
+	}
 	if len(r.Errors) == 0 {
 		fmt.Fprintln(w, "errors: none")
 		return
@@ -139,10 +153,20 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 
+	rep := &Report{Errors: map[string]int64{}}
+	var fanout *subscribers
+	if cfg.WSSubscribers > 0 {
+		fmt.Fprintf(log, "opening %d WebSocket subscribers...\n", cfg.WSSubscribers)
+		var err error
+		if fanout, err = subscribe(ctx, cfg); err != nil {
+			return nil, err
+		}
+		defer fanout.close()
+	}
+
 	fmt.Fprintf(log, "driving %s for %s with %d workers (target %s)...\n", cfg.Market, cfg.Duration, cfg.Concurrency, rateText(cfg.Rate))
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
-	rep := &Report{Errors: map[string]int64{}}
 	var mu sync.Mutex
 	var sent, acked, trades atomic.Int64
 	var nonce atomic.Int64
@@ -206,6 +230,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	rep.Duration = time.Since(start)
 	rep.Sent, rep.Acked, rep.Trades = sent.Load(), acked.Load(), trades.Load()
 	slices.Sort(rep.Latencies)
+	if fanout != nil {
+		// Let the last trades arrive before counting.
+		time.Sleep(500 * time.Millisecond)
+		rep.Deliveries, rep.Disconnected = fanout.results()
+	}
 	return rep, nil
 }
 

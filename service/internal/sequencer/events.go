@@ -1,65 +1,225 @@
 package sequencer
 
 import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/crypto-exchange/exchange/service/internal/engine"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 )
 
-// Events is what one committed batch changed. The leader hands it to its
-// observer after the commit, for market data and users' private streams.
-type Events struct {
-	Trades []TradeEvent
-	// Orders are the orders the batch created or changed, in their final state.
-	Orders []orders.Order
-	// Markets are the markets whose books changed.
-	Markets []string
+// EventsChannel is the NOTIFY channel on which the leader publishes each
+// batch's events, inside the batch's transaction: every replica receives
+// them exactly when, and only if, the batch commits.
+const EventsChannel = "exchange_events"
 
-	orderIndex map[int64]*orders.Order
-	order      []int64
-	markets    map[string]bool
+// Events is what one committed batch changed, for market data and users'
+// private streams.
+type Events struct {
+	// Time is when the batch was about to commit: the start of a trade's
+	// delivery latency.
+	Time     time.Time    `json:"time"`
+	Books    []BookDelta  `json:"books,omitempty"`
+	Trades   []TradeEvent `json:"trades,omitempty"`
+	Orders   []OrderEvent `json:"orders,omitempty"`
+	Accounts []int64      `json:"accounts,omitempty"` // accounts whose balances changed
+}
+
+// BookDelta is the new aggregate quantity of every price level of a market
+// that the batch changed; a zero quantity removes the level. Sequence
+// counts the market's book changes without gaps, across leaders.
+type BookDelta struct {
+	Market   string            `json:"market"`
+	Sequence int64             `json:"sequence"`
+	Bids     [][2]money.Amount `json:"bids"`
+	Asks     [][2]money.Amount `json:"asks"`
 }
 
 // TradeEvent is one trade.
 type TradeEvent struct {
-	ID           int64
-	Market       string
-	Price        money.Amount
-	Quantity     money.Amount
-	TakerSide    string
-	MakerOrderID int64
-	TakerOrderID int64
-	MakerUserID  int64
-	TakerUserID  int64
-	Time         time.Time
+	ID           int64        `json:"id"`
+	Market       string       `json:"market"`
+	Price        money.Amount `json:"price"`
+	Quantity     money.Amount `json:"quantity"`
+	TakerSide    string       `json:"taker_side"`
+	MakerOrderID int64        `json:"maker_order_id"`
+	TakerOrderID int64        `json:"taker_order_id"`
+	MakerUserID  int64        `json:"maker_user_id"`
+	TakerUserID  int64        `json:"taker_user_id"`
+	Time         time.Time    `json:"time"`
 }
 
-func (e *Events) trade(market string, t tradeRow, now time.Time) {
-	e.Trades = append(e.Trades, TradeEvent{
+// OrderEvent is an order's new state, for its owner's private stream.
+type OrderEvent struct {
+	UserID int64       `json:"user_id"`
+	Order  orders.JSON `json:"order"`
+}
+
+type levelKey struct {
+	market string
+	side   engine.Side
+	price  money.Amount
+}
+
+// eventLog collects a batch's events as the commands apply.
+type eventLog struct {
+	trades   []TradeEvent
+	orders   map[int64]*orders.Order
+	order    []int64
+	levels   map[levelKey]bool
+	accounts map[int64]bool
+}
+
+func (e *eventLog) trade(market string, t tradeRow, now time.Time) {
+	e.trades = append(e.trades, TradeEvent{
 		ID: t.id, Market: market, Price: t.Price, Quantity: t.Quantity, TakerSide: t.TakerSide.String(),
 		MakerOrderID: t.MakerID, TakerOrderID: t.TakerID, MakerUserID: t.makerUserID, TakerUserID: t.takerUserID, Time: now,
 	})
 }
 
-func (e *Events) orderChanged(o *orders.Order) {
-	if e.orderIndex == nil {
-		e.orderIndex, e.markets = map[int64]*orders.Order{}, map[string]bool{}
+func (e *eventLog) orderChanged(o *orders.Order) {
+	if e.orders == nil {
+		e.orders = map[int64]*orders.Order{}
 	}
-	if _, seen := e.orderIndex[o.ID]; !seen {
+	if _, seen := e.orders[o.ID]; !seen {
 		e.order = append(e.order, o.ID)
 	}
-	e.orderIndex[o.ID] = o
-	if !e.markets[o.Market] {
-		e.markets[o.Market] = true
-		e.Markets = append(e.Markets, o.Market)
-	}
+	e.orders[o.ID] = o
 }
 
-// seal copies the changed orders' final states, in first-change order.
-func (e *Events) seal() {
-	for _, id := range e.order {
-		e.Orders = append(e.Orders, *e.orderIndex[id])
+// touch records that a price level of a market's book changed.
+func (e *eventLog) touch(market string, side engine.Side, price money.Amount) {
+	if e.levels == nil {
+		e.levels = map[levelKey]bool{}
 	}
-	e.orderIndex, e.order, e.markets = nil, nil, nil
+	e.levels[levelKey{market, side, price}] = true
+}
+
+func (e *eventLog) account(id int64) {
+	if e.accounts == nil {
+		e.accounts = map[int64]bool{}
+	}
+	e.accounts[id] = true
+}
+
+// seal turns the log into Events, reading each touched level's final
+// quantity from the books and numbering each changed market's book.
+func (e *eventLog) seal(st *state, now time.Time) Events {
+	ev := Events{Time: now, Trades: e.trades}
+	byMarket := map[string]*BookDelta{}
+	keys := make([]levelKey, 0, len(e.levels))
+	for k := range e.levels {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.market != b.market {
+			return a.market < b.market
+		}
+		if a.side != b.side {
+			return a.side < b.side
+		}
+		return a.price < b.price
+	})
+	var changed []string
+	for _, k := range keys {
+		m := st.markets[k.market]
+		d := byMarket[k.market]
+		if d == nil {
+			m.sequence++
+			d = &BookDelta{Market: k.market, Sequence: m.sequence, Bids: [][2]money.Amount{}, Asks: [][2]money.Amount{}}
+			byMarket[k.market] = d
+			changed = append(changed, k.market)
+		}
+		level := [2]money.Amount{k.price, m.book.LevelQuantity(k.side, k.price)}
+		if k.side == engine.Buy {
+			d.Bids = append(d.Bids, level)
+		} else {
+			d.Asks = append(d.Asks, level)
+		}
+	}
+	for _, name := range changed {
+		ev.Books = append(ev.Books, *byMarket[name])
+	}
+	for _, id := range e.order {
+		o := e.orders[id]
+		ev.Orders = append(ev.Orders, OrderEvent{UserID: o.UserID, Order: o.View(st.markets[o.Market].cat)})
+	}
+	for id := range e.accounts {
+		ev.Accounts = append(ev.Accounts, id)
+	}
+	sort.Slice(ev.Accounts, func(i, j int) bool { return ev.Accounts[i] < ev.Accounts[j] })
+	return ev
+}
+
+// maxChunk keeps each NOTIFY payload under Postgres's 8000-byte limit.
+const maxChunk = 7900
+
+// chunks splits the encoded events into NOTIFY payloads of the form
+// "<batch>:<index>:<count>:<data>", which a Reassembler puts back
+// together. Cuts fall between UTF-8 characters: a payload must be valid text.
+func (ev Events) chunks(batch int64) ([]string, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode events: %w", err)
+	}
+	var parts [][]byte
+	for len(data) > 0 {
+		end := min(maxChunk, len(data))
+		for end < len(data) && !utf8.RuneStart(data[end]) {
+			end--
+		}
+		parts, data = append(parts, data[:end]), data[end:]
+	}
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = fmt.Sprintf("%d:%d:%d:%s", batch, i, len(parts), p)
+	}
+	return out, nil
+}
+
+// Reassembler turns NOTIFY payloads back into Events. Chunks of one batch
+// arrive in order and unbroken (Postgres delivers a transaction's
+// notifications together), so one pending batch is all it keeps.
+type Reassembler struct {
+	batch string
+	next  int
+	buf   []byte
+}
+
+// Add takes one payload; it returns the events once their last chunk arrived.
+func (r *Reassembler) Add(payload string) (Events, bool, error) {
+	parts := strings.SplitN(payload, ":", 4)
+	if len(parts) != 4 {
+		return Events{}, false, fmt.Errorf("malformed event payload %.40q", payload)
+	}
+	i, err1 := strconv.Atoi(parts[1])
+	n, err2 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil || i < 0 || i >= n {
+		return Events{}, false, fmt.Errorf("malformed event header %q", strings.Join(parts[:3], ":"))
+	}
+	if i == 0 {
+		r.batch, r.next, r.buf = parts[0], 0, r.buf[:0]
+	}
+	if parts[0] != r.batch || i != r.next {
+		r.batch, r.next = "", 0
+		return Events{}, false, fmt.Errorf("event chunk %d of batch %s out of order", i, parts[0])
+	}
+	r.buf = append(r.buf, parts[3]...)
+	r.next++
+	if r.next < n {
+		return Events{}, false, nil
+	}
+	var ev Events
+	if err := json.Unmarshal(r.buf, &ev); err != nil {
+		return Events{}, false, fmt.Errorf("decode events: %w", err)
+	}
+	r.batch, r.next = "", 0
+	return ev, true, nil
 }

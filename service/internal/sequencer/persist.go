@@ -87,8 +87,8 @@ func (s *state) begin(ctx context.Context, conn *pgx.Conn, b *batch, cmds []Comm
 	return nil
 }
 
-// commit writes the batch and commits it, in one pipeline.
-func (b *batch) commit(ctx context.Context, conn *pgx.Conn) error {
+// commit writes the batch, publishes its events and commits, in one pipeline.
+func (b *batch) commit(ctx context.Context, conn *pgx.Conn, ev Events, notices []string) error {
 	q := &pgx.Batch{}
 	if n := len(b.newOrders); n > 0 {
 		ids, users, accounts := make([]int64, n), make([]int64, n), make([]int64, n)
@@ -193,6 +193,16 @@ func (b *batch) commit(ctx context.Context, conn *pgx.Conn) error {
 	}
 	for market, status := range b.marketStatus {
 		q.Queue("UPDATE markets SET status = $1 WHERE name = $2", status, market)
+	}
+	if len(ev.Books) > 0 {
+		names, seqs := make([]string, len(ev.Books)), make([]int64, len(ev.Books))
+		for i, d := range ev.Books {
+			names[i], seqs[i] = d.Market, d.Sequence
+		}
+		q.Queue(`UPDATE markets m SET book_sequence = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(name, seq) WHERE m.name = v.name`, names, seqs)
+	}
+	for _, n := range notices {
+		q.Queue("SELECT pg_notify($1, $2)", EventsChannel, n)
 	}
 	q.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, q).Close(); err != nil {

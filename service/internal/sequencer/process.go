@@ -55,7 +55,7 @@ type batch struct {
 	trades            []tradeRow
 	entries           []entry
 	marketStatus      map[string]string
-	events            Events
+	events            eventLog
 }
 
 type tradeRow struct {
@@ -154,6 +154,7 @@ func (b *batch) post(kind, memo string, p *postings) error {
 		return err
 	}
 	for _, l := range legs {
+		b.events.account(l.Account)
 		bal := b.balance(l.Account, l.Asset)
 		if l.Bucket == ledger.Available {
 			bal.available += l.Amount
@@ -303,6 +304,7 @@ func (s *state) place(b *batch, p *Place, ev *engine.Events) (Result, error) {
 	b.newOrderIDs[rec.ID] = true
 	if fill.Resting > 0 {
 		s.open[rec.ID] = rec
+		b.events.touch(m.cat.Name, o.Side, o.Price)
 	}
 
 	var post postings
@@ -359,6 +361,7 @@ func (s *state) settle(b *batch, m *market, ev *engine.Events, post *postings, t
 		b.events.trade(m.cat.Name, row, b.now)
 	}
 	for _, u := range ev.Makers {
+		b.events.touch(m.cat.Name, u.Side, u.Price)
 		maker := s.open[u.ID]
 		if maker == nil {
 			return fmt.Errorf("sequencer: update of unknown maker %d", u.ID)
@@ -429,6 +432,7 @@ func (s *state) release(b *batch, post *postings, m *market, o *orders.Order, r 
 		asset, amount = m.cat.Quote, mustMul(r.Price, r.Remaining)
 	}
 	post.move(o.AccountID, asset, ledger.Held, ledger.Available, amount)
+	b.events.touch(m.cat.Name, r.Side, r.Price)
 	o.Status, o.UpdatedAt = orders.StatusCancelled, b.now
 	delete(s.open, o.ID)
 }

@@ -38,7 +38,6 @@ type Sequencer struct {
 	// advertise is the base URL other replicas use to reach this one; it
 	// is known once the server listens, so Run sets it.
 	advertise atomic.Pointer[string]
-	observer  func(Events)
 	metrics   *metrics
 }
 
@@ -53,9 +52,8 @@ type response struct {
 	err error
 }
 
-// New makes a sequencer; Run starts it. observer (may be nil) receives each
-// committed batch's events, on the sequencer's goroutine: it must not block.
-func New(cfg Config, log *slog.Logger, now func() time.Time, reg prometheus.Registerer, observer func(Events)) *Sequencer {
+// New makes a sequencer; Run starts it.
+func New(cfg Config, log *slog.Logger, now func() time.Time, reg prometheus.Registerer) *Sequencer {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 2000
 	}
@@ -63,7 +61,7 @@ func New(cfg Config, log *slog.Logger, now func() time.Time, reg prometheus.Regi
 		cfg.Retry = time.Second
 	}
 	return &Sequencer{
-		cfg: cfg, log: log, now: now, observer: observer,
+		cfg: cfg, log: log, now: now,
 		queue:   make(chan *request, 4*cfg.MaxBatch),
 		metrics: newMetrics(reg),
 	}
@@ -257,7 +255,12 @@ func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, ids
 	for i := range b.entries {
 		b.entries[i].id = entryIDs[i]
 	}
-	if err := b.commit(ctx, conn); err != nil {
+	events := b.events.seal(st, s.now().UTC())
+	notices, err := events.chunks(b.now.UnixNano())
+	if err != nil {
+		return err
+	}
+	if err := b.commit(ctx, conn, events, notices); err != nil {
 		return err
 	}
 	for i, r := range reqs {
@@ -266,10 +269,6 @@ func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, ids
 	s.metrics.batchSize.Observe(float64(len(reqs)))
 	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	s.metrics.trades.Add(float64(len(b.trades)))
-	if s.observer != nil {
-		b.events.seal()
-		s.observer(b.events)
-	}
 	return nil
 }
 

@@ -77,7 +77,7 @@ func (f *fixture) start(t testing.TB) *sequencer.Sequencer {
 
 func (f *fixture) startStoppable(t testing.TB) (*sequencer.Sequencer, func()) {
 	t.Helper()
-	seq := sequencer.New(sequencer.Config{DatabaseURL: f.url, Retry: 20 * time.Millisecond}, quiet, time.Now, nil, nil)
+	seq := sequencer.New(sequencer.Config{DatabaseURL: f.url, Retry: 20 * time.Millisecond}, quiet, time.Now, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); seq.Run(ctx, "http://127.0.0.1:1") }()
@@ -151,7 +151,7 @@ func BenchmarkRebuild100k(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		seq := sequencer.New(sequencer.Config{DatabaseURL: f.url, Retry: 5 * time.Millisecond}, quiet, time.Now, nil, nil)
+		seq := sequencer.New(sequencer.Config{DatabaseURL: f.url, Retry: 5 * time.Millisecond}, quiet, time.Now, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); seq.Run(ctx, "http://127.0.0.1:1") }()
@@ -183,7 +183,7 @@ func TestRestartKeepsTimePriority(t *testing.T) {
 	if _, err := seq.Submit(ctx, limit(f, 1, engine.Sell, "30000", "0.5")); err != nil {
 		t.Fatal(err)
 	}
-	follower := sequencer.New(sequencer.Config{DatabaseURL: f.url, Retry: 20 * time.Millisecond}, quiet, time.Now, nil, nil)
+	follower := sequencer.New(sequencer.Config{DatabaseURL: f.url, Retry: 20 * time.Millisecond}, quiet, time.Now, nil)
 	fctx, fcancel := context.WithCancel(ctx)
 	fdone := make(chan struct{})
 	go func() { defer close(fdone); follower.Run(fctx, "http://127.0.0.1:2") }()

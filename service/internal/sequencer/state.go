@@ -18,6 +18,9 @@ type market struct {
 	cat         catalog.Market
 	base, quote catalog.Asset
 	book        *engine.Book
+	// sequence numbers the book's changes; it survives failover in
+	// markets.book_sequence.
+	sequence int64
 }
 
 // state is everything the leader holds in memory. It is rebuilt from the
@@ -51,21 +54,22 @@ func load(ctx context.Context, conn *pgx.Conn) (*state, error) {
 		return nil, fmt.Errorf("load assets: %w", err)
 	}
 	rows, err = conn.Query(ctx, `SELECT name, base, quote, tick_size::text, lot_size::text, min_notional::text,
-		maker_fee_bps, taker_fee_bps, status FROM markets`)
+		maker_fee_bps, taker_fee_bps, status, book_sequence FROM markets`)
 	if err != nil {
 		return nil, fmt.Errorf("load markets: %w", err)
 	}
 	for rows.Next() {
 		var m catalog.Market
 		var tick, lot, minNotional string
-		if err := rows.Scan(&m.Name, &m.Base, &m.Quote, &tick, &lot, &minNotional, &m.MakerFeeBps, &m.TakerFeeBps, &m.Status); err != nil {
+		var sequence int64
+		if err := rows.Scan(&m.Name, &m.Base, &m.Quote, &tick, &lot, &minNotional, &m.MakerFeeBps, &m.TakerFeeBps, &m.Status, &sequence); err != nil {
 			return nil, fmt.Errorf("load markets: %w", err)
 		}
 		if err := scanAmounts([]string{tick, lot, minNotional}, &m.TickSize, &m.LotSize, &m.MinNotional); err != nil {
 			return nil, fmt.Errorf("market %s: %w", m.Name, err)
 		}
 		base, quote := assets[m.Base], assets[m.Quote]
-		st.markets[m.Name] = &market{cat: m, base: base, quote: quote, book: engine.NewBook(orders.Rules(m, base, quote))}
+		st.markets[m.Name] = &market{cat: m, base: base, quote: quote, book: engine.NewBook(orders.Rules(m, base, quote)), sequence: sequence}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load markets: %w", err)

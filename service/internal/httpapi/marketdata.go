@@ -1,0 +1,161 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/money"
+)
+
+// market resolves the :market path parameter.
+func (s *Server) market(c echo.Context) (string, error) {
+	name := c.Param("market")
+	if _, _, _, err := s.Catalog.Market(c.Request().Context(), name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func intParam(c echo.Context, name string, def, lo, hi int) (int, error) {
+	raw := c.QueryParam(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		return 0, apierr.New(apierr.InvalidRequest, "%s must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+func errFeedNotReady() error {
+	return apierr.New("not_ready", "market data is resynchronising; retry in a moment")
+}
+
+type bookJSON struct {
+	Market   string            `json:"market"`
+	Sequence int64             `json:"sequence"`
+	Bids     [][2]money.Amount `json:"bids"`
+	Asks     [][2]money.Amount `json:"asks"`
+}
+
+func (s *Server) book(c echo.Context) error {
+	m, err := s.market(c)
+	if err != nil {
+		return err
+	}
+	depth, err := intParam(c, "depth", 50, 1, 500)
+	if err != nil {
+		return err
+	}
+	b, ok := s.Feed.Book(m, depth)
+	if !ok {
+		return errFeedNotReady()
+	}
+	return c.JSON(http.StatusOK, bookJSON{Market: m, Sequence: b.Sequence, Bids: b.Bids, Asks: b.Asks})
+}
+
+func (s *Server) ticker(c echo.Context) error {
+	m, err := s.market(c)
+	if err != nil {
+		return err
+	}
+	t, ok := s.Feed.Ticker(m)
+	if !ok {
+		return errFeedNotReady()
+	}
+	return c.JSON(http.StatusOK, t)
+}
+
+func (s *Server) recentTrades(c echo.Context) error {
+	m, err := s.market(c)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(c, "limit", 100, 1, 1000)
+	if err != nil {
+		return err
+	}
+	trades, err := marketdata.Trades(c.Request().Context(), s.DB, m, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, trades)
+}
+
+// candles serves ?interval=&from=&to=; from and to are RFC 3339 times or
+// unix seconds. Without them: the latest 100 intervals.
+func (s *Server) candles(c echo.Context) error {
+	m, err := s.market(c)
+	if err != nil {
+		return err
+	}
+	interval := c.QueryParam("interval")
+	if interval == "" {
+		interval = "1m"
+	}
+	width, ok := marketdata.Intervals[interval]
+	if !ok {
+		return apierr.New(apierr.InvalidRequest, "interval must be one of 1m, 5m, 15m, 1h, 1d")
+	}
+	to, err := timeParam(c, "to", s.now().Add(width))
+	if err != nil {
+		return err
+	}
+	from, err := timeParam(c, "from", to.Add(-100*width))
+	if err != nil {
+		return err
+	}
+	out, err := marketdata.Candles(c.Request().Context(), s.DB, m, interval, from, to)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func timeParam(c echo.Context, name string, def time.Time) (time.Time, error) {
+	raw := c.QueryParam(name)
+	if raw == "" {
+		return def, nil
+	}
+	if secs, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		return time.Unix(secs, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		return time.Time{}, apierr.New(apierr.InvalidRequest, "%s must be an RFC 3339 time or unix seconds", name)
+	}
+	return t, nil
+}
+
+// websocket upgrades GET /api/v1/ws. Credentials are optional: with a
+// session cookie or a signed API-key request the private channels open too.
+func (s *Server) websocket(c echo.Context) error {
+	req := c.Request()
+	var userID, accountID int64
+	if req.Header.Get("EX-KEY") != "" || hasCookie(req, sessionCookie) {
+		if err := s.authenticate(func(c echo.Context) error { return nil })(c); err != nil {
+			return err
+		}
+		p := mustPrincipal(c)
+		if !p.Can(auth.ScopeRead) {
+			return apierr.New(apierr.Forbidden, "this API key lacks the read scope")
+		}
+		userID, accountID = p.UserID, p.AccountID
+	}
+	if !s.Feed.Ready() {
+		return errFeedNotReady()
+	}
+	return s.Feed.ServeWS(c.Response(), req, userID, accountID)
+}
+
+func hasCookie(r *http.Request, name string) bool {
+	_, err := r.Cookie(name)
+	return err == nil
+}

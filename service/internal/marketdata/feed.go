@@ -1,0 +1,325 @@
+// Package marketdata is what every replica knows about the markets: a copy
+// of each order book aggregated by price, kept current from the events the
+// sequencer leader publishes with each committed batch (Postgres
+// LISTEN/NOTIFY, no other infrastructure), and the fan-out of those events
+// to WebSocket subscribers. Reads of history (trades, candles, 24 h
+// statistics) come from the database.
+package marketdata
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
+
+	"github.com/crypto-exchange/exchange/service/internal/ledger"
+	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
+)
+
+// Feed follows the leader's events on this replica.
+type Feed struct {
+	url string
+	db  *gorm.DB
+	log *slog.Logger
+	hub *Hub
+
+	// mu orders book changes against subscriptions: a subscriber gets a
+	// snapshot and then exactly the deltas after it.
+	mu    sync.RWMutex
+	books map[string]*book
+	last  map[string]money.Amount // last trade price per market
+	stats map[string]stats24h
+	ready atomic.Bool
+
+	balances chan []int64
+	metrics  *metrics
+}
+
+// book is one market's aggregated copy.
+type book struct {
+	sequence   int64
+	bids, asks map[money.Amount]money.Amount
+}
+
+// NewFeed makes a feed for the database at url (the feed's own LISTEN
+// connection) and db (reads); Run starts it.
+func NewFeed(url string, db *gorm.DB, log *slog.Logger, hub *Hub) *Feed {
+	return &Feed{url: url, db: db, log: log, hub: hub, books: map[string]*book{}, last: map[string]money.Amount{},
+		stats: map[string]stats24h{}, balances: make(chan []int64, 1024), metrics: hub.metrics}
+}
+
+// Ready reports whether the feed holds a current copy of the books.
+func (f *Feed) Ready() bool { return f.ready.Load() }
+
+// Run follows events until ctx ends, reconnecting (and re-reading the
+// books) after any error.
+func (f *Feed) Run(ctx context.Context) {
+	go f.pushBalances(ctx)
+	go f.refreshStats(ctx)
+	for ctx.Err() == nil {
+		err := f.follow(ctx)
+		f.ready.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		f.log.Warn("market data feed interrupted; resyncing", "error", err.Error())
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (f *Feed) follow(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, f.url)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	// Listen first, then read the books: an event committed meanwhile is
+	// queued on the connection and applied (or skipped as already seen).
+	for _, ch := range []string{sequencer.EventsChannel, ledger.BalancesChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
+			return fmt.Errorf("listen %s: %w", ch, err)
+		}
+	}
+	if err := f.snapshot(ctx, conn); err != nil {
+		return err
+	}
+	f.ready.Store(true)
+	var r sequencer.Reassembler
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("wait for events: %w", err)
+		}
+		if n.Channel == ledger.BalancesChannel {
+			f.queueBalances(parseIDs(n.Payload))
+			continue
+		}
+		ev, done, err := r.Add(n.Payload)
+		if err != nil {
+			return err
+		}
+		if done {
+			if err := f.apply(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// snapshot reads every book, and each book's sequence, in one consistent
+// view of the database.
+func (f *Feed) snapshot(ctx context.Context, conn *pgx.Conn) error {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	books := map[string]*book{}
+	rows, err := tx.Query(ctx, "SELECT name, book_sequence FROM markets")
+	if err != nil {
+		return fmt.Errorf("snapshot markets: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		var seq int64
+		if err := rows.Scan(&name, &seq); err != nil {
+			return fmt.Errorf("snapshot markets: %w", err)
+		}
+		books[name] = &book{sequence: seq, bids: map[money.Amount]money.Amount{}, asks: map[money.Amount]money.Amount{}}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("snapshot markets: %w", err)
+	}
+	rows, err = tx.Query(ctx, `SELECT market, side, price::text, sum(quantity - filled_quantity)::text
+		FROM orders WHERE status IN ('open', 'partially_filled') GROUP BY market, side, price`)
+	if err != nil {
+		return fmt.Errorf("snapshot books: %w", err)
+	}
+	for rows.Next() {
+		var market, side, price, qty string
+		if err := rows.Scan(&market, &side, &price, &qty); err != nil {
+			return fmt.Errorf("snapshot books: %w", err)
+		}
+		b := books[market]
+		if b == nil {
+			continue
+		}
+		p, err1 := money.Parse(price)
+		q, err2 := money.Parse(qty)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("snapshot books: bad amount %q/%q", price, qty)
+		}
+		if side == "buy" {
+			b.bids[p] = q
+		} else {
+			b.asks[p] = q
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("snapshot books: %w", err)
+	}
+	last := map[string]money.Amount{}
+	rows, err = tx.Query(ctx, `SELECT DISTINCT ON (market) market, price::text FROM trades ORDER BY market, id DESC`)
+	if err != nil {
+		return fmt.Errorf("snapshot last prices: %w", err)
+	}
+	for rows.Next() {
+		var market, price string
+		if err := rows.Scan(&market, &price); err != nil {
+			return fmt.Errorf("snapshot last prices: %w", err)
+		}
+		last[market] = money.MustParse(price)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("snapshot last prices: %w", err)
+	}
+	f.mu.Lock()
+	f.books, f.last = books, last
+	// Subscribers of a resynced book get a fresh snapshot: the deltas they
+	// missed are gone.
+	for name := range books {
+		f.hub.publishLocked(bookChannel(name), func(*Client) []byte { return f.bookSnapshotMessage(name) })
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// apply updates the books from one batch's events and fans them out.
+func (f *Feed) apply(ev sequencer.Events) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range ev.Books {
+		b := f.books[d.Market]
+		if b == nil {
+			return fmt.Errorf("event for unknown market %s", d.Market)
+		}
+		if d.Sequence <= b.sequence {
+			continue // already in the snapshot
+		}
+		if d.Sequence != b.sequence+1 {
+			return fmt.Errorf("book %s: sequence %d after %d", d.Market, d.Sequence, b.sequence)
+		}
+		setLevels(b.bids, d.Bids)
+		setLevels(b.asks, d.Asks)
+		b.sequence = d.Sequence
+		f.hub.publish(bookChannel(d.Market), encode(bookMessage{Type: "delta", Channel: bookChannel(d.Market), Sequence: d.Sequence, Bids: d.Bids, Asks: d.Asks}))
+	}
+	tickers := map[string]bool{}
+	for _, t := range ev.Trades {
+		f.last[t.Market] = t.Price
+		tickers[t.Market] = true
+		f.hub.publish(tradesChannel(t.Market), encode(tradeMessage{Type: "trade", Channel: tradesChannel(t.Market), Data: tradeJSON(t), CommittedAt: ev.Time}))
+	}
+	for _, d := range ev.Books {
+		tickers[d.Market] = true
+	}
+	for m := range tickers {
+		f.hub.publish(tickerChannel(m), encode(tickerMessage{Type: "ticker", Channel: tickerChannel(m), Data: f.tickerLocked(m)}))
+	}
+	for _, o := range ev.Orders {
+		f.hub.publishUser(o.UserID, encode(orderMessage{Type: "order", Channel: "orders", Data: o.Order}))
+	}
+	if len(ev.Trades) > 0 {
+		f.metrics.deliveryLag.Observe(time.Since(ev.Time).Seconds())
+	}
+	f.queueBalances(ev.Accounts)
+	return nil
+}
+
+func setLevels(side map[money.Amount]money.Amount, changes [][2]money.Amount) {
+	for _, l := range changes {
+		if l[1] == 0 {
+			delete(side, l[0])
+		} else {
+			side[l[0]] = l[1]
+		}
+	}
+}
+
+// Depth is one side's best levels, best first.
+func depth(side map[money.Amount]money.Amount, bids bool, n int) [][2]money.Amount {
+	out := make([][2]money.Amount, 0, len(side))
+	for p, q := range side {
+		out = append(out, [2]money.Amount{p, q})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if bids {
+			return out[i][0] > out[j][0]
+		}
+		return out[i][0] < out[j][0]
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// BookView is a market's aggregated book at one sequence.
+type BookView struct {
+	Sequence int64
+	Bids     [][2]money.Amount
+	Asks     [][2]money.Amount
+}
+
+// Book returns the best n levels per side of a market's book.
+func (f *Feed) Book(market string, n int) (BookView, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	b := f.books[market]
+	if b == nil || !f.ready.Load() {
+		return BookView{}, false
+	}
+	return BookView{Sequence: b.sequence, Bids: depth(b.bids, true, n), Asks: depth(b.asks, false, n)}, true
+}
+
+// bestLocked returns the best bid and ask (zero when a side is empty).
+func (f *Feed) bestLocked(market string) (bid, ask money.Amount) {
+	b := f.books[market]
+	if b == nil {
+		return 0, 0
+	}
+	for p := range b.bids {
+		bid = max(bid, p)
+	}
+	for p := range b.asks {
+		if ask == 0 || p < ask {
+			ask = p
+		}
+	}
+	return bid, ask
+}
+
+// queueBalances hands changed accounts to the balance pusher without ever
+// blocking the event loop; if it is behind, the update is dropped and the
+// next change of the account sends its current balances anyway.
+func (f *Feed) queueBalances(accounts []int64) {
+	if len(accounts) == 0 || !f.hub.hasBalanceSubscribers() {
+		return
+	}
+	select {
+	case f.balances <- accounts:
+	default:
+	}
+}
+
+func parseIDs(payload string) []int64 {
+	var out []int64
+	for _, s := range strings.Split(payload, ",") {
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}

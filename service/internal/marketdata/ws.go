@@ -1,0 +1,175 @@
+package marketdata
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// WebSocket limits.
+const (
+	MaxSubscriptions = 20
+	pingEvery        = 20 * time.Second
+	pongWait         = 10 * time.Second
+	maxInbound       = 4 << 10
+)
+
+type request struct {
+	Op       string   `json:"op"`
+	Channels []string `json:"channels"`
+}
+
+type reply struct {
+	Type     string   `json:"type"` // subscribed | unsubscribed | error
+	Channels []string `json:"channels,omitempty"`
+	Code     string   `json:"code,omitempty"`
+	Message  string   `json:"message,omitempty"`
+}
+
+// ServeWS runs one WebSocket connection until it closes. userID and
+// accountID are zero for an anonymous connection, which may only use the
+// public channels. The browser's Origin must match the Host (the library's
+// default), so another site cannot open a socket with a user's cookie.
+func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, userID, accountID int64) error {
+	// The server's read and write deadlines for ordinary requests would
+	// otherwise outlive the upgrade and cut the socket.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return err
+	}
+	conn.SetReadLimit(maxInbound)
+	c := f.hub.NewClient(userID, accountID)
+	defer f.hub.Remove(c)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	go func() {
+		f.writeLoop(ctx, conn, c)
+		cancel()
+	}()
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			conn.CloseNow()
+			return nil
+		}
+		var req request
+		if err := json.Unmarshal(data, &req); err != nil {
+			f.hub.deliver(c, encode(reply{Type: "error", Code: "invalid_json", Message: "send {\"op\":\"subscribe\",\"channels\":[...]}"}))
+			continue
+		}
+		f.handle(c, req)
+	}
+}
+
+// writeLoop sends the client's outbox and keeps the connection alive. A
+// client the hub dropped (its outbox overflowed) or that stops answering
+// pings is disconnected; closing the connection also unblocks a write
+// stuck on a client that stopped reading.
+func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, c *Client) {
+	go func() {
+		select {
+		case <-c.Dropped:
+			conn.Close(websocket.StatusPolicyViolation, "too slow: messages were not read in time; reconnect and resubscribe")
+		case <-ctx.Done():
+		}
+	}()
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.Dropped:
+			return
+		case msg := <-c.send:
+			// No per-message timer: a stuck write ends when the hub drops
+			// the client and the connection closes under it.
+			if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
+				conn.CloseNow()
+				return
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, pongWait)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				conn.Close(websocket.StatusGoingAway, "no pong")
+				return
+			}
+		}
+	}
+}
+
+// handle applies one subscribe or unsubscribe request.
+func (f *Feed) handle(c *Client, req request) {
+	var ok []string
+	for _, ch := range req.Channels {
+		if err := f.checkChannel(c, ch); err != nil {
+			f.hub.deliver(c, encode(reply{Type: "error", Code: err.code, Message: err.msg}))
+			continue
+		}
+		switch req.Op {
+		case "subscribe":
+			if !f.subscribe(c, ch) {
+				f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_subscriptions", Message: "at most 20 channels per connection"}))
+				continue
+			}
+		case "unsubscribe":
+			f.hub.unsubscribe(c, ch)
+		default:
+			f.hub.deliver(c, encode(reply{Type: "error", Code: "invalid_op", Message: "op must be subscribe or unsubscribe"}))
+			return
+		}
+		ok = append(ok, ch)
+	}
+	if len(ok) > 0 {
+		f.hub.deliver(c, encode(reply{Type: req.Op + "d", Channels: ok}))
+	}
+}
+
+type channelError struct{ code, msg string }
+
+func (f *Feed) checkChannel(c *Client, ch string) *channelError {
+	switch ch {
+	case "orders", "balances":
+		if c.UserID == 0 {
+			return &channelError{"unauthorized", "channel " + ch + " needs an authenticated connection (session cookie or signed API-key upgrade)"}
+		}
+		return nil
+	}
+	kind, market, found := strings.Cut(ch, ":")
+	f.mu.RLock()
+	_, known := f.books[market]
+	f.mu.RUnlock()
+	if !found || (kind != "book" && kind != "trades" && kind != "ticker") || !known {
+		return &channelError{"unknown_channel", "unknown channel " + ch + "; use book:, trades: or ticker: with a market name, or orders / balances"}
+	}
+	return nil
+}
+
+// subscribe registers the client. A book subscription starts with a
+// snapshot taken under the feed's lock, so the deltas that follow continue
+// it exactly; a ticker subscription starts with the current ticker.
+func (f *Feed) subscribe(c *Client, ch string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.hub.subscribe(c, ch) > MaxSubscriptions {
+		f.hub.unsubscribe(c, ch)
+		return false
+	}
+	kind, market, _ := strings.Cut(ch, ":")
+	switch kind {
+	case "book":
+		f.hub.deliver(c, f.bookSnapshotMessage(market))
+	case "ticker":
+		f.hub.deliver(c, encode(tickerMessage{Type: "ticker", Channel: ch, Data: f.tickerLocked(market)}))
+	}
+	return true
+}
