@@ -16,6 +16,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
+	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
@@ -102,6 +103,7 @@ func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.S
 	})
 	go prune(ctx, authSvc, log)
 	go feed.Run(ctx)
+	go ledger.NewMonitor(db, log, reg).Run(ctx, cfg.LedgerCheckEvery, seq.IsLeader)
 	// The sequencer outlives the HTTP server's ctx: requests still
 	// draining after SIGTERM need it to finish.
 	seqCtx, stopSeq := context.WithCancel(context.WithoutCancel(ctx))

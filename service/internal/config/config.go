@@ -47,6 +47,8 @@ type Server struct {
 	IdleTimeout     time.Duration
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	// LedgerCheckEvery is how often the leader verifies the ledger.
+	LedgerCheckEvery time.Duration
 }
 
 // Getenv is os.Getenv's shape; tests pass a map lookup instead.
@@ -143,15 +145,16 @@ func LoadDatabase(env Getenv) (Database, error) {
 func LoadServer(env Getenv) (Server, error) {
 	r := &reader{env: env}
 	s := Server{
-		Addr:            r.str("HTTP_ADDR", ":8080"),
-		Advertise:       r.str("ADVERTISE_URL", ""),
-		Mode:            Mode(r.str("EXCHANGE_MODE", string(ModeLive))),
-		SecureCookies:   r.boolean("SECURE_COOKIES", true),
-		ReadTimeout:     r.duration("HTTP_READ_TIMEOUT", 15*time.Second, time.Second, 10*time.Minute),
-		WriteTimeout:    r.duration("HTTP_WRITE_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
-		IdleTimeout:     r.duration("HTTP_IDLE_TIMEOUT", 120*time.Second, time.Second, time.Hour),
-		RequestTimeout:  r.duration("REQUEST_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute),
-		ShutdownTimeout: r.duration("SHUTDOWN_TIMEOUT", 25*time.Second, time.Second, 10*time.Minute),
+		Addr:             r.str("HTTP_ADDR", ":8080"),
+		Advertise:        r.str("ADVERTISE_URL", ""),
+		Mode:             Mode(r.str("EXCHANGE_MODE", string(ModeLive))),
+		SecureCookies:    r.boolean("SECURE_COOKIES", true),
+		ReadTimeout:      r.duration("HTTP_READ_TIMEOUT", 15*time.Second, time.Second, 10*time.Minute),
+		WriteTimeout:     r.duration("HTTP_WRITE_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+		IdleTimeout:      r.duration("HTTP_IDLE_TIMEOUT", 120*time.Second, time.Second, time.Hour),
+		RequestTimeout:   r.duration("REQUEST_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute),
+		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 25*time.Second, time.Second, 10*time.Minute),
+		LedgerCheckEvery: r.duration("LEDGER_CHECK_INTERVAL", 15*time.Minute, 10*time.Second, 24*time.Hour),
 	}
 	if _, port, err := net.SplitHostPort(s.Addr); err != nil || port == "" {
 		r.fail("HTTP_ADDR", s.Addr, `allowed: host:port or :port, e.g. ":8080"`)

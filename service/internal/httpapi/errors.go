@@ -213,10 +213,22 @@ func (s *Server) logRequest(next echo.HandlerFunc) echo.HandlerFunc {
 		if p, ok := principalOf(c); ok {
 			attrs = append(attrs, slog.Int64("user_id", p.UserID))
 		}
+		if id, ok := c.Get(logOrderID).(int64); ok {
+			attrs = append(attrs, slog.Int64("order_id", id))
+		}
+		if m, ok := c.Get(logMarket).(string); ok {
+			attrs = append(attrs, slog.String("market", m))
+		}
 		s.log.LogAttrs(req.Context(), level, "http request", attrs...)
 		return nil
 	}
 }
+
+// Context keys a handler sets so the request's log line carries them.
+const (
+	logOrderID = "log_order_id"
+	logMarket  = "log_market"
+)
 
 // routeOf is the route template ("/api/v1/deposits/:id"), never the raw
 // path, so logs and metric labels stay bounded.

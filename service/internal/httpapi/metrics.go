@@ -12,11 +12,16 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/buildinfo"
 )
 
-// httpMetrics are the RED metrics per route template.
+// httpMetrics are the RED metrics per route template, and the order
+// intake counts (every replica takes orders; sum them across pods).
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+
+	ordersReceived *prometheus.CounterVec
+	ordersAccepted *prometheus.CounterVec
+	ordersRejected *prometheus.CounterVec
 }
 
 // NewRegistry makes the process's metric registry: Go runtime, process,
@@ -52,7 +57,16 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		Help: "Always 1; labels carry the build's version, VCS revision and Go version.",
 	}, []string{"version", "revision", "go_version"})
 	info.WithLabelValues(buildinfo.Version, buildinfo.Revision(), runtime.Version()).Set(1)
-	reg.MustRegister(m.requests, m.duration, m.inFlight, info)
+	m.ordersReceived = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "exchange_orders_received_total", Help: "Order placements received, by market (invalid names count as \"unknown\").",
+	}, []string{"market"})
+	m.ordersAccepted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "exchange_orders_accepted_total", Help: "Orders placed (committed by the sequencer), by market.",
+	}, []string{"market"})
+	m.ordersRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "exchange_orders_rejected_total", Help: "Orders refused, by market and the error code given to the client.",
+	}, []string{"market", "reason"})
+	reg.MustRegister(m.requests, m.duration, m.inFlight, info, m.ordersReceived, m.ordersAccepted, m.ordersRejected)
 	return m
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
@@ -53,37 +54,60 @@ func (s *Server) placeOrder(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	m, base, quote, err := s.Catalog.Market(ctx, req.Market)
+	market := "unknown"
+	m, base, quote, err := s.Catalog.Market(c.Request().Context(), req.Market)
+	if err == nil {
+		market = m.Name
+	}
+	s.metrics.ordersReceived.WithLabelValues(market).Inc()
+	var o orders.Order
+	var status int
+	if err == nil {
+		o, status, err = s.place(c, req, m, base, quote)
+	}
 	if err != nil {
+		reason := "internal_error"
+		if e, ok := apierr.As(err); ok {
+			reason = e.Code
+		}
+		s.metrics.ordersRejected.WithLabelValues(market, reason).Inc()
 		return err
 	}
+	if status == http.StatusCreated {
+		s.metrics.ordersAccepted.WithLabelValues(market).Inc()
+	}
+	c.Set(logOrderID, o.ID)
+	c.Set(logMarket, o.Market)
+	return s.view(c, status, o)
+}
+
+// place checks and submits an order; status is 201 for a new order, 200
+// for the original of a repeated client_order_id.
+func (s *Server) place(c echo.Context, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset) (orders.Order, int, error) {
 	spec, err := orders.Parse(req, m, base, quote)
 	if err != nil {
-		return err
+		return orders.Order{}, 0, err
 	}
+	ctx := c.Request().Context()
 	p := mustPrincipal(c)
 	if spec.ClientOrderID != "" {
 		// The common retry answers without a trip to the sequencer; the
 		// sequencer checks again for retries that race each other.
-		if o, found, err := orders.ByClientID(ctx, s.DB, p.UserID, spec.ClientOrderID); err != nil || found {
-			if err != nil {
-				return err
-			}
-			return s.view(c, http.StatusOK, o)
+		o, found, err := orders.ByClientID(ctx, s.DB, p.UserID, spec.ClientOrderID)
+		if err != nil || found {
+			return o, http.StatusOK, err
 		}
 	}
 	res, err := s.submit(c, sequencer.Command{Place: &sequencer.Place{
 		UserID: p.UserID, AccountID: p.AccountID, Market: spec.Market, ClientOrderID: spec.ClientOrderID, Order: spec.Order,
 	}})
 	if err != nil {
-		return err
+		return orders.Order{}, 0, err
 	}
-	status := http.StatusCreated
 	if res.Existing {
-		status = http.StatusOK
+		return res.Orders[0], http.StatusOK, nil
 	}
-	return s.view(c, status, res.Orders[0])
+	return res.Orders[0], http.StatusCreated, nil
 }
 
 func (s *Server) getOrder(c echo.Context) error {
@@ -138,6 +162,8 @@ func (s *Server) cancelOrder(c echo.Context) error {
 		}
 		return apierr.New("order_not_open", "order %d is already %s", id, o.Status)
 	}
+	c.Set(logOrderID, id)
+	c.Set(logMarket, res.Orders[0].Market)
 	return s.view(c, http.StatusOK, res.Orders[0])
 }
 

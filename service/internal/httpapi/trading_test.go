@@ -402,3 +402,33 @@ func TestConcurrentTradingKeepsBooksBalanced(t *testing.T) {
 		t.Fatal("no trades happened: the test exercised nothing")
 	}
 }
+
+// The request log line of an order carries its id and market, and the
+// order counters move.
+func TestOrderLogsAndMetrics(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	c := x.trader()
+	c.fund("USDT", "100")
+	o := c.place(map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "10", "quantity": "1"})
+	c.wantError("POST", "/api/v1/orders", map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "10", "quantity": "100"}, 400, "insufficient_funds")
+	found := false
+	for _, l := range strings.Split(x.logs.String(), "\n") {
+		if strings.Contains(l, `"route":"/api/v1/orders"`) && strings.Contains(l, `"order_id":`+o.ID) && strings.Contains(l, `"market":"BTC-USDT"`) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no order log line with order_id %s and market:\n%s", o.ID, x.logs.String())
+	}
+	_, body := x.anonymous().do("GET", "/metrics", nil)
+	for _, want := range []string{
+		`exchange_orders_received_total{market="BTC-USDT"} 2`,
+		`exchange_orders_accepted_total{market="BTC-USDT"} 1`,
+		`exchange_orders_rejected_total{market="BTC-USDT",reason="insufficient_funds"} 1`,
+		`exchange_sequencer_leader 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

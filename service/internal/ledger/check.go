@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 )
 
 // Invariant is one property the books must always have, as a query that
 // returns the rows violating it (at most a sample of them).
 type Invariant struct {
+	ID    string // short, for metric labels
 	Name  string
 	Query string
 }
@@ -19,13 +23,13 @@ type Invariant struct {
 // Invariants are what `exchange check-ledger`, the backup verification and
 // the tests prove. Each query returns one text column describing a violation.
 var Invariants = []Invariant{
-	{"every entry balances per asset", `
+	{"entries_balance", "every entry balances per asset", `
 		SELECT format('entry %s: %s legs sum to %s', entry_id, asset, sum(amount))
 		FROM journal_legs GROUP BY entry_id, asset HAVING sum(amount) <> 0 LIMIT 20`},
-	{"every asset's balances sum to zero", `
+	{"assets_sum_to_zero", "every asset's balances sum to zero", `
 		SELECT format('%s: balances sum to %s', asset, sum(available + held))
 		FROM balances GROUP BY asset HAVING sum(available + held) <> 0 LIMIT 20`},
-	{"balances equal the sum of their journal legs", `
+	{"balances_match_journal", "balances equal the sum of their journal legs", `
 		WITH legs AS (
 			SELECT account_id, asset,
 			       coalesce(sum(amount) FILTER (WHERE bucket = 'available'), 0) AS available,
@@ -36,7 +40,7 @@ var Invariants = []Invariant{
 		FROM balances b FULL JOIN legs l USING (account_id, asset)
 		WHERE coalesce(b.available, 0) <> coalesce(l.available, 0) OR coalesce(b.held, 0) <> coalesce(l.held, 0)
 		LIMIT 20`},
-	{"journal legs, orders and trades reference what exists", `
+	{"references_exist", "journal legs, orders and trades reference what exists", `
 		SELECT format('journal leg of entry %s (account %s, %s) references nothing', l.entry_id, l.account_id, l.asset)
 		FROM journal_legs l
 		WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = l.entry_id)
@@ -53,10 +57,10 @@ var Invariants = []Invariant{
 		WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = t.maker_order_id AND o.user_id = t.maker_user_id)
 		   OR NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = t.taker_order_id AND o.user_id = t.taker_user_id)
 		LIMIT 20`},
-	{"no balance is negative", `
+	{"no_negative_balance", "no balance is negative", `
 		SELECT format('account %s %s: available %s, held %s', account_id, asset, available, held)
 		FROM balances WHERE account_id <> 1 AND (available < 0 OR held < 0) LIMIT 20`},
-	{"held funds equal open reservations", `
+	{"held_matches_reservations", "held funds equal open reservations", `
 		WITH reservations AS (
 			SELECT a.id AS account_id, w.asset, w.amount
 			FROM withdrawals w JOIN accounts a ON a.user_id = w.user_id
@@ -123,6 +127,76 @@ func WriteReport(w io.Writer, violations []Violation) {
 		fmt.Fprintf(w, "FAIL  %s\n", inv.Name)
 		for _, s := range v.Samples {
 			fmt.Fprintf(w, "      %s\n", strings.TrimSpace(s))
+		}
+	}
+}
+
+// Monitor runs the check now and then on the replica that leads (one
+// replica is enough, and the check reads every journal leg) and exports
+// the outcome, so an alert fires when the books stop balancing.
+type Monitor struct {
+	db         *gorm.DB
+	log        *slog.Logger
+	violations *prometheus.GaugeVec
+	lastRun    prometheus.Gauge
+	duration   prometheus.Gauge
+}
+
+// NewMonitor registers the check's metrics.
+func NewMonitor(db *gorm.DB, log *slog.Logger, reg prometheus.Registerer) *Monitor {
+	m := &Monitor{
+		db:  db,
+		log: log,
+		violations: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "exchange_ledger_check_violations", Help: "Rows violating each ledger invariant at the last check (sampled up to 20).",
+		}, []string{"invariant"}),
+		lastRun: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exchange_ledger_check_last_run_timestamp_seconds", Help: "When this replica last completed a ledger check.",
+		}),
+		duration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exchange_ledger_check_duration_seconds", Help: "How long the last ledger check took.",
+		}),
+	}
+	reg.MustRegister(m.violations, m.lastRun, m.duration)
+	return m
+}
+
+// Run checks every interval while leading() says this replica leads.
+func (m *Monitor) Run(ctx context.Context, interval time.Duration, leading func() bool) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !leading() {
+			continue
+		}
+		start := time.Now()
+		v, err := Check(ctx, m.db)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("ledger check", "error", err.Error())
+			}
+			continue
+		}
+		found := map[string]int{}
+		for _, x := range v {
+			for _, inv := range Invariants {
+				if inv.Name == x.Invariant {
+					found[inv.ID] = len(x.Samples)
+				}
+			}
+		}
+		for _, inv := range Invariants {
+			m.violations.WithLabelValues(inv.ID).Set(float64(found[inv.ID]))
+		}
+		m.lastRun.SetToCurrentTime()
+		m.duration.Set(time.Since(start).Seconds())
+		if len(v) > 0 {
+			m.log.Error("ledger invariants violated", "violated", len(v))
 		}
 	}
 }

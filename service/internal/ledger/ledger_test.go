@@ -2,8 +2,14 @@ package ledger_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"gorm.io/gorm"
 
@@ -134,4 +140,47 @@ func TestCheckFindsCorruption(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestMonitorExportsViolations(t *testing.T) {
+	db, acct := setup(t)
+	if err := post(t, db, ledger.Entry{Kind: "deposit", Legs: ledger.Transfer("BTC", m("2"), ledger.ExternalAccount, ledger.Available, acct, ledger.Available)}); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	mon := ledger.NewMonitor(db, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go mon.Run(ctx, 20*time.Millisecond, func() bool { return true })
+	value := func() float64 {
+		n, err := testutil.GatherAndCount(reg, "exchange_ledger_check_last_run_timestamp_seconds")
+		if err != nil || n == 0 {
+			return -1
+		}
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "exchange_ledger_check_violations" {
+				for _, m := range mf.GetMetric() {
+					if m.GetLabel()[0].GetValue() == "balances_match_journal" {
+						return m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		return -1
+	}
+	waitFor := func(want float64) {
+		deadline := time.Now().Add(10 * time.Second)
+		for value() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("violations gauge = %v, want %v", value(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor(0)
+	if err := db.Exec("UPDATE balances SET available = available + 1 WHERE account_id = ?", acct).Error; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(1)
 }

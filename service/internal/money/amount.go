@@ -215,6 +215,10 @@ func StepOf(decimals int) Amount {
 	return s
 }
 
+// Float64 approximates the amount for metrics and charts only; money is
+// never computed with it.
+func (a Amount) Float64() float64 { return float64(a) / float64(One) }
+
 // MarshalJSON writes the amount as a JSON string, as the API contract demands.
 func (a Amount) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + a.String() + `"`), nil

@@ -42,9 +42,10 @@ type Sequencer struct {
 }
 
 type request struct {
-	ctx  context.Context
-	cmd  Command
-	done chan response
+	ctx      context.Context
+	cmd      Command
+	done     chan response
+	enqueued time.Time
 }
 
 type response struct {
@@ -77,7 +78,7 @@ func (s *Sequencer) Submit(ctx context.Context, cmd Command) (Result, error) {
 	if !s.IsLeader() {
 		return Result{}, ErrNotLeader
 	}
-	req := &request{ctx: ctx, cmd: cmd, done: make(chan response, 1)}
+	req := &request{ctx: ctx, cmd: cmd, done: make(chan response, 1), enqueued: time.Now()}
 	select {
 	case s.queue <- req:
 	case <-ctx.Done():
@@ -209,6 +210,7 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 			}
 		}
 		s.metrics.queueDepth.Set(float64(len(s.queue)))
+		s.metrics.lag.Set(time.Since(reqs[0].enqueued).Seconds())
 		if err := s.runBatch(ctx, conn, st, &ids, reqs, &ev); err != nil {
 			for _, r := range reqs {
 				r.done <- response{err: fmt.Errorf("sequencer batch: %w", err)}
@@ -268,7 +270,11 @@ func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, ids
 	}
 	s.metrics.batchSize.Observe(float64(len(reqs)))
 	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
-	s.metrics.trades.Add(float64(len(b.trades)))
+	for _, t := range b.trades {
+		s.metrics.trades.WithLabelValues(t.market).Inc()
+		s.metrics.baseVolume.WithLabelValues(t.market).Add(t.Quantity.Float64())
+		s.metrics.quoteVolume.WithLabelValues(t.market).Add(t.Quote.Float64())
+	}
 	return nil
 }
 
@@ -289,9 +295,12 @@ var errNoLeader = errors.New("no sequencer leader is known")
 type metrics struct {
 	leader        prometheus.Gauge
 	queueDepth    prometheus.Gauge
+	lag           prometheus.Gauge
 	batchSize     prometheus.Histogram
 	commitSeconds prometheus.Histogram
-	trades        prometheus.Counter
+	trades        *prometheus.CounterVec
+	baseVolume    *prometheus.CounterVec
+	quoteVolume   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -302,6 +311,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "exchange_sequencer_queue_depth", Help: "Commands waiting for the sequencer on this replica.",
 		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "exchange_sequencer_lag_seconds", Help: "How long the oldest command of the latest batch waited in the queue.",
+		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "exchange_sequencer_batch_size", Help: "Commands per committed sequencer batch.",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000},
@@ -310,12 +322,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "exchange_sequencer_batch_seconds", Help: "Time from a batch's start to its commit.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
-		trades: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "exchange_sequencer_trades_total", Help: "Trades committed by this replica's sequencer.",
-		}),
+		trades: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_trades_total", Help: "Trades committed, by market.",
+		}, []string{"market"}),
+		baseVolume: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_traded_base_volume_total", Help: "Traded quantity in the base asset, by market (for rates and dashboards; the ledger is exact).",
+		}, []string{"market"}),
+		quoteVolume: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_traded_quote_volume_total", Help: "Traded value in the quote asset, by market (for rates and dashboards; the ledger is exact).",
+		}, []string{"market"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.leader, m.queueDepth, m.batchSize, m.commitSeconds, m.trades)
+		reg.MustRegister(m.leader, m.queueDepth, m.lag, m.batchSize, m.commitSeconds, m.trades, m.baseVolume, m.quoteVolume)
 	}
 	return m
 }
