@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"gorm.io/gorm"
@@ -101,6 +103,9 @@ func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.S
 		Registry:  reg,
 		Now:       now,
 	})
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, log)
+	}
 	go prune(ctx, authSvc, log)
 	go feed.Run(ctx)
 	go ledger.NewMonitor(db, log, reg).Run(ctx, cfg.LedgerCheckEvery, seq.IsLeader)
@@ -159,5 +164,19 @@ func prune(ctx context.Context, a *auth.Service, log *slog.Logger) {
 				log.Warn("prune expired auth records", "error", err.Error())
 			}
 		}
+	}
+}
+
+// servePprof exposes Go's profiler for performance work; it is off unless
+// PPROF_ADDR is set.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("profiler listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Warn("profiler stopped", "error", err.Error())
 	}
 }

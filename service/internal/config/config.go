@@ -49,6 +49,9 @@ type Server struct {
 	ShutdownTimeout time.Duration
 	// LedgerCheckEvery is how often the leader verifies the ledger.
 	LedgerCheckEvery time.Duration
+	// PprofAddr, when set, serves Go's profiler there (keep it on
+	// loopback: profiles reveal internals).
+	PprofAddr string
 }
 
 // Getenv is os.Getenv's shape; tests pass a map lookup instead.
@@ -155,6 +158,12 @@ func LoadServer(env Getenv) (Server, error) {
 		RequestTimeout:   r.duration("REQUEST_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute),
 		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 25*time.Second, time.Second, 10*time.Minute),
 		LedgerCheckEvery: r.duration("LEDGER_CHECK_INTERVAL", 15*time.Minute, 10*time.Second, 24*time.Hour),
+		PprofAddr:        r.str("PPROF_ADDR", ""),
+	}
+	if s.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(s.PprofAddr); err != nil {
+			r.fail("PPROF_ADDR", s.PprofAddr, `allowed: host:port, e.g. "127.0.0.1:6060"`)
+		}
 	}
 	if _, port, err := net.SplitHostPort(s.Addr); err != nil || port == "" {
 		r.fail("HTTP_ADDR", s.Addr, `allowed: host:port or :port, e.g. ":8080"`)

@@ -89,8 +89,13 @@ func New(d Deps) *Server {
 		middleware.GzipWithConfig(middleware.GzipConfig{
 			Level:     5,
 			MinLength: 1024,
-			// promhttp compresses itself; a WebSocket is not a response body.
-			Skipper: func(c echo.Context) bool { return c.Path() == "/metrics" || c.Path() == wsPath },
+			// Only reads are worth it: a mutation answers a small body, and
+			// resetting a gzip writer costs more than sending it (measured:
+			// a quarter of the CPU under order load). promhttp compresses
+			// itself; a WebSocket is not a response body.
+			Skipper: func(c echo.Context) bool {
+				return c.Request().Method != http.MethodGet || c.Path() == "/metrics" || c.Path() == wsPath
+			},
 		}),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 			Timeout: d.Config.RequestTimeout,
