@@ -41,11 +41,14 @@ var errFailedCheck = errors.New("check failed")
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":        {"run the HTTP server (API, health, metrics)", runServe},
-		"migrate":      {"apply database migrations and exit (--seed also lists the default assets and markets)", runMigrate},
-		"dev":          {"run everything locally: a throwaway PostgreSQL, demo mode, an admin account", runDev},
-		"check-ledger": {"verify the ledger invariants; exit 1 with a report if one fails", runCheckLedger},
-		"create-admin": {"create an admin user (--email; password from ADMIN_PASSWORD or stdin)", runCreateAdmin},
+		"serve":         {"run the HTTP server (API, health, metrics)", runServe},
+		"migrate":       {"apply database migrations and exit (--seed also lists the default assets and markets)", runMigrate},
+		"dev":           {"run everything locally: a throwaway PostgreSQL, demo mode, an admin account", runDev},
+		"check-ledger":  {"verify the ledger invariants; exit 1 with a report if one fails", runCheckLedger},
+		"create-admin":  {"create an admin user (--email; password from ADMIN_PASSWORD or stdin)", runCreateAdmin},
+		"backup":        {"dump the database into S3 (--prune-older-than 30d also deletes old backups)", runBackup},
+		"restore":       {"restore a backup (--latest or --key K) into DATABASE_URL or --target-url (--force if not empty)", runRestore},
+		"verify-backup": {"restore the newest backup into a scratch database and check it; exit 1 if anything differs", runVerifyBackup},
 	}
 }
 

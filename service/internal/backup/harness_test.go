@@ -1,0 +1,322 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
+
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/config"
+	"github.com/crypto-exchange/exchange/service/internal/database"
+	"github.com/crypto-exchange/exchange/service/internal/pgtest"
+	"github.com/crypto-exchange/exchange/service/internal/s3test"
+	"github.com/crypto-exchange/exchange/service/internal/wallet"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const bucket = "exchange-backups"
+
+// rig is a real S3-compatible server with a bucket, and the backup Env
+// that talks to it.
+type rig struct {
+	t   *testing.T
+	s3  *s3test.Server
+	cfg config.Backup
+	env Env
+	log *bytes.Buffer
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	srv, err := s3test.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	if err := srv.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	// The AWS SDK reads credentials from the process environment, as it
+	// does in production; nothing from the machine's ~/.aws may leak in.
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	r := &rig{t: t, s3: srv, log: &bytes.Buffer{}}
+	r.cfg = config.Backup{
+		Bucket: bucket, Prefix: "backups/test", Region: s3test.Region, Endpoint: srv.URL(), ForcePathStyle: true,
+		SSE: config.SSES3, PartSize: 5 << 20, Concurrency: 2, PGBinDir: pgtest.BinDir(),
+	}
+	r.reconfigure()
+	return r
+}
+
+// reconfigure rebuilds the Env after a test changed cfg or the credentials.
+func (r *rig) reconfigure() {
+	r.t.Helper()
+	store, err := NewStore(context.Background(), r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.env = Env{Store: store, Tools: Tools{BinDir: r.cfg.PGBinDir, Env: os.Environ()}, Log: slog.New(slog.NewJSONHandler(&syncWriter{w: r.log}, nil))}
+}
+
+// keys lists what the bucket holds, straight from the server's storage.
+func (r *rig) keys() []string {
+	r.t.Helper()
+	keys, err := r.s3.Keys(bucket)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return keys
+}
+
+// pendingUploads counts multipart uploads neither completed nor aborted.
+func (r *rig) pendingUploads() int {
+	r.t.Helper()
+	out, err := r.env.Store.client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &r.cfg.Bucket})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return len(out.Uploads)
+}
+
+// requireNothingStored fails unless the bucket holds no object at all.
+func (r *rig) requireNothingStored() {
+	r.t.Helper()
+	if keys := r.keys(); len(keys) != 0 {
+		r.t.Fatalf("a failed backup left objects behind: %v", keys)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// realTool is the absolute path of a client tool.
+func realTool(t *testing.T, tool string) string {
+	t.Helper()
+	// The tools of the server the tests run against, so pg_dump matches it;
+	// $PATH's with an external DATABASE_URL.
+	if d := pgtest.BinDir(); d != "" {
+		return filepath.Join(d, tool)
+	}
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		t.Fatalf("%s not found: %v", tool, err)
+	}
+	return p
+}
+
+// wrapTools makes a directory whose pg_dump is the given shell script
+// (with $REAL_PG_DUMP the real one) and whose pg_restore is the real one.
+func wrapTools(t *testing.T, script string) string {
+	t.Helper()
+	dir := t.TempDir()
+	body := "#!/bin/sh\nREAL_PG_DUMP=" + realTool(t, "pg_dump") + "\n" + script + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "pg_dump"), []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(realTool(t, "pg_restore"), filepath.Join(dir, "pg_restore")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// openDB opens a GORM handle on url, closed at the end of the test.
+func openDB(t *testing.T, u string) *gorm.DB {
+	t.Helper()
+	db, err := database.Open(context.Background(), config.Database{URL: u, MaxOpenConns: 4, MaxIdleConns: 4, ConnMaxLifetime: time.Hour}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.SQL(db).Close() })
+	return db
+}
+
+// seed fills a fresh database through the service's own code paths: users
+// with sessions, demo deposits, withdrawals pending, completed and
+// rejected, and an admin adjustment.
+func seed(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	ctx := context.Background()
+	if err := catalog.Seed(ctx, db, catalog.Defaults()); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Now().UTC() }
+	a, err := auth.New(db, []byte("backup-test-secret-0123456789abcdef"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := wallet.New(db, config.ModeDemo, now)
+	admin, err := a.Register(ctx, "admin@example.com", "an admin password", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		email := fmt.Sprintf("trader%d@example.com", i)
+		u, err := a.Register(ctx, email, "a trader password", auth.RoleTrader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := a.Login(ctx, email, "a trader password", "127.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+		var account int64
+		if err := db.Raw("SELECT id FROM accounts WHERE user_id = ?", u.ID).Scan(&account).Error; err != nil {
+			t.Fatal(err)
+		}
+		o := wallet.Owner{UserID: u.ID, AccountID: account}
+		for _, d := range [][2]string{{"BTC", "1.5"}, {"USDT", "2500.25"}, {"ETH", "3"}} {
+			if _, err := w.Deposit(ctx, o, d[0], d[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done, err := w.RequestWithdrawal(ctx, o, "BTC", "0.25", "bc1qexampleaddress")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rejected, err := w.RequestWithdrawal(ctx, o, "USDT", "100", "0xexampleaddress")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.RequestWithdrawal(ctx, o, "ETH", "0.5", "0xexampleaddress"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.ReviewWithdrawal(ctx, admin.ID, done.ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.ReviewWithdrawal(ctx, admin.ID, rejected.ID, false, "address on a sanctions list"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Adjust(ctx, admin.ID, u.ID, "USDT", "0.75", "fee refund"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// addBulk adds a table of mib MiB of random (incompressible) bytes, so a
+// dump spans several multipart parts.
+func addBulk(t *testing.T, dbURL string, mib int) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE bulk (id int PRIMARY KEY, payload bytea NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	// Force uncompressed out-of-line storage: TOAST compression of random
+	// bytes is wasted work.
+	if _, err := conn.Exec(ctx, "ALTER TABLE bulk ALTER payload SET STORAGE EXTERNAL"); err != nil {
+		t.Fatal(err)
+	}
+	rows := make([][]any, mib)
+	for i := range rows {
+		b := make([]byte, 1<<20)
+		rand.Read(b)
+		rows[i] = []any{i, b}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"bulk"}, []string{"id", "payload"}, pgx.CopyFromRows(rows)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recreate drops the database at dbURL and creates it again, empty: the
+// disaster a restore recovers from.
+func recreate(t *testing.T, dbURL string) {
+	t.Helper()
+	ctx := context.Background()
+	name, err := DatabaseName(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminURL, err := withDatabase(dbURL, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	ident := pgx.Identifier{name}.Sanitize()
+	for _, stmt := range []string{"DROP DATABASE " + ident + " WITH (FORCE)", "CREATE DATABASE " + ident} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+}
+
+// objectCount is what a restore into dbURL would collide with.
+func objectCount(t *testing.T, dbURL string) int {
+	t.Helper()
+	db, err := parseDBURL(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := countObjects(context.Background(), dbURL, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// withPassword puts a password into a postgres:// URL.
+func withPassword(t *testing.T, raw, password string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), password)
+	return u.String()
+}
+
+func requireContains(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("expected an error containing %q", parts)
+	}
+	t.Logf("error: %v", err)
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Fatalf("error %q\nlacks %q", err, p)
+		}
+	}
+}
+
+// putInput is a small object at key, for tests that stage the bucket.
+func putInput(key string) *s3.PutObjectInput {
+	b := bucket
+	return &s3.PutObjectInput{Bucket: &b, Key: &key, Body: strings.NewReader("x")}
+}
