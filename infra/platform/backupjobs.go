@@ -3,8 +3,6 @@ package platform
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -27,12 +25,11 @@ type BackupJobsArgs struct {
 	App      settings.App
 	Exchange *ExchangeApp
 	Store    *BackupStore
-	// CRDsReady orders the PrometheusRule after its CRD.
-	CRDsReady pulumi.ResourceOrInvokeOption
 }
 
 // BackupJobs runs `exchange backup` on a schedule and `exchange
 // verify-backup` weekly, with credentials from the store's writer identity.
+// Their alerts are in alerts/exchange-rules.yaml (group exchange-backup).
 type BackupJobs struct {
 	pulumi.ResourceState
 
@@ -90,9 +87,6 @@ func NewBackupJobs(ctx *pulumi.Context, name string, args *BackupJobsArgs, opts 
 			return nil, err
 		}
 	}
-	if err := j.alertRules(ctx, args); err != nil {
-		return nil, err
-	}
 	j.Schedule = pulumi.String(s.Schedule).ToStringOutput()
 	j.VerifySchedule = pulumi.String(s.VerifySchedule).ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(j, pulumi.Map{"schedule": j.Schedule, "verifySchedule": j.VerifySchedule}); err != nil {
@@ -116,7 +110,7 @@ func (j *BackupJobs) storeEnv(args *BackupJobsArgs) corev1.EnvVarArray {
 	if st.SSE != "" {
 		env = append(env, plainEnv("BACKUP_SSE", pulumi.String(st.SSE)))
 	}
-	if st.SSE == "aws:kms" {
+	if st.SSE == "aws:kms" && st.HasKMSKey {
 		env = append(env, plainEnv("BACKUP_KMS_KEY_ID", st.KMSKeyARN))
 	}
 	return env
@@ -196,53 +190,6 @@ func (j *BackupJobs) egressPolicy(ctx *pulumi.Context, args *BackupJobsArgs) err
 	}, pulumi.Parent(j))
 	if err != nil {
 		return fmt.Errorf("backup egress policy: %w", err)
-	}
-	return nil
-}
-
-// alertRules page when no backup succeeded for 26 hours (one missed daily
-// run plus slack) or a restore verification failed. The metrics come from
-// kube-state-metrics, so they work whatever the backup job itself exports.
-func (j *BackupJobs) alertRules(ctx *pulumi.Context, args *BackupJobsArgs) error {
-	ns := args.App.Namespace
-	lastSuccess := fmt.Sprintf(`kube_cronjob_status_last_successful_time{namespace=%q,cronjob=%q}`, ns, backupCronJob)
-	created := fmt.Sprintf(`kube_cronjob_created{namespace=%q,cronjob=%q}`, ns, backupCronJob)
-	tooOld := fmt.Sprintf(`(time() - max(%s) > 26 * 3600) or (absent(%s) and on() (time() - max(%s) > 26 * 3600))`,
-		lastSuccess, lastSuccess, created)
-	verifyFailed := fmt.Sprintf(`max(kube_job_status_failed{namespace=%q,job_name=~"%s-.*"}) > 0`, ns, verifyCronJob)
-	rule := func(alert, expr, severity, summary, description string) pulumi.Map {
-		return pulumi.Map{
-			"alert":  pulumi.String(alert),
-			"expr":   pulumi.String(expr),
-			"for":    pulumi.String("10m"),
-			"labels": pulumi.StringMap{"severity": pulumi.String(severity)},
-			"annotations": pulumi.StringMap{
-				"summary":     pulumi.String(summary),
-				"description": pulumi.String(description),
-			},
-		}
-	}
-	_, err := apiextensions.NewCustomResource(ctx, "exchange-backup-rules", &apiextensions.CustomResourceArgs{
-		ApiVersion: pulumi.String("monitoring.coreos.com/v1"),
-		Kind:       pulumi.String("PrometheusRule"),
-		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("exchange-backup"), Namespace: args.Exchange.Namespace},
-		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{"groups": pulumi.Array{pulumi.Map{
-			"name": pulumi.String("exchange-backup"),
-			"rules": pulumi.Array{
-				rule("ExchangeBackupTooOld", tooOld, "critical",
-					"No successful database backup for 26 hours",
-					"CronJob "+backupCronJob+" has not completed successfully for over 26 hours. Runbook: kubectl -n "+ns+
-						" get jobs -l app.kubernetes.io/component=backup; read the failed pod's logs; fix, then run "+
-						"kubectl -n "+ns+" create job --from=cronjob/"+backupCronJob+" manual-backup."),
-				rule("ExchangeBackupVerifyFailed", verifyFailed, "warning",
-					"The weekly restore verification failed",
-					"A "+verifyCronJob+" Job failed: the latest backup may not restore. Runbook: read the failed pod's logs "+
-						"(kubectl -n "+ns+" logs job/<name>) and take a fresh backup once the cause is fixed."),
-			},
-		}}}},
-	}, pulumi.Parent(j), args.CRDsReady)
-	if err != nil {
-		return fmt.Errorf("backup alert rules: %w", err)
 	}
 	return nil
 }

@@ -38,11 +38,13 @@ type BackupStore struct {
 	// EgressPorts are the TCP ports backup pods must reach the store on.
 	EgressPorts []int
 	// SSE is the server-side encryption the backup job requests per object
-	// ("AES256" or "aws:kms"); empty keeps the service's default. KMSKeyARN is
-	// the key for aws:kms. An explicit AES256 request would override the
-	// bucket's KMS default, so the job must ask for what the bucket uses.
+	// ("AES256", "aws:kms" or, for an S3-compatible store, "none"). KMSKeyARN
+	// is the key for aws:kms when HasKMSKey (else the bucket's default key).
+	// An explicit AES256 request would override the bucket's KMS default, so
+	// the job must ask for what the bucket uses.
 	SSE       string
 	KMSKeyARN pulumi.StringOutput
+	HasKMSKey bool
 	// Static credentials (secret outputs), set unless RoleARN is.
 	AccessKeyID     pulumi.StringOutput
 	SecretAccessKey pulumi.StringOutput
@@ -67,6 +69,11 @@ func NewBackupStore(ctx *pulumi.Context, name string, args *BackupStoreArgs, opt
 		b.Endpoint = c.Endpoint
 		b.ForcePathStyle = c.ForcePathStyle
 		b.EgressPorts = endpointPorts(c.Endpoint)
+		// MinIO without a KMS refuses SSE requests: sse none.
+		b.SSE = c.SSE
+		if c.KMSKeyID != "" {
+			b.KMSKeyARN, b.HasKMSKey = pulumi.String(c.KMSKeyID).ToStringOutput(), true
+		}
 		b.AccessKeyID = pulumi.ToSecret(args.AccessKeyID).(pulumi.StringOutput)
 		b.SecretAccessKey = pulumi.ToSecret(args.SecretAccessKey).(pulumi.StringOutput)
 	} else if err := b.awsBucket(ctx, args); err != nil {

@@ -31,7 +31,7 @@ func (b *BackupStore) awsBucket(ctx *pulumi.Context, args *BackupStoreArgs) erro
 		if err != nil {
 			return fmt.Errorf("backup kms key: %w", err)
 		}
-		b.SSE, b.KMSKeyARN = "aws:kms", key.Arn
+		b.SSE, b.KMSKeyARN, b.HasKMSKey = "aws:kms", key.Arn, true
 	}
 	bucket, err := s3.NewBucketV2(ctx, "backup-bucket", &s3.BucketV2Args{
 		BucketPrefix: pulumi.String(a.BucketPrefix + "-"),

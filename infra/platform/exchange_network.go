@@ -13,8 +13,10 @@ import (
 const namespaceLabel = "kubernetes.io/metadata.name"
 
 // networkPolicies deny everything in the exchange namespace, then allow:
-// the ingress controller and Prometheus to the server's port, and every
-// exchange pod to PostgreSQL and DNS. Backup pods get S3 from BackupJobs.
+// the ingress controller and Prometheus to the server's port, server pods
+// to each other on that port (followers forward sequencer commands to the
+// leader), and every exchange pod to PostgreSQL and DNS. Backup pods get S3
+// from BackupJobs.
 func (a *ExchangeApp) networkPolicies(ctx *pulumi.Context, args *ExchangeAppArgs) error {
 	db := args.Database
 	policies := []struct {
@@ -28,11 +30,25 @@ func (a *ExchangeApp) networkPolicies(ctx *pulumi.Context, args *ExchangeAppArgs
 		{"exchange-server-ingress", &networkingv1.NetworkPolicySpecArgs{
 			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: appLabels(serverLabel)},
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
-			Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
-				From: networkingv1.NetworkPolicyPeerArray{
-					namespacePeer(args.IngressNamespace, nil),
-					namespacePeer(args.MonitoringNamespace, nil),
+			Ingress: networkingv1.NetworkPolicyIngressRuleArray{
+				networkingv1.NetworkPolicyIngressRuleArgs{
+					From: networkingv1.NetworkPolicyPeerArray{
+						namespacePeer(args.IngressNamespace, nil),
+						namespacePeer(args.MonitoringNamespace, nil),
+					},
+					Ports: tcpPorts(httpPort),
 				},
+				networkingv1.NetworkPolicyIngressRuleArgs{
+					From:  networkingv1.NetworkPolicyPeerArray{serverPeer()},
+					Ports: tcpPorts(httpPort),
+				},
+			},
+		}},
+		{"exchange-server-peer-egress", &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: appLabels(serverLabel)},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
+			Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
+				To:    networkingv1.NetworkPolicyPeerArray{serverPeer()},
 				Ports: tcpPorts(httpPort),
 			}},
 		}},
@@ -68,6 +84,12 @@ func namespacePeer(namespace string, podLabels map[string]string) networkingv1.N
 		peer.PodSelector = &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(podLabels)}
 	}
 	return peer
+}
+
+// serverPeer selects the exchange server pods of the policy's own namespace
+// (a peer with only a podSelector never matches another namespace).
+func serverPeer() networkingv1.NetworkPolicyPeerArgs {
+	return networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: appLabels(serverLabel)}}
 }
 
 func tcpPorts(ports ...int) networkingv1.NetworkPolicyPortArray {

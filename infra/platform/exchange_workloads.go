@@ -57,7 +57,7 @@ func (a *ExchangeApp) migrationJob(ctx *pulumi.Context, args *ExchangeAppArgs, s
 						Name:            pulumi.String("migrate"),
 						Image:           pulumi.String(s.Image.Ref()),
 						ImagePullPolicy: pulumi.String("IfNotPresent"),
-						Args:            pulumi.StringArray{pulumi.String("migrate")},
+						Args:            pulumi.ToStringArray(migrateArgs(s.SeedCatalog)),
 						Env:             a.DatabaseEnv(s.LogLevel),
 						Resources:       resourceRequirements(s.Resources),
 						SecurityContext: containerSecurityContext(),
@@ -71,6 +71,16 @@ func (a *ExchangeApp) migrationJob(ctx *pulumi.Context, args *ExchangeAppArgs, s
 		return nil, fmt.Errorf("migration job: %w", err)
 	}
 	return job, nil
+}
+
+// migrateArgs runs the migrations and, with seed, inserts the default
+// assets and markets where they are missing (idempotent), so a fresh
+// database has markets to trade.
+func migrateArgs(seed bool) []string {
+	if seed {
+		return []string{"migrate", "--seed"}
+	}
+	return []string{"migrate"}
 }
 
 // terminationGrace leaves the service its whole SHUTDOWN_TIMEOUT to drain
@@ -94,6 +104,13 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 		plainEnv("SHUTDOWN_TIMEOUT", pulumi.String(s.ShutdownTimeout)),
 		// Cookies are Secure exactly when the site is served over HTTPS.
 		plainEnv("SECURE_COOKIES", pulumi.String(fmt.Sprint(s.TLS.Enabled))),
+		// Followers forward sequencer commands to the leader at the address
+		// it advertises: the pod's own IP (POD_IP must come first for the
+		// $(POD_IP) expansion).
+		corev1.EnvVarArgs{Name: pulumi.String("POD_IP"), ValueFrom: &corev1.EnvVarSourceArgs{
+			FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("status.podIP")},
+		}},
+		plainEnv("ADVERTISE_URL", pulumi.String(fmt.Sprintf("http://$(POD_IP):%d", httpPort))),
 	)
 	spec := &appsv1.DeploymentSpecArgs{
 		RevisionHistoryLimit: pulumi.Int(5),

@@ -25,6 +25,7 @@ var testSecrets = map[string]string{
 	"exchange:grafanaAdminPassword":  "test-grafana-password-0123456789",
 	"exchange:backupAccessKeyId":     "test-access-key-id",
 	"exchange:backupSecretAccessKey": "test-secret-access-key-0123456789",
+	"exchange:alertReceiverSecret":   "https://hooks.slack.com/services/TEST/ALERT/receiver-secret-0123",
 }
 
 // mockAWSSecret is what the mocked iam.AccessKey returns as its secret.

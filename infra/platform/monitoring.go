@@ -28,6 +28,11 @@ type MonitoringArgs struct {
 	GrafanaAdminPassword pulumi.StringInput
 	// LokiURL is added to Grafana as a data source.
 	LokiURL string
+	// Alerting routes Alertmanager's notifications; AlertReceiverSecret is
+	// the receiver's URL or key (unused for receiver none), stored only in a
+	// Kubernetes Secret that Alertmanager reads as a file.
+	Alerting            settings.Alerting
+	AlertReceiverSecret pulumi.StringInput
 }
 
 // Monitoring is the Prometheus Operator CRDs plus kube-prometheus-stack
@@ -69,12 +74,27 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("grafana admin secret: %w", err)
 	}
+	chartDeps := []pulumi.Resource{secret}
+	if args.Alerting.Receiver != "none" {
+		// Alertmanager reads the URL or key from this file
+		// (api_url_file, url_file, routing_key_file), so the credential is
+		// neither in the chart values nor in the rendered configuration.
+		receiver, err := corev1.NewSecret(ctx, alertReceiverSecret, &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(alertReceiverSecret), Namespace: ns.Metadata.Name().Elem()},
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{alertReceiverKey: pulumi.ToSecret(args.AlertReceiverSecret).(pulumi.StringOutput)},
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("alert receiver secret: %w", err)
+		}
+		chartDeps = append(chartDeps, receiver)
+	}
 	m.crds, err = newChart(ctx, "prometheus-operator-crds", s.CRDsChart, ns.Metadata.Name().Elem(), pulumi.Map{}, parent)
 	if err != nil {
 		return nil, err
 	}
-	_, err = newChart(ctx, kpsRelease, s.Chart, ns.Metadata.Name().Elem(), kubePrometheusStackValues(s, args.LokiURL),
-		parent, m.CRDsReady(), pulumi.DependsOn([]pulumi.Resource{secret}))
+	_, err = newChart(ctx, kpsRelease, s.Chart, ns.Metadata.Name().Elem(), kubePrometheusStackValues(s, args.LokiURL, args.Alerting),
+		parent, m.CRDsReady(), pulumi.DependsOn(chartDeps))
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +112,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 
 // kubePrometheusStackValues are verified against kube-prometheus-stack 88.5.3
 // and its grafana subchart 12.11.1 (see docs/infra.md).
-func kubePrometheusStackValues(s settings.Monitoring, lokiURL string) pulumi.Map {
+func kubePrometheusStackValues(s settings.Monitoring, lokiURL string, alerting settings.Alerting) pulumi.Map {
 	prometheusSpec := pulumi.Map{
 		// Select every ServiceMonitor/PodMonitor/PrometheusRule, not only
 		// those labelled with this release: ours are declared outside it.
@@ -119,7 +139,8 @@ func kubePrometheusStackValues(s settings.Monitoring, lokiURL string) pulumi.Map
 			"admissionWebhooks": pulumi.Map{"enabled": pulumi.Bool(false)},
 			"tls":               pulumi.Map{"enabled": pulumi.Bool(false)},
 		},
-		"prometheus": pulumi.Map{"prometheusSpec": prometheusSpec},
+		"prometheus":   pulumi.Map{"prometheusSpec": prometheusSpec},
+		"alertmanager": alertmanagerValues(alerting),
 		"grafana": pulumi.Map{
 			"admin": pulumi.Map{
 				"existingSecret": pulumi.String(grafanaAdminSecret),
@@ -129,6 +150,14 @@ func kubePrometheusStackValues(s settings.Monitoring, lokiURL string) pulumi.Map
 			// The chart's test pod is a Helm test hook.
 			"testFramework": pulumi.Map{"enabled": pulumi.Bool(false)},
 			"resources":     resourcesValues(s.GrafanaResources),
+			// The chart's defaults, pinned here because the exchange
+			// dashboard's ConfigMap (observability.go) relies on them.
+			"sidecar": pulumi.Map{"dashboards": pulumi.Map{
+				"enabled":         pulumi.Bool(true),
+				"label":           pulumi.String(dashboardLabel),
+				"labelValue":      pulumi.String(dashboardLabelValue),
+				"searchNamespace": pulumi.String("ALL"),
+			}},
 			"additionalDataSources": pulumi.Array{pulumi.Map{
 				"name":     pulumi.String("Loki"),
 				"uid":      pulumi.String(LokiDatasourceUID),
@@ -139,4 +168,105 @@ func kubePrometheusStackValues(s settings.Monitoring, lokiURL string) pulumi.Map
 			}},
 		},
 	}
+}
+
+// The alert receiver's credential: a Secret in the monitoring namespace that
+// the Prometheus Operator mounts into Alertmanager under
+// /etc/alertmanager/secrets/<name>/ (alertmanagerSpec.secrets).
+const (
+	alertReceiverSecret = "alertmanager-receiver"
+	alertReceiverKey    = "credential"
+	alertReceiverFile   = "/etc/alertmanager/secrets/" + alertReceiverSecret + "/" + alertReceiverKey
+	nullReceiver        = "null"
+	oncallReceiver      = "exchange-oncall"
+)
+
+// alertmanagerValues set the whole Alertmanager configuration: every key of
+// the chart's default alertmanager.config is given, because Helm merges
+// maps (a key left out would keep the chart's value).
+func alertmanagerValues(a settings.Alerting) pulumi.Map {
+	receivers := pulumi.Array{pulumi.Map{"name": pulumi.String(nullReceiver)}}
+	defaultReceiver := nullReceiver
+	if a.Receiver != "none" {
+		defaultReceiver = oncallReceiver
+		receivers = append(receivers, oncallReceiverConfig(a))
+	}
+	silence := func(matcher string) pulumi.Map {
+		return pulumi.Map{"receiver": pulumi.String(nullReceiver), "matchers": pulumi.StringArray{pulumi.String(matcher)}}
+	}
+	inhibit := func(source, target string, equal ...string) pulumi.Map {
+		r := pulumi.Map{
+			"source_matchers": pulumi.StringArray{pulumi.String(source)},
+			"target_matchers": pulumi.StringArray{pulumi.String(target)},
+		}
+		if len(equal) > 0 {
+			r["equal"] = pulumi.ToStringArray(equal)
+		}
+		return r
+	}
+	config := pulumi.Map{
+		"global": pulumi.Map{"resolve_timeout": pulumi.String("5m")},
+		"route": pulumi.Map{
+			"receiver":        pulumi.String(defaultReceiver),
+			"group_by":        pulumi.ToStringArray([]string{"alertname", "namespace"}),
+			"group_wait":      pulumi.String("30s"),
+			"group_interval":  pulumi.String("5m"),
+			"repeat_interval": pulumi.String(a.RepeatInterval),
+			"routes": pulumi.Array{
+				// The chart's always-firing Watchdog and InfoInhibitor, and
+				// info-level alerts, are for dashboards, not for people.
+				silence(`alertname = "Watchdog"`),
+				silence(`alertname = "InfoInhibitor"`),
+				silence(`severity = "info"`),
+			},
+		},
+		"receivers": receivers,
+		"inhibit_rules": pulumi.Array{
+			// The chart's defaults: a critical alert silences the warning of
+			// the same name, a warning the info.
+			inhibit(`severity = "critical"`, `severity =~ "warning|info"`, "namespace", "alertname"),
+			inhibit(`severity = "warning"`, `severity = "info"`, "namespace", "alertname"),
+			inhibit(`alertname = "InfoInhibitor"`, `severity = "info"`, "namespace"),
+			// The exchange's paired alerts.
+			inhibit(`alertname = "ExchangeHighErrorRatio"`, `alertname = "ExchangeElevatedErrorRatio"`),
+			inhibit(`alertname = "ExchangeDown"`, `alertname = "ExchangePodsNotReady"`),
+		},
+		"templates": pulumi.StringArray{pulumi.String("/etc/alertmanager/config/*.tmpl")},
+	}
+	values := pulumi.Map{"config": config}
+	if a.Receiver != "none" {
+		values["alertmanagerSpec"] = pulumi.Map{"secrets": pulumi.StringArray{pulumi.String(alertReceiverSecret)}}
+	}
+	return values
+}
+
+// oncallReceiverConfig reads its URL or key from the mounted Secret. The
+// Go templates are Alertmanager's (the chart's tplConfig is off, so Helm
+// leaves them alone).
+func oncallReceiverConfig(a settings.Alerting) pulumi.Map {
+	r := pulumi.Map{"name": pulumi.String(oncallReceiver)}
+	switch a.Receiver {
+	case "slack":
+		r["slack_configs"] = pulumi.Array{pulumi.Map{
+			"api_url_file":  pulumi.String(alertReceiverFile),
+			"channel":       pulumi.String(a.SlackChannel),
+			"send_resolved": pulumi.Bool(true),
+			"title":         pulumi.String(`[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}`),
+			"text": pulumi.String("{{ range .Alerts }}*{{ .Labels.severity | toUpper }}* {{ .Annotations.summary }}\n" +
+				"{{ .Annotations.description }}\n*Runbook:* {{ .Annotations.runbook }}\n{{ end }}"),
+		}}
+	case "webhook":
+		r["webhook_configs"] = pulumi.Array{pulumi.Map{
+			"url_file":      pulumi.String(alertReceiverFile),
+			"send_resolved": pulumi.Bool(true),
+		}}
+	case "pagerduty":
+		r["pagerduty_configs"] = pulumi.Array{pulumi.Map{
+			"routing_key_file": pulumi.String(alertReceiverFile),
+			"send_resolved":    pulumi.Bool(true),
+			"description":      pulumi.String(`{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}`),
+			"severity":         pulumi.String(`{{ if eq .CommonLabels.severity "critical" }}critical{{ else }}warning{{ end }}`),
+		}}
+	}
+	return r
 }

@@ -57,6 +57,8 @@ func declare(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		Settings:             s.Monitoring,
 		GrafanaAdminPassword: secret(secrets.GrafanaAdminPassword),
 		LokiURL:              LokiURL(s.Logging),
+		Alerting:             s.Alerting,
+		AlertReceiverSecret:  secret(secrets.AlertReceiverSecret),
 	}, onCluster)
 	if err != nil {
 		return nil, err
@@ -109,13 +111,21 @@ func declare(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 	backups, err := NewBackupJobs(ctx, "backup", &BackupJobsArgs{
-		Settings:  s.Backup,
-		App:       s.App,
-		Exchange:  app,
-		Store:     store,
-		CRDsReady: monitoring.CRDsReady(),
+		Settings: s.Backup,
+		App:      s.App,
+		Exchange: app,
+		Store:    store,
 	}, onCluster)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := NewObservability(ctx, "observability", &ObservabilityArgs{
+		MonitoringNamespace:   monitoring.Namespace,
+		AppNamespace:          app.Namespace,
+		AppNamespaceName:      s.App.Namespace,
+		DatabaseNamespaceName: s.Database.Namespace,
+		CRDsReady:             monitoring.CRDsReady(),
+	}, onCluster); err != nil {
 		return nil, err
 	}
 

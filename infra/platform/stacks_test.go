@@ -266,7 +266,7 @@ func TestMigrationJobFollowsTheImage(t *testing.T) {
 	if name(first) != MigrationJobName("exchange:dev") || name(second) != MigrationJobName("exchange:dev2") {
 		t.Errorf("job names %v, %v do not follow the image", name(first), name(second))
 	}
-	if args := get(first.one(t, "kubernetes:batch/v1:Job", "exchange-migrate").Inputs, "spec.template.spec.containers.0.args"); !slices.Equal(toStrings(args), []string{"migrate"}) {
+	if args := get(first.one(t, "kubernetes:batch/v1:Job", "exchange-migrate").Inputs, "spec.template.spec.containers.0.args"); !slices.Equal(toStrings(args), []string{"migrate", "--seed"}) {
 		t.Errorf("migration job args = %v", args)
 	}
 }

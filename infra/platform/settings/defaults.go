@@ -44,6 +44,8 @@ var (
 	BackupStores       = []string{"aws", "s3-compatible"}
 	Encryptions        = []string{"sse-s3", "kms"}
 	Writers            = []string{"iam-user", "irsa"}
+	BackupSSEModes     = []string{"AES256", "aws:kms", "none"}
+	AlertReceivers     = []string{"none", "slack", "webhook", "pagerduty"}
 )
 
 func res(reqCPU, reqMem, limCPU, limMem string) Resources {
@@ -103,6 +105,7 @@ func defaults() Settings {
 			Resources:       res("100m", "128Mi", "500m", "256Mi"),
 			Autoscaling:     Autoscaling{MinReplicas: 3, MaxReplicas: 10, TargetCPUUtilization: 70},
 			Disruption:      Disruption{MinAvailable: 1},
+			SeedCatalog:     true,
 		},
 		Backup: Backup{
 			Schedule:              "0 2 * * *",
@@ -122,7 +125,9 @@ func defaults() Settings {
 				Encryption:   "sse-s3",
 				Writer:       "iam-user",
 			},
+			S3Compatible: S3Store{SSE: "AES256"},
 		},
+		Alerting: Alerting{Receiver: "none", RepeatInterval: "4h"},
 	}
 }
 

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"regexp"
 	"slices"
 	"time"
 )
@@ -15,7 +16,7 @@ const Namespace = "exchange"
 type Lookup func(key string) (value string, secret, ok bool)
 
 // objectKeys are the structured config keys, one per concern.
-var objectKeys = []string{"kubernetes", "aws", "ingress", "database", "monitoring", "logging", "app", "backup"}
+var objectKeys = []string{"kubernetes", "aws", "ingress", "database", "monitoring", "logging", "app", "backup", "alerting"}
 
 // Keys returns every config key (without namespace) the program reads, so a
 // test can reject stack files that carry anything else.
@@ -31,6 +32,7 @@ func Load(stack string, get Lookup) (*Settings, error) {
 	targets := map[string]any{
 		"kubernetes": &s.Kubernetes, "aws": &s.AWS, "ingress": &s.Ingress, "database": &s.Database,
 		"monitoring": &s.Monitoring, "logging": &s.Logging, "app": &s.App, "backup": &s.Backup,
+		"alerting": &s.Alerting,
 	}
 	var p problems
 	for _, name := range objectKeys {
@@ -79,6 +81,7 @@ func (s *Settings) validate(p *problems) {
 	s.Logging.validate(p)
 	s.App.validate(p)
 	s.Backup.validate(p)
+	s.Alerting.validate(p)
 	if s.Backup.Store == "aws" && s.AWS.Region == "" {
 		p.add("%s: \"\" is not allowed; allowed an AWS region such as eu-central-1 (the backup store is an AWS bucket)", key("aws.region"))
 	}
@@ -237,6 +240,30 @@ func (b Backup) validate(p *problems) {
 		if s.Region == "" {
 			p.add("%s: \"\" is not allowed; allowed the region the endpoint expects, such as us-east-1", key("backup.s3Compatible.region"))
 		}
+		p.oneOf(key("backup.s3Compatible.sse"), s.SSE, BackupSSEModes)
+		if s.KMSKeyID != "" && s.SSE != "aws:kms" {
+			p.add("%s: %q is set but sse is %s; allowed only with sse aws:kms", key("backup.s3Compatible.kmsKeyId"), s.KMSKeyID, s.SSE)
+		}
+	}
+}
+
+// slackChannel is a public or private channel name as Slack allows it.
+var slackChannel = regexp.MustCompile(`^#[a-z0-9][a-z0-9._-]{0,79}$`)
+
+// alertInterval is a whole number of minutes or hours, a duration both Go
+// and Alertmanager parse the same way.
+var alertInterval = regexp.MustCompile(`^[1-9][0-9]*(m|h)$`)
+
+func (a Alerting) validate(p *problems) {
+	p.oneOf(key("alerting.receiver"), a.Receiver, AlertReceivers)
+	if a.Receiver == "slack" && !slackChannel.MatchString(a.SlackChannel) {
+		p.add("%s: %q is not a Slack channel; allowed '#' and a lowercase channel name, such as #exchange-alerts", key("alerting.slackChannel"), a.SlackChannel)
+	} else if a.Receiver != "slack" && a.SlackChannel != "" {
+		p.add("%s: %q is set but receiver is %s; allowed only with receiver slack", key("alerting.slackChannel"), a.SlackChannel, a.Receiver)
+	}
+	d, err := time.ParseDuration(a.RepeatInterval)
+	if !alertInterval.MatchString(a.RepeatInterval) || err != nil || d < 5*time.Minute || d > 168*time.Hour {
+		p.add("%s: %q is not allowed; allowed whole minutes or hours from 5m to 168h, such as 4h", key("alerting.repeatInterval"), a.RepeatInterval)
 	}
 }
 

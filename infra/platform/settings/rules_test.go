@@ -105,6 +105,25 @@ func TestEachRuleRejectsWithExactMessage(t *testing.T) {
 			`exchange:backup.s3Compatible.bucket: "B" is not a valid bucket name; allowed 3..63 lowercase letters, digits, '.' and '-'`},
 		{"s3 region", "dev", both(s3compat, set("backup", "s3Compatible.region", "")),
 			`exchange:backup.s3Compatible.region: "" is not allowed; allowed the region the endpoint expects, such as us-east-1`},
+		{"s3 sse enum", "dev", both(s3compat, set("backup", "s3Compatible.sse", "sse-s3")),
+			`exchange:backup.s3Compatible.sse: "sse-s3" is not allowed; allowed one of AES256, aws:kms, none`},
+		{"s3 kms key without kms", "dev", both(s3compat, set("backup", "s3Compatible.kmsKeyId", "alias/backups")),
+			`exchange:backup.s3Compatible.kmsKeyId: "alias/backups" is set but sse is AES256; allowed only with sse aws:kms`},
+		// alerting
+		{"receiver enum", "dev", set("alerting", "receiver", "email"),
+			`exchange:alerting.receiver: "email" is not allowed; allowed one of none, slack, webhook, pagerduty`},
+		{"slack channel", "prod", set("alerting", "slackChannel", "exchange-alerts"),
+			`exchange:alerting.slackChannel: "exchange-alerts" is not a Slack channel; allowed '#' and a lowercase channel name, such as #exchange-alerts`},
+		{"slack channel empty", "prod", set("alerting", "slackChannel", ""),
+			`exchange:alerting.slackChannel: "" is not a Slack channel; allowed '#' and a lowercase channel name, such as #exchange-alerts`},
+		{"slack channel without slack", "dev", set("alerting", "slackChannel", "#alerts"),
+			`exchange:alerting.slackChannel: "#alerts" is set but receiver is none; allowed only with receiver slack`},
+		{"repeat interval form", "dev", set("alerting", "repeatInterval", "4 hours"),
+			`exchange:alerting.repeatInterval: "4 hours" is not allowed; allowed whole minutes or hours from 5m to 168h, such as 4h`},
+		{"repeat interval range", "prod", set("alerting", "repeatInterval", "1m"),
+			`exchange:alerting.repeatInterval: "1m" is not allowed; allowed whole minutes or hours from 5m to 168h, such as 4h`},
+		{"repeat interval compound", "prod", set("alerting", "repeatInterval", "1h30m"),
+			`exchange:alerting.repeatInterval: "1h30m" is not allowed; allowed whole minutes or hours from 5m to 168h, such as 4h`},
 		// ingress
 		{"controller enum", "dev", set("ingress", "controller", "traefik"),
 			`exchange:ingress.controller: "traefik" is not allowed; allowed one of nginx-ingress, ingress-nginx`},
@@ -156,7 +175,7 @@ func TestEachRuleRejectsWithExactMessage(t *testing.T) {
 			`exchange:monitoring.namespace: "monitoring" is already used by exchange:logging.namespace; allowed a namespace of its own`},
 		// decoding
 		{"unknown key", "dev", set("app", "replica", 2),
-			`exchange:app: unknown key "replica"; allowed keys: autoscaling, disruptionBudget, host, image, logLevel, mode, namespace, replicas, resources, shutdownTimeout, tls`},
+			`exchange:app: unknown key "replica"; allowed keys: autoscaling, disruptionBudget, host, image, logLevel, mode, namespace, replicas, resources, seedCatalog, shutdownTimeout, tls`},
 		{"unknown nested key", "dev", set("app", "image.digest", "sha256:abc"),
 			`exchange:app.image: unknown key "digest"; allowed keys: repository, tag`},
 		{"wrong type", "dev", set("app", "replicas", "three"),
@@ -184,6 +203,19 @@ func TestEachRuleRejectsWithExactMessage(t *testing.T) {
 		}, `exchange:grafanaAdminPassword: the secret is 5 bytes long; allowed at least 16 bytes, set it with: pulumi config set --secret grafanaAdminPassword -s dev`},
 		{"bitnami needs admin password", "dev", func(t *testing.T, c config) { delete(c, "exchange:dbAdminPassword") },
 			`exchange:dbAdminPassword: is not set; it is required, set it with: pulumi config set --secret dbAdminPassword -s dev`},
+		{"receiver needs its secret", "prod", func(t *testing.T, c config) { delete(c, "exchange:alertReceiverSecret") },
+			`exchange:alertReceiverSecret: is not set; it is required, set it with: pulumi config set --secret alertReceiverSecret -s prod`},
+		{"slack receiver secret is an https URL", "prod", func(t *testing.T, c config) {
+			c["exchange:alertReceiverSecret"] = stackfile.Value{Value: "http://hooks.slack.com/services/x", Secure: true}
+		}, `exchange:alertReceiverSecret: the secret is not an https:// URL; allowed the Slack incoming-webhook URL, such as https://hooks.slack.com/services/..., set it with: pulumi config set --secret alertReceiverSecret -s prod`},
+		{"webhook receiver secret is a URL", "dev", both(set("alerting", "receiver", "webhook"), func(t *testing.T, c config) {
+			c["exchange:alertReceiverSecret"] = stackfile.Value{Value: "alert-relay:8080", Secure: true}
+		}), `exchange:alertReceiverSecret: the secret is not an http:// or https:// URL; allowed the URL Alertmanager posts the alerts to, set it with: pulumi config set --secret alertReceiverSecret -s dev`},
+		{"pagerduty routing key", "dev", set("alerting", "receiver", "pagerduty"),
+			`exchange:alertReceiverSecret: the secret is not a PagerDuty routing key; allowed the 32-character integration key of a PagerDuty Events API v2 integration, set it with: pulumi config set --secret alertReceiverSecret -s dev`},
+		{"plaintext receiver secret", "prod", func(t *testing.T, c config) {
+			c["exchange:alertReceiverSecret"] = stackfile.Value{Value: testSecrets["exchange:alertReceiverSecret"]}
+		}, `exchange:alertReceiverSecret: is stored in plain text; allowed only as a secret, set it with: pulumi config set --secret alertReceiverSecret -s prod`},
 		{"s3-compatible needs credentials", "dev", both(s3compat, func(t *testing.T, c config) { delete(c, "exchange:backupSecretAccessKey") }),
 			`exchange:backupSecretAccessKey: is not set; it is required, set it with: pulumi config set --secret backupSecretAccessKey -s dev`},
 	}
@@ -222,11 +254,16 @@ func TestMessagesNeverContainSecretValues(t *testing.T) {
 	c := committed(t, "dev")
 	c["exchange:appSecretKey"] = stackfile.Value{Value: "short-but-secret", Secure: true}
 	c["exchange:dbPassword"] = stackfile.Value{Value: "plain-password-0123456789"}
+	c.set(t, "alerting", "receiver", "webhook")
+	c["exchange:alertReceiverSecret"] = stackfile.Value{Value: "ftp://user:hunter2-token@relay", Secure: true}
 	_, err := c.load("dev")
 	if err == nil {
 		t.Fatal("accepted invalid secrets")
 	}
-	for _, v := range []string{"short-but-secret", "plain-password-0123456789"} {
+	if !strings.Contains(err.Error(), "exchange:alertReceiverSecret: the secret is not an http:// or https:// URL") {
+		t.Errorf("the receiver secret's form is not checked: %v", err)
+	}
+	for _, v := range []string{"short-but-secret", "plain-password-0123456789", "hunter2-token", "ftp://"} {
 		if strings.Contains(err.Error(), v) {
 			t.Errorf("message reveals secret %q: %v", v, err)
 		}

@@ -36,6 +36,8 @@ func TestDevIsASmallMinikube(t *testing.T) {
 		{"SSE-S3", s.Backup.AWS.Encryption == "sse-s3"},
 		{"IAM user writer", s.Backup.AWS.Writer == "iam-user"},
 		{"small app", s.App.Resources.Limits.Memory == "256Mi"},
+		{"no alert receiver", s.Alerting.Receiver == "none" && s.Secrets.AlertReceiverSecret == ""},
+		{"seeded catalog", s.App.SeedCatalog},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -63,6 +65,8 @@ func TestProdIsHighlyAvailable(t *testing.T) {
 		{"IRSA writer", s.Backup.AWS.Writer == "irsa"},
 		{"persistent prometheus", s.Monitoring.PrometheusStorage != ""},
 		{"image from GHCR", s.App.Image.Repository == "ghcr.io/crypto-exchange/exchange"},
+		{"alerts posted to Slack", s.Alerting.Receiver == "slack" && s.Alerting.SlackChannel != "" &&
+			s.Secrets.AlertReceiverSecret == testSecrets["exchange:alertReceiverSecret"]},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -139,6 +143,9 @@ func TestOmittedObjectsGetDefaults(t *testing.T) {
 	want := ChartRef{Repo: LokiChart.Repo, Name: LokiChart.Name, Version: "18.12.0"}
 	if s.Logging.LokiChart != want {
 		t.Errorf("loki chart = %+v, want %+v", s.Logging.LokiChart, want)
+	}
+	if s.Alerting.Receiver != "none" || s.Alerting.RepeatInterval != "4h" || !s.App.SeedCatalog || s.Backup.S3Compatible.SSE != "AES256" {
+		t.Errorf("alerting %+v, seedCatalog %v, s3 sse %q: defaults not applied", s.Alerting, s.App.SeedCatalog, s.Backup.S3Compatible.SSE)
 	}
 	if s.Backup.Schedule != "0 2 * * *" || s.App.ShutdownTimeout != "25s" {
 		t.Errorf("backup schedule %q, shutdown %q: defaults not applied", s.Backup.Schedule, s.App.ShutdownTimeout)

@@ -20,6 +20,7 @@ type Settings struct {
 	Logging    Logging
 	App        App
 	Backup     Backup
+	Alerting   Alerting
 	Secrets    Secrets
 }
 
@@ -142,6 +143,11 @@ type App struct {
 	Autoscaling     Autoscaling `json:"autoscaling"`
 	Disruption      Disruption  `json:"disruptionBudget"`
 	TLS             TLS         `json:"tls"`
+	// SeedCatalog runs the migration Job as `exchange migrate --seed`, which
+	// inserts the default assets and markets where they are missing (so a
+	// fresh database has markets). Turn it off once the listings are
+	// managed by hand and a default market must never come back.
+	SeedCatalog bool `json:"seedCatalog"`
 }
 
 // Autoscaling configures the HorizontalPodAutoscaler.
@@ -209,6 +215,24 @@ type S3Store struct {
 	Bucket         string `json:"bucket"`
 	Region         string `json:"region"`
 	ForcePathStyle bool   `json:"forcePathStyle"`
+	// SSE is the server-side encryption the backup job requests per object
+	// (BACKUP_SSE): AES256, aws:kms, or none for a store that refuses SSE
+	// requests (MinIO without a KMS).
+	SSE string `json:"sse"`
+	// KMSKeyID is the key for aws:kms; empty uses the bucket's default key.
+	KMSKeyID string `json:"kmsKeyId"`
+}
+
+// Alerting configures where Alertmanager sends the alerts.
+type Alerting struct {
+	// Receiver is "none" (every alert goes to the null receiver), "slack",
+	// "webhook" or "pagerduty"; the URL or routing key is the secret
+	// alertReceiverSecret.
+	Receiver string `json:"receiver"`
+	// SlackChannel is the channel the slack receiver posts to.
+	SlackChannel string `json:"slackChannel"`
+	// RepeatInterval is how often a still-firing alert is sent again.
+	RepeatInterval string `json:"repeatInterval"`
 }
 
 // Secrets are read from Pulumi secrets only; their values never appear in
@@ -220,4 +244,7 @@ type Secrets struct {
 	GrafanaAdminPassword  string
 	BackupAccessKeyID     string
 	BackupSecretAccessKey string
+	// AlertReceiverSecret is the Slack or webhook URL, or the PagerDuty
+	// routing key, of the alerting receiver.
+	AlertReceiverSecret string
 }
