@@ -48,6 +48,10 @@ type User struct {
 	Status       string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Two-factor authentication; see totp.go.
+	TOTPSecretSealed []byte `gorm:"column:totp_secret_sealed"`
+	TOTPEnabled      bool   `gorm:"column:totp_enabled"`
+	TOTPLastStep     int64  `gorm:"column:totp_last_step"`
 }
 
 // Service implements the auth operations over the database.
@@ -136,8 +140,19 @@ func (s *Service) Register(ctx context.Context, rawEmail, password, role string)
 	return u, nil
 }
 
-// Login checks credentials under throttling and opens a session.
+// Login checks credentials under throttling and opens a session. It is
+// LoginWithCode without a code, for accounts without two-factor
+// authentication.
 func (s *Service) Login(ctx context.Context, rawEmail, password, ip string) (Session, Principal, error) {
+	return s.LoginWithCode(ctx, rawEmail, password, "", ip)
+}
+
+// LoginWithCode checks credentials under throttling and opens a session.
+// Once the user has enabled two-factor authentication, totpCode must be a
+// current code: without one the answer is totp_required (the password was
+// right), and a wrong or replayed code counts as a failed login, so the
+// throttle bounds guessing it as it bounds guessing passwords.
+func (s *Service) LoginWithCode(ctx context.Context, rawEmail, password, totpCode, ip string) (Session, Principal, error) {
 	email := strings.ToLower(strings.TrimSpace(rawEmail))
 	if err := s.checkThrottle(ctx, email, ip); err != nil {
 		return Session{}, Principal{}, err
@@ -156,13 +171,21 @@ func (s *Service) Login(ctx context.Context, rawEmail, password, ip string) (Ses
 		return Session{}, Principal{}, fmt.Errorf("login: user %d: %w", u.ID, err)
 	}
 	if !ok || u.ID == 0 {
-		if err := s.db.WithContext(ctx).Exec("INSERT INTO login_failures (email, ip) VALUES (?, ?)", email, ip).Error; err != nil {
-			return Session{}, Principal{}, fmt.Errorf("login: record failure: %w", err)
-		}
-		return Session{}, Principal{}, apierr.New("invalid_credentials", "wrong email or password")
+		return Session{}, Principal{}, s.loginFailed(ctx, email, ip, apierr.New("invalid_credentials", "wrong email or password"))
 	}
 	if u.Status == StatusFrozen {
 		return Session{}, Principal{}, apierr.New(apierr.AccountFrozen, "this account is frozen; contact support")
+	}
+	if u.TOTPEnabled {
+		if strings.TrimSpace(totpCode) == "" {
+			return Session{}, Principal{}, apierr.New(codeTOTPRequired, "this account has two-factor authentication: give the 6-digit code from the authenticator app")
+		}
+		if err := s.consumeTOTP(ctx, u, totpCode); err != nil {
+			if _, ok := apierr.As(err); ok {
+				return Session{}, Principal{}, s.loginFailed(ctx, email, ip, err)
+			}
+			return Session{}, Principal{}, err
+		}
 	}
 	if err := s.db.WithContext(ctx).Exec("DELETE FROM login_failures WHERE email = ?", email).Error; err != nil {
 		return Session{}, Principal{}, fmt.Errorf("login: reset failures: %w", err)
@@ -177,6 +200,14 @@ func (s *Service) Login(ctx context.Context, rawEmail, password, ip string) (Ses
 	}
 	p.Session = &sess
 	return sess, p, nil
+}
+
+// loginFailed records a failed attempt for the throttle and returns why.
+func (s *Service) loginFailed(ctx context.Context, email, ip string, why error) error {
+	if err := s.db.WithContext(ctx).Exec("INSERT INTO login_failures (email, ip) VALUES (?, ?)", email, ip).Error; err != nil {
+		return fmt.Errorf("login: record failure: %w", err)
+	}
+	return why
 }
 
 func (s *Service) checkThrottle(ctx context.Context, email, ip string) error {

@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	sessionCookie = "exchange_session"
+	sessionCookie = auth.SessionCookie
 	csrfHeader    = "X-CSRF-Token"
 	principalKey  = "principal"
 )
@@ -114,25 +114,9 @@ func adminOnly(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (s *Server) setSessionCookie(c echo.Context, token string, expires time.Time) {
-	c.SetCookie(&http.Cookie{
-		Name:     sessionCookie,
-		Value:    token,
-		Path:     "/",
-		Expires:  expires,
-		HttpOnly: true,
-		Secure:   s.Config.SecureCookies,
-		SameSite: http.SameSiteLaxMode,
-	})
+	c.SetCookie(auth.NewSessionCookie(token, expires, s.Config.SecureCookies))
 }
 
 func (s *Server) clearSessionCookie(c echo.Context) {
-	c.SetCookie(&http.Cookie{
-		Name:     sessionCookie,
-		Value:    "",
-		Path:     "/",
-		MaxAge:   -1,
-		HttpOnly: true,
-		Secure:   s.Config.SecureCookies,
-		SameSite: http.SameSiteLaxMode,
-	})
+	c.SetCookie(auth.ExpiredSessionCookie(s.Config.SecureCookies))
 }

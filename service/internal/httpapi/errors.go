@@ -18,17 +18,19 @@ import (
 
 // errorBody is the contract's error shape.
 type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // statusOf maps a client error code to its HTTP status; codes not listed
 // are plain 400s (validation).
 func statusOf(code string) int {
 	switch code {
-	case apierr.Unauthorized, "invalid_credentials":
+	case apierr.Unauthorized, "invalid_credentials", "totp_required", "invalid_totp":
 		return http.StatusUnauthorized
 	case apierr.Forbidden, apierr.AccountFrozen, "csrf_failed":
 		return http.StatusForbidden

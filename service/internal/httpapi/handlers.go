@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,7 +12,6 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
-	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
@@ -73,11 +73,14 @@ type sessionJSON struct {
 }
 
 func (s *Server) login(c echo.Context) error {
-	var req credentials
+	var req struct {
+		credentials
+		TOTPCode string `json:"totp_code"`
+	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	sess, p, err := s.Auth.Login(c.Request().Context(), req.Email, req.Password, c.RealIP())
+	sess, p, err := s.Auth.LoginWithCode(c.Request().Context(), req.Email, req.Password, req.TOTPCode, c.RealIP())
 	if err != nil {
 		return err
 	}
@@ -165,26 +168,14 @@ type balanceJSON struct {
 	Held      money.Amount `json:"held"`
 }
 
-// balances lists every listed asset, zero where the user holds none, so a
-// client sees the same shape before and after its first deposit.
 func (s *Server) balances(c echo.Context) error {
-	ctx := c.Request().Context()
-	assets, err := catalog.Assets(ctx, s.DB)
+	bs, err := s.Wallet.Balances(c.Request().Context(), mustPrincipal(c).AccountID)
 	if err != nil {
 		return err
 	}
-	held, err := ledger.Balances(ctx, s.DB, mustPrincipal(c).AccountID)
-	if err != nil {
-		return err
-	}
-	byAsset := map[string]ledger.Balance{}
-	for _, b := range held {
-		byAsset[b.Asset] = b
-	}
-	out := make([]balanceJSON, len(assets))
-	for i, a := range assets {
-		b := byAsset[a.Symbol]
-		out[i] = balanceJSON{Asset: a.Symbol, Available: b.Available, Held: b.Held}
+	out := make([]balanceJSON, len(bs))
+	for i, b := range bs {
+		out[i] = balanceJSON{Asset: b.Asset, Available: b.Available, Held: b.Held}
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -363,14 +354,20 @@ func (s *Server) adminSetUserStatus(status string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if id == mustPrincipal(c).UserID {
-			return apierr.New(apierr.Forbidden, "admins cannot change their own status")
-		}
-		if err := s.Auth.SetStatus(c.Request().Context(), id, status); err != nil {
+		if err := s.SetUserStatus(c.Request().Context(), mustPrincipal(c), id, status); err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, map[string]string{"id": fmt.Sprint(id), "status": status})
 	}
+}
+
+// SetUserStatus freezes or unfreezes a user for an admin, from the JSON
+// API and the admin pages alike.
+func (s *Server) SetUserStatus(ctx context.Context, admin auth.Principal, userID int64, status string) error {
+	if userID == admin.UserID {
+		return apierr.New(apierr.Forbidden, "admins cannot change their own status")
+	}
+	return s.Auth.SetStatus(ctx, userID, status)
 }
 
 func (s *Server) adminAdjust(c echo.Context) error {

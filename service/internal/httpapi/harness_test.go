@@ -36,6 +36,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const testPassword = "correct horse battery staple"
 
+var secretKey = []byte("test-secret-key-0123456789abcdef0123456789")
+
 // exchange is a real server on a real, fresh database.
 type exchange struct {
 	t     *testing.T
@@ -55,7 +57,7 @@ func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *
 		t.Fatal(err)
 	}
 	now := func() time.Time { return time.Now().UTC() }
-	secret := []byte("test-secret-key-0123456789abcdef0123456789")
+	secret := secretKey
 	a, err := auth.New(db, secret, now)
 	if err != nil {
 		t.Fatal(err)

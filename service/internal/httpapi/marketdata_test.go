@@ -82,22 +82,7 @@ func TestMarketDataREST(t *testing.T) {
 	taker.place(map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "30001", "quantity": "0.6"})
 
 	anon := x.anonymous()
-	var book struct {
-		Sequence   int64
-		Bids, Asks [][2]string
-	}
-	// The feed applies events just after the commit the API answered.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		anon.mustJSON("GET", "/api/v1/markets/BTC-USDT/book?depth=10", nil, 200, &book)
-		if book.Sequence >= 5 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if book.Sequence != 5 {
-		t.Fatalf("book sequence %d, want 5 (one per order that changed it)", book.Sequence)
-	}
+	book := x.waitBookSequence("BTC-USDT", 5) // one per order that changed it
 	wantAsks := [][2]string{{"30001", "0.15"}, {"30005", "1"}}
 	if len(book.Asks) != 2 || book.Asks[0] != wantAsks[0] || book.Asks[1] != wantAsks[1] || len(book.Bids) != 1 || book.Bids[0] != [2]string{"29990", "1"} {
 		t.Fatalf("book = %+v", book)
@@ -137,6 +122,9 @@ func TestWebSocketStreams(t *testing.T) {
 	maker.fund("ETH", "10")
 	taker.fund("USDT", "100000")
 	maker.place(map[string]any{"market": "ETH-USDT", "side": "sell", "type": "limit", "price": "2000", "quantity": "1"})
+	// The feed applies a batch's events just after the commit that the
+	// order's answer waited for; subscribe once it has.
+	x.waitBookSequence("ETH-USDT", 1)
 
 	public := x.dialWS(nil)
 	public.send("subscribe", "book:ETH-USDT", "trades:ETH-USDT", "ticker:ETH-USDT")
@@ -219,4 +207,31 @@ func TestWebSocketSubscriptionLimit(t *testing.T) {
 	}
 	// 9 distinct channels can never exceed the limit of 20; re-subscribing is idempotent.
 	w.next("subscribed", "")
+}
+
+type bookJSON struct {
+	Sequence   int64
+	Bids, Asks [][2]string
+}
+
+// waitBookSequence polls the REST book until the feed has applied seq
+// changes of market's book, and returns it.
+func (x *exchange) waitBookSequence(market string, seq int64) bookJSON {
+	x.t.Helper()
+	var book bookJSON
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		x.anonymous().mustJSON("GET", "/api/v1/markets/"+market+"/book?depth=10", nil, 200, &book)
+		if book.Sequence >= seq {
+			break
+		}
+		if time.Now().After(deadline) {
+			x.t.Fatalf("book %s at sequence %d, want %d", market, book.Sequence, seq)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if book.Sequence != seq {
+		x.t.Fatalf("book %s at sequence %d, want exactly %d", market, book.Sequence, seq)
+	}
+	return book
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
@@ -17,8 +19,8 @@ import (
 
 // submit sends a command to the sequencer and turns its answer into either
 // a result or the error the client should see.
-func (s *Server) submit(c echo.Context, cmd sequencer.Command) (sequencer.Result, error) {
-	res, err := s.Sequencer.Submit(c.Request().Context(), cmd)
+func (s *Server) submit(ctx context.Context, cmd sequencer.Command) (sequencer.Result, error) {
+	res, err := s.Sequencer.Submit(ctx, cmd)
 	if err != nil {
 		return res, err
 	}
@@ -54,16 +56,31 @@ func (s *Server) placeOrder(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	o, created, err := s.PlaceOrder(c.Request().Context(), mustPrincipal(c), req)
+	if err != nil {
+		return err
+	}
+	c.Set(logOrderID, o.ID)
+	c.Set(logMarket, o.Market)
+	if created {
+		return s.view(c, http.StatusCreated, o)
+	}
+	return s.view(c, http.StatusOK, o)
+}
+
+// PlaceOrder is the one way in for an order, from the JSON API and the web
+// pages alike: rules checked, client_order_id honoured, the sequencer's
+// answer, and the order intake metrics. created is false when a repeated
+// client_order_id returned the original order.
+func (s *Server) PlaceOrder(ctx context.Context, p auth.Principal, req orders.PlaceRequest) (o orders.Order, created bool, err error) {
 	market := "unknown"
-	m, base, quote, err := s.Catalog.Market(c.Request().Context(), req.Market)
+	m, base, quote, err := s.Catalog.Market(ctx, req.Market)
 	if err == nil {
 		market = m.Name
 	}
 	s.metrics.ordersReceived.WithLabelValues(market).Inc()
-	var o orders.Order
-	var status int
 	if err == nil {
-		o, status, err = s.place(c, req, m, base, quote)
+		o, created, err = s.place(ctx, p, req, m, base, quote)
 	}
 	if err != nil {
 		reason := "internal_error"
@@ -71,43 +88,36 @@ func (s *Server) placeOrder(c echo.Context) error {
 			reason = e.Code
 		}
 		s.metrics.ordersRejected.WithLabelValues(market, reason).Inc()
-		return err
+		return o, false, err
 	}
-	if status == http.StatusCreated {
+	if created {
 		s.metrics.ordersAccepted.WithLabelValues(market).Inc()
 	}
-	c.Set(logOrderID, o.ID)
-	c.Set(logMarket, o.Market)
-	return s.view(c, status, o)
+	return o, created, nil
 }
 
-// place checks and submits an order; status is 201 for a new order, 200
-// for the original of a repeated client_order_id.
-func (s *Server) place(c echo.Context, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset) (orders.Order, int, error) {
+// place checks and submits an order; created is false for the original of
+// a repeated client_order_id.
+func (s *Server) place(ctx context.Context, p auth.Principal, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset) (orders.Order, bool, error) {
 	spec, err := orders.Parse(req, m, base, quote)
 	if err != nil {
-		return orders.Order{}, 0, err
+		return orders.Order{}, false, err
 	}
-	ctx := c.Request().Context()
-	p := mustPrincipal(c)
 	if spec.ClientOrderID != "" {
 		// The common retry answers without a trip to the sequencer; the
 		// sequencer checks again for retries that race each other.
 		o, found, err := orders.ByClientID(ctx, s.DB, p.UserID, spec.ClientOrderID)
 		if err != nil || found {
-			return o, http.StatusOK, err
+			return o, false, err
 		}
 	}
-	res, err := s.submit(c, sequencer.Command{Place: &sequencer.Place{
+	res, err := s.submit(ctx, sequencer.Command{Place: &sequencer.Place{
 		UserID: p.UserID, AccountID: p.AccountID, Market: spec.Market, ClientOrderID: spec.ClientOrderID, Order: spec.Order,
 	}})
 	if err != nil {
-		return orders.Order{}, 0, err
+		return orders.Order{}, false, err
 	}
-	if res.Existing {
-		return res.Orders[0], http.StatusOK, nil
-	}
-	return res.Orders[0], http.StatusCreated, nil
+	return res.Orders[0], !res.Existing, nil
 }
 
 func (s *Server) getOrder(c echo.Context) error {
@@ -150,21 +160,30 @@ func (s *Server) cancelOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := mustPrincipal(c)
-	res, err := s.submit(c, sequencer.Command{Cancel: &sequencer.Cancel{UserID: p.UserID, OrderID: id}})
+	o, err := s.CancelOrder(c.Request().Context(), mustPrincipal(c), id)
 	if err != nil {
 		return err
 	}
-	if res.NotOpen {
-		o, err := orders.Get(c.Request().Context(), s.DB, p.UserID, id)
-		if err != nil {
-			return err
-		}
-		return apierr.New("order_not_open", "order %d is already %s", id, o.Status)
-	}
 	c.Set(logOrderID, id)
-	c.Set(logMarket, res.Orders[0].Market)
-	return s.view(c, http.StatusOK, res.Orders[0])
+	c.Set(logMarket, o.Market)
+	return s.view(c, http.StatusOK, o)
+}
+
+// CancelOrder cancels one of the user's orders, from the JSON API and the
+// web pages alike; an order no longer open is an order_not_open error.
+func (s *Server) CancelOrder(ctx context.Context, p auth.Principal, id int64) (orders.Order, error) {
+	res, err := s.submit(ctx, sequencer.Command{Cancel: &sequencer.Cancel{UserID: p.UserID, OrderID: id}})
+	if err != nil {
+		return orders.Order{}, err
+	}
+	if res.NotOpen {
+		o, err := orders.Get(ctx, s.DB, p.UserID, id)
+		if err != nil {
+			return orders.Order{}, err
+		}
+		return orders.Order{}, apierr.New("order_not_open", "order %d is already %s", id, o.Status)
+	}
+	return res.Orders[0], nil
 }
 
 func (s *Server) cancelAll(c echo.Context) error {
@@ -175,7 +194,7 @@ func (s *Server) cancelAll(c echo.Context) error {
 			return err
 		}
 	}
-	res, err := s.submit(c, sequencer.Command{CancelAll: &sequencer.CancelAll{UserID: p.UserID, AccountID: p.AccountID, Market: market}})
+	res, err := s.submit(c.Request().Context(), sequencer.Command{CancelAll: &sequencer.CancelAll{UserID: p.UserID, AccountID: p.AccountID, Market: market}})
 	if err != nil {
 		return err
 	}
@@ -196,15 +215,24 @@ func (s *Server) listFills(c echo.Context) error {
 func (s *Server) adminMarketStatus(status string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		name := c.Param("market")
-		if _, _, _, err := s.Catalog.Market(c.Request().Context(), name); err != nil {
+		if err := s.SetMarketStatus(c.Request().Context(), name, status); err != nil {
 			return err
 		}
-		if _, err := s.submit(c, sequencer.Command{MarketStatus: &sequencer.MarketStatus{Market: name, Status: status}}); err != nil {
-			return err
-		}
-		s.Catalog.Invalidate()
 		return c.JSON(http.StatusOK, map[string]string{"market": name, "status": status})
 	}
+}
+
+// SetMarketStatus halts or resumes a market, from the JSON API and the
+// admin pages alike.
+func (s *Server) SetMarketStatus(ctx context.Context, market, status string) error {
+	if _, _, _, err := s.Catalog.Market(ctx, market); err != nil {
+		return err
+	}
+	if _, err := s.submit(ctx, sequencer.Command{MarketStatus: &sequencer.MarketStatus{Market: market, Status: status}}); err != nil {
+		return err
+	}
+	s.Catalog.Invalidate()
+	return nil
 }
 
 // sequencerCommand is the leader's door for commands from other replicas.

@@ -31,6 +31,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/migrate"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
+	"github.com/crypto-exchange/exchange/service/internal/web"
 )
 
 // MaxBodyBytes is the contract's request body limit.
@@ -78,12 +79,13 @@ func New(d Deps) *Server {
 		s.logRequest,
 		s.recoverPanics,
 		middleware.BodyLimit("64K"),
+		// The CSP's img-src allows data: for the inline PNG of the two-factor QR code.
 		middleware.SecureWithConfig(middleware.SecureConfig{
 			XSSProtection:         "0", // the legacy XSS auditor is itself a risk; CSP replaces it
 			ContentTypeNosniff:    "nosniff",
 			XFrameOptions:         "DENY",
 			HSTSMaxAge:            hstsMaxAge(d.Config.SecureCookies),
-			ContentSecurityPolicy: "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+			ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 			ReferrerPolicy:        "same-origin",
 		}),
 		middleware.GzipWithConfig(middleware.GzipConfig{
@@ -154,6 +156,7 @@ func (s *Server) routes() {
 	v1.POST("/withdrawals", s.withdraw, authed(require(auth.ScopeWithdraw))...)
 	v1.GET("/withdrawals", s.listWithdrawals, authed(require(auth.ScopeRead))...)
 	v1.POST("/orders", s.placeOrder, authed(require(auth.ScopeTrade))...)
+	v1.POST("/orders/batch", s.placeOrders, authed(require(auth.ScopeTrade))...)
 	v1.GET("/orders", s.listOrders, authed(require(auth.ScopeRead))...)
 	v1.DELETE("/orders", s.cancelAll, authed(require(auth.ScopeTrade))...)
 	v1.GET("/orders/:id", s.getOrder, authed(require(auth.ScopeRead))...)
@@ -175,6 +178,10 @@ func (s *Server) routes() {
 
 	// Not part of the public API: replicas forward commands to the leader.
 	e.POST(sequencer.InternalPath, s.sequencerCommand)
+
+	// The traders' web site, on the same services; s supplies the actions
+	// whose checks live with the JSON handlers.
+	web.Register(e, web.Deps{DB: s.DB, Auth: s.Auth, Wallet: s.Wallet, Catalog: s.Catalog, Feed: s.Feed, Actions: s, Config: s.Config, Log: s.log})
 }
 
 func (s *Server) healthz(c echo.Context) error {

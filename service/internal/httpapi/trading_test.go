@@ -432,3 +432,40 @@ func TestOrderLogsAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchOrders(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	c := x.trader()
+	c.fund("USDT", "1000")
+	var res struct {
+		Results []struct {
+			Status int
+			Order  *orderJSON
+			Error  *struct{ Code, Message string }
+		}
+	}
+	c.mustJSON("POST", "/api/v1/orders/batch", map[string]any{"orders": []map[string]any{
+		{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "quantity": "1", "client_order_id": "b-1"},
+		{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "100.001", "quantity": "1"},
+		{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "quantity": "100"},
+		{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "quantity": "1", "client_order_id": "b-1"},
+	}}, 200, &res)
+	if len(res.Results) != 4 {
+		t.Fatalf("results = %+v", res.Results)
+	}
+	first, tick, funds, repeat := res.Results[0], res.Results[1], res.Results[2], res.Results[3]
+	if tick.Status != 400 || tick.Error.Code != "invalid_price" || funds.Error == nil || funds.Error.Code != "insufficient_funds" {
+		t.Fatalf("results = %+v", res.Results)
+	}
+	// The two orders with client_order_id b-1 race inside the batch: one
+	// places the order (201), the other gets that same order (200), never
+	// a second one.
+	if first.Order == nil || repeat.Order == nil || first.Order.ID != repeat.Order.ID || first.Status+repeat.Status != 401 {
+		t.Fatalf("repeated client_order_id: %+v and %+v", first, repeat)
+	}
+	if av, held := c.balance("USDT"); av != "900" || held != "100" {
+		t.Fatalf("USDT %s/%s, want 900/100", av, held)
+	}
+	c.wantError("POST", "/api/v1/orders/batch", map[string]any{"orders": []map[string]any{}}, 400, "invalid_request")
+	x.checkLedger()
+}

@@ -1,0 +1,151 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/wallet"
+)
+
+// adminListSize bounds the admin lists; pending items beyond it show up
+// as the first ones are reviewed.
+const adminListSize = 100
+
+func (s *site) adminHome(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/admin/wallet")
+}
+
+type adminWalletView struct {
+	Deposits    []wallet.Deposit
+	Withdrawals []wallet.Withdrawal
+}
+
+func (s *site) adminWalletPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	var v adminWalletView
+	var err error
+	page := wallet.Page{Limit: adminListSize}
+	if v.Deposits, err = s.Wallet.Deposits(ctx, 0, wallet.DepositPending, page); err != nil {
+		return err
+	}
+	if v.Withdrawals, err = s.Wallet.Withdrawals(ctx, 0, wallet.WithdrawalPending, page); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "admin_wallet", "Admin: deposits and withdrawals", v)
+}
+
+// decision reads the :decision path parameter: the first choice is true.
+func decision(c echo.Context, yes, no string) (bool, error) {
+	switch c.Param("decision") {
+	case yes:
+		return true, nil
+	case no:
+		return false, nil
+	}
+	return false, apierr.New(apierr.NotFound, "There is no such action.")
+}
+
+func idParam(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apierr.New(apierr.NotFound, "There is no record %q.", c.Param("id"))
+	}
+	return id, nil
+}
+
+func (s *site) adminReviewDeposit(c echo.Context) error {
+	approve, err := decision(c, "approve", "reject")
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.Wallet.ReviewDeposit(c.Request().Context(), mustPrincipal(c).UserID, id, approve)
+	if err != nil {
+		return s.failed(c, "/admin/wallet", err)
+	}
+	return s.done(c, "/admin/wallet", fmt.Sprintf("Deposit %d %s.", d.ID, d.Status), nil)
+}
+
+func (s *site) adminReviewWithdrawal(c echo.Context) error {
+	approve, err := decision(c, "approve", "reject")
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	w, err := s.Wallet.ReviewWithdrawal(c.Request().Context(), mustPrincipal(c).UserID, id, approve, c.FormValue("reason"))
+	if err != nil {
+		return s.failed(c, "/admin/wallet", err)
+	}
+	return s.done(c, "/admin/wallet", fmt.Sprintf("Withdrawal %d %s.", w.ID, w.Status), nil)
+}
+
+func (s *site) adminMarketsPage(c echo.Context) error {
+	markets, err := catalog.Markets(c.Request().Context(), s.DB)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "admin_markets", "Admin: markets", markets)
+}
+
+func (s *site) adminMarketStatus(c echo.Context) error {
+	halt, err := decision(c, "halt", "resume")
+	if err != nil {
+		return err
+	}
+	status := catalog.MarketOpen
+	if halt {
+		status = catalog.MarketHalted
+	}
+	market := c.Param("market")
+	if err := s.Actions.SetMarketStatus(c.Request().Context(), market, status); err != nil {
+		return s.failed(c, "/admin/markets", err)
+	}
+	return s.done(c, "/admin/markets", fmt.Sprintf("Market %s is %s.", market, status), nil)
+}
+
+type adminUsersView struct {
+	Query string
+	Users []auth.User
+}
+
+func (s *site) adminUsersPage(c echo.Context) error {
+	q := c.QueryParam("q")
+	users, err := s.Auth.Users(c.Request().Context(), q, adminListSize)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "admin_users", "Admin: users", adminUsersView{Query: q, Users: users})
+}
+
+func (s *site) adminUserStatus(c echo.Context) error {
+	freeze, err := decision(c, "freeze", "unfreeze")
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	status := auth.StatusActive
+	if freeze {
+		status = auth.StatusFrozen
+	}
+	back := "/admin/users?q=" + url.QueryEscape(c.FormValue("q"))
+	if err := s.Actions.SetUserStatus(c.Request().Context(), mustPrincipal(c), id, status); err != nil {
+		return s.failed(c, back, err)
+	}
+	return s.done(c, back, fmt.Sprintf("User %d is %s.", id, status), nil)
+}

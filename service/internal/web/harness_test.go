@@ -1,0 +1,99 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/config"
+	"github.com/crypto-exchange/exchange/service/internal/database"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi"
+	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/pgtest"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
+	"github.com/crypto-exchange/exchange/service/internal/wallet"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const testPassword = "correct horse battery staple"
+
+var testSecret = []byte("web-test-secret-key-0123456789abcdef0123")
+
+// exchange is the whole server (HTTP API, pages, a real sequencer and
+// market data feed) on a fresh database, as the httpapi tests run it.
+type exchange struct {
+	t     *testing.T
+	db    *gorm.DB
+	url   string
+	users atomic.Int64
+}
+
+func newExchange(t *testing.T, mode config.Mode) *exchange {
+	t.Helper()
+	dbURL := pgtest.URL(t)
+	db := pgtest.OpenURL(t, dbURL)
+	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Now().UTC() }
+	a, err := auth.New(db, testSecret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	reg := httpapi.NewRegistry(database.SQL(db))
+	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 50 * time.Millisecond}, log, now, reg)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); seq.Run(ctx, "http://127.0.0.1:1") }()
+	t.Cleanup(func() { stop(); <-done })
+	feed := marketdata.NewFeed(dbURL, db, log, marketdata.NewHub(reg))
+	go feed.Run(ctx)
+	for !seq.IsLeader() || !feed.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cfg := config.Server{Mode: mode, SecretKey: testSecret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
+	srv := httpapi.New(httpapi.Deps{
+		DB:        db,
+		Auth:      a,
+		Wallet:    wallet.New(db, mode, now),
+		Catalog:   catalog.NewCache(db, time.Second, now),
+		Sequencer: sequencer.NewClient(seq, database.SQL(db), testSecret),
+		Feed:      feed,
+		Config:    cfg,
+		Log:       log,
+		Registry:  reg,
+		Now:       now,
+	})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &exchange{t: t, db: db, url: ts.URL}
+}
+
+// email is a fresh address for a new user.
+func (x *exchange) email(role string) string {
+	return fmt.Sprintf("%s%d@example.com", role, x.users.Add(1))
+}
+
+// admin creates an admin as `exchange create-admin` would.
+func (x *exchange) admin() string {
+	a, err := auth.New(x.db, nil, time.Now)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	email := x.email("admin")
+	if _, err := a.Register(context.Background(), email, testPassword, auth.RoleAdmin); err != nil {
+		x.t.Fatal(err)
+	}
+	return email
+}

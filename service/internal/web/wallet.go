@@ -1,0 +1,67 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/ledger"
+	"github.com/crypto-exchange/exchange/service/internal/wallet"
+)
+
+// historySize is how many deposits and withdrawals the wallet page lists.
+const historySize = 20
+
+type walletView struct {
+	Balances    []ledger.Balance
+	Assets      []catalog.Asset
+	Deposits    []wallet.Deposit
+	Withdrawals []wallet.Withdrawal
+}
+
+func (s *site) walletPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := mustPrincipal(c)
+	var v walletView
+	var err error
+	if v.Balances, err = s.Wallet.Balances(ctx, p.AccountID); err != nil {
+		return err
+	}
+	if v.Assets, err = catalog.Assets(ctx, s.DB); err != nil {
+		return err
+	}
+	if v.Deposits, err = s.Wallet.Deposits(ctx, p.UserID, "", wallet.Page{Limit: historySize}); err != nil {
+		return err
+	}
+	if v.Withdrawals, err = s.Wallet.Withdrawals(ctx, p.UserID, "", wallet.Page{Limit: historySize}); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "wallet", "Wallet", v)
+}
+
+func owner(c echo.Context) wallet.Owner {
+	p := mustPrincipal(c)
+	return wallet.Owner{UserID: p.UserID, AccountID: p.AccountID}
+}
+
+func (s *site) deposit(c echo.Context) error {
+	d, err := s.Wallet.Deposit(c.Request().Context(), owner(c), c.FormValue("asset"), c.FormValue("amount"))
+	if err != nil {
+		return s.failed(c, "/wallet", err, "asset", "amount")
+	}
+	notice := fmt.Sprintf("Deposit of %s %s credited.", d.Amount, d.Asset)
+	if d.Status == wallet.DepositPending {
+		notice = fmt.Sprintf("Deposit of %s %s recorded: it is credited once an admin approves it.", d.Amount, d.Asset)
+	}
+	return s.done(c, "/wallet", notice, nil)
+}
+
+func (s *site) withdraw(c echo.Context) error {
+	w, err := s.Wallet.RequestWithdrawal(c.Request().Context(), owner(c), c.FormValue("asset"), c.FormValue("amount"), c.FormValue("address"))
+	if err != nil {
+		return s.failed(c, "/wallet", err, "asset", "amount", "address")
+	}
+	return s.done(c, "/wallet", fmt.Sprintf("Withdrawal of %s %s requested: the amount is held until an admin sends it.", w.Amount, w.Asset), nil)
+}

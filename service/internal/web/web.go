@@ -1,0 +1,98 @@
+// Package web is the traders' web site: server-rendered pages (Go
+// html/template) over the same services as the JSON API, with every
+// template, stylesheet and script embedded in the binary. Forms post to
+// the page handlers and redirect (POST-redirect-GET) with the session's
+// CSRF token in a hidden field; the market page's script adds live
+// updates over the public WebSocket and sends its forms with fetch.
+package web
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/config"
+	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/wallet"
+)
+
+// Actions are the operations whose checks (and metrics) live with the JSON
+// API's handlers; the HTTP server passes itself, so a page and its API twin
+// take one code path.
+type Actions interface {
+	PlaceOrder(ctx context.Context, p auth.Principal, req orders.PlaceRequest) (orders.Order, bool, error)
+	CancelOrder(ctx context.Context, p auth.Principal, id int64) (orders.Order, error)
+	SetMarketStatus(ctx context.Context, market, status string) error
+	SetUserStatus(ctx context.Context, admin auth.Principal, userID int64, status string) error
+}
+
+// Deps are what the pages are built from.
+type Deps struct {
+	DB      *gorm.DB
+	Auth    *auth.Service
+	Wallet  *wallet.Service
+	Catalog *catalog.Cache
+	Feed    *marketdata.Feed
+	Actions Actions
+	Config  config.Server
+	Log     *slog.Logger
+}
+
+type site struct {
+	Deps
+	pages *pages
+}
+
+// Register adds the site's routes to e. Every route's handler is a method
+// of this package, which is how the API contract test tells pages from the
+// JSON API.
+func Register(e *echo.Echo, d Deps) {
+	s := &site{Deps: d, pages: mustParsePages()}
+	e.GET("/static/*", s.static)
+
+	anyone := []echo.MiddlewareFunc{s.htmlErrors, s.optionalUser}
+	user := []echo.MiddlewareFunc{s.htmlErrors, s.requireUser}
+	post := []echo.MiddlewareFunc{s.htmlErrors, s.requireUser, s.checkCSRF}
+	admin := []echo.MiddlewareFunc{s.htmlErrors, s.requireUser, s.requireAdmin}
+	adminPost := []echo.MiddlewareFunc{s.htmlErrors, s.requireUser, s.requireAdmin, s.checkCSRF}
+
+	e.GET("/", s.marketsPage, anyone...)
+	e.GET("/markets/:market", s.marketPage, anyone...)
+	e.POST("/markets/:market/orders", s.placeOrder, post...)
+	e.POST("/orders/:id/cancel", s.cancelOrder, post...)
+	e.GET("/orders", s.ordersPage, user...)
+
+	e.GET("/signup", s.signupPage, anyone...)
+	e.POST("/signup", s.signup, s.htmlErrors, s.optionalUser, s.checkFormToken)
+	e.GET("/login", s.loginPage, anyone...)
+	e.POST("/login", s.login, s.htmlErrors, s.optionalUser, s.checkFormToken)
+	e.POST("/logout", s.logout, post...)
+
+	e.GET("/wallet", s.walletPage, user...)
+	e.POST("/wallet/deposits", s.deposit, post...)
+	e.POST("/wallet/withdrawals", s.withdraw, post...)
+
+	e.GET("/api-keys", s.apiKeysPage, user...)
+	e.POST("/api-keys", s.createAPIKey, post...)
+	e.POST("/api-keys/:id/revoke", s.revokeAPIKey, post...)
+
+	e.GET("/account", s.accountPage, user...)
+	e.POST("/account/password", s.changePassword, post...)
+	e.POST("/account/totp/setup", s.startTOTP, post...)
+	e.POST("/account/totp/enable", s.enableTOTP, post...)
+	e.POST("/account/totp/disable", s.disableTOTP, post...)
+
+	e.GET("/admin", s.adminHome, admin...)
+	e.GET("/admin/wallet", s.adminWalletPage, admin...)
+	e.POST("/admin/deposits/:id/:decision", s.adminReviewDeposit, adminPost...)
+	e.POST("/admin/withdrawals/:id/:decision", s.adminReviewWithdrawal, adminPost...)
+	e.GET("/admin/markets", s.adminMarketsPage, admin...)
+	e.POST("/admin/markets/:market/:decision", s.adminMarketStatus, adminPost...)
+	e.GET("/admin/users", s.adminUsersPage, admin...)
+	e.POST("/admin/users/:id/:decision", s.adminUserStatus, adminPost...)
+}
