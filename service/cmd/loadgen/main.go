@@ -30,6 +30,7 @@ func main() {
 	flag.StringVar(&cfg.Tick, "tick", "0.01", "the market's tick size")
 	flag.IntVar(&cfg.Spread, "spread", 200, "ticks either side of mid that limit prices spread over")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	flag.IntVar(&cfg.Batch, "batch", 1, "orders per placement request (more than 1 uses POST /api/v1/orders/batch, at most 50)")
 	flag.IntVar(&cfg.WSSubscribers, "ws-subscribers", 0, "WebSocket subscribers to the market's trades whose delivery latency to measure")
 	flag.Parse()
 

@@ -45,6 +45,9 @@ type Config struct {
 	Tick     string
 	Spread   int
 	Seed     uint64
+	// Batch places this many orders per request through
+	// POST /api/v1/orders/batch; 1 uses POST /api/v1/orders.
+	Batch int
 	// WSSubscribers, if set, opens that many WebSocket connections
 	// subscribed to the market's trades before the load starts, and
 	// measures each trade's delivery from its commit to the subscriber.
@@ -58,7 +61,8 @@ type Report struct {
 	Errors    map[string]int64
 	Duration  time.Duration
 	Latencies []time.Duration // of acked requests, sorted
-	Trades    int64           // taker fills seen in acks
+	Orders    int64           // orders placed (acknowledged after commit)
+	Trades    int64           // orders that traded on arrival
 	// Fan-out: trade messages received over all subscribers, their
 	// delivery latencies (sorted), and subscribers that were cut off.
 	Deliveries   []time.Duration
@@ -79,6 +83,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func (r *Report) Print(w io.Writer) {
 	secs := r.Duration.Seconds()
 	fmt.Fprintf(w, "requests: %d sent, %d acknowledged (2xx) in %.1fs = %.0f acked/s\n", r.Sent, r.Acked, secs, float64(r.Acked)/secs)
+	fmt.Fprintf(w, "orders placed: %d = %.0f orders/s acknowledged after commit\n", r.Orders, float64(r.Orders)/secs)
 	fmt.Fprintf(w, "ack latency: p50 %s  p90 %s  p99 %s  max %s\n",
 		r.Percentile(50).Round(10*time.Microsecond), r.Percentile(90).Round(10*time.Microsecond),
 		r.Percentile(99).Round(10*time.Microsecond), r.Percentile(100).Round(10*time.Microsecond))
@@ -168,7 +173,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	var mu sync.Mutex
-	var sent, acked, trades atomic.Int64
+	var sent, acked, placed, trades atomic.Int64
 	var nonce atomic.Int64
 	start := time.Now()
 	for w := range cfg.Concurrency {
@@ -211,8 +216,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 				case status/100 == 2:
 					acked.Add(1)
 					lat = append(lat, elapsed)
-					if method == http.MethodPost && track(t, resp) {
-						trades.Add(1)
+					if method == http.MethodPost {
+						n, traded := record(t, resp, errs)
+						placed.Add(n)
+						trades.Add(traded)
 					}
 				default:
 					errs[errorCode(status, resp)]++
@@ -228,7 +235,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	}
 	wg.Wait()
 	rep.Duration = time.Since(start)
-	rep.Sent, rep.Acked, rep.Trades = sent.Load(), acked.Load(), trades.Load()
+	rep.Sent, rep.Acked, rep.Orders, rep.Trades = sent.Load(), acked.Load(), placed.Load(), trades.Load()
 	slices.Sort(rep.Latencies)
 	if fanout != nil {
 		// Let the last trades arrive before counting.
@@ -249,10 +256,7 @@ func rateText(r float64) string {
 func nextRequest(cfg Config, rng *rand.Rand, t *trader) (string, string, []byte) {
 	total := cfg.LimitWeight + cfg.MarketWeight + cfg.CancelWeight
 	pick := rng.IntN(max(total, 1))
-	side := []string{"buy", "sell"}[rng.IntN(2)]
-	qty := "0.00" + strconv.Itoa(1+rng.IntN(9))
-	switch {
-	case pick >= cfg.LimitWeight+cfg.MarketWeight:
+	if pick >= cfg.LimitWeight+cfg.MarketWeight {
 		t.mu.Lock()
 		var id string
 		if n := len(t.open); n > 0 {
@@ -265,12 +269,25 @@ func nextRequest(cfg Config, rng *rand.Rand, t *trader) (string, string, []byte)
 		if id != "" {
 			return http.MethodDelete, "/api/v1/orders/" + id, nil
 		}
-	case pick >= cfg.LimitWeight:
-		b, _ := json.Marshal(map[string]any{"market": cfg.Market, "side": side, "type": "market", "quantity": qty})
+	}
+	order := func() map[string]any {
+		side := []string{"buy", "sell"}[rng.IntN(2)]
+		qty := "0.00" + strconv.Itoa(1+rng.IntN(9))
+		if rng.IntN(max(cfg.LimitWeight+cfg.MarketWeight, 1)) >= cfg.LimitWeight {
+			return map[string]any{"market": cfg.Market, "side": side, "type": "market", "quantity": qty}
+		}
+		return map[string]any{"market": cfg.Market, "side": side, "type": "limit", "price": limitPrice(cfg, rng), "quantity": qty}
+	}
+	if cfg.Batch <= 1 {
+		b, _ := json.Marshal(order())
 		return http.MethodPost, "/api/v1/orders", b
 	}
-	b, _ := json.Marshal(map[string]any{"market": cfg.Market, "side": side, "type": "limit", "price": limitPrice(cfg, rng), "quantity": qty})
-	return http.MethodPost, "/api/v1/orders", b
+	batch := make([]map[string]any, cfg.Batch)
+	for i := range batch {
+		batch[i] = order()
+	}
+	b, _ := json.Marshal(map[string]any{"orders": batch})
+	return http.MethodPost, "/api/v1/orders/batch", b
 }
 
 func limitPrice(cfg Config, rng *rand.Rand) string {
@@ -279,25 +296,54 @@ func limitPrice(cfg Config, rng *rand.Rand) string {
 	return (mid + offset*tick).Fixed(tick.Decimals())
 }
 
-// track remembers the trader's resting orders for later cancels and says
-// whether the order traded on arrival.
-func track(t *trader, resp []byte) bool {
-	var o struct {
-		ID             string `json:"id"`
-		Status         string `json:"status"`
-		FilledQuantity string `json:"filled_quantity"`
-	}
-	if json.Unmarshal(resp, &o) != nil {
-		return false
-	}
-	if o.Status == "open" || o.Status == "partially_filled" {
-		t.mu.Lock()
-		if len(t.open) < 1000 {
-			t.open = append(t.open, o.ID)
+type orderAck struct {
+	ID             string `json:"id"`
+	Status         string `json:"status"`
+	FilledQuantity string `json:"filled_quantity"`
+}
+
+// record counts the orders a placement response acknowledged, remembers
+// the trader's resting ones for later cancels, counts those that traded on
+// arrival, and tallies refused batch items in errs.
+func record(t *trader, resp []byte, errs map[string]int64) (placed, traded int64) {
+	var batch struct {
+		Results []struct {
+			Status int
+			Order  *orderAck
+			Error  *struct{ Code string }
 		}
-		t.mu.Unlock()
 	}
-	return o.FilledQuantity != "" && o.FilledQuantity != "0"
+	var acks []orderAck
+	if json.Unmarshal(resp, &batch) == nil && batch.Results != nil {
+		for _, r := range batch.Results {
+			switch {
+			case r.Order != nil:
+				acks = append(acks, *r.Order)
+			case r.Error != nil:
+				errs[r.Error.Code]++
+			}
+		}
+	} else {
+		var o orderAck
+		if json.Unmarshal(resp, &o) != nil {
+			return 0, 0
+		}
+		acks = append(acks, o)
+	}
+	for _, o := range acks {
+		placed++
+		if o.FilledQuantity != "" && o.FilledQuantity != "0" {
+			traded++
+		}
+		if o.Status == "open" || o.Status == "partially_filled" {
+			t.mu.Lock()
+			if len(t.open) < 1000 {
+				t.open = append(t.open, o.ID)
+			}
+			t.mu.Unlock()
+		}
+	}
+	return placed, traded
 }
 
 func errorCode(status int, body []byte) string {
