@@ -1,32 +1,53 @@
 # syntax=docker/dockerfile:1.7
 # The exchange image: one static binary, pg_dump/pg_restore for the backup
-# subcommands, CA certificates for S3, and nothing else.
+# subcommands, CA certificates for S3, and nothing else. Why each choice and
+# what it weighs: docs/delivery.md.
+#
+# Base images are pinned to exact versions written out in FROM, where
+# Dependabot (docker ecosystem) finds and bumps them; digests are not pinned
+# because none could be verified where this was written (docs/delivery.md).
 
 # Go matches go.work's toolchain (1.26.8); bookworm is the Debian the
 # service is developed and tested on.
 FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
-# Dependencies first, so a source change does not refetch modules. Only the
-# service module is built: GOWORK=off keeps the infra module's (large)
-# dependency graph out of the image build.
+# Only the service module is built: GOWORK=off keeps the infra module's
+# (large) dependency graph out of the image build. GOTOOLCHAIN=local builds
+# with exactly this image's Go and never downloads another toolchain.
+ENV CGO_ENABLED=0 GOWORK=off GOTOOLCHAIN=local
+# Dependencies first, so a source change does not refetch modules.
 COPY service/go.mod service/go.sum ./service/
 RUN --mount=type=cache,target=/go/pkg/mod \
-    cd service && GOWORK=off go mod download
+    cd service && go mod download && go mod verify
 COPY service/ ./service/
+# The deploy workflow passes the commit SHA; it is what `exchange` reports
+# as its version (buildinfo.Version).
 ARG VERSION=dev
+# Reproducible: no file-system paths (-trimpath), no VCS stamp (the build
+# context has no .git anyway), stripped symbols, the version from ldflags.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    cd service && GOWORK=off CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/crypto-exchange/exchange/service/internal/buildinfo.Version=${VERSION}" \
+    cd service && go build -trimpath -buildvcs=false \
+      -ldflags "-s -w -buildid= -X github.com/crypto-exchange/exchange/service/internal/buildinfo.Version=${VERSION}" \
       -o /out/exchange ./cmd/exchange
 
-# Alpine keeps the image small (~35 MB with the PostgreSQL client). Its
-# postgresql17-client matches the PostgreSQL 17 server the platform deploys:
-# pg_dump must be at least the server's major version.
-FROM alpine:3.22.2 AS runtime
-RUN apk add --no-cache ca-certificates tzdata postgresql17-client \
+# Alpine keeps the image small (about 45 MB, docs/delivery.md). pg_dump must
+# be at least the server's major version and pg_restore must read what it
+# writes: PG_MAJOR is the major of the PostgreSQL the platform deploys (the
+# Bitnami 17.6.0 and CloudNativePG 17.6 images; a test keeps them equal). On
+# Alpine 3.22 postgresql17 is the default PostgreSQL; within a branch Alpine
+# ships only patch and security updates of it. No tzdata: the service works
+# in UTC and loads no zones, and pg_dump leaves time zones to the server.
+FROM alpine:3.22.5 AS runtime
+ARG PG_MAJOR=17
+RUN apk add --no-cache ca-certificates "postgresql${PG_MAJOR}-client" \
+ && "/usr/libexec/postgresql${PG_MAJOR}/pg_dump" --version | grep -q " ${PG_MAJOR}\." \
+ && "/usr/libexec/postgresql${PG_MAJOR}/pg_restore" --version | grep -q " ${PG_MAJOR}\." \
  && addgroup -S -g 65532 exchange \
  && adduser -S -D -H -u 65532 -G exchange -s /sbin/nologin exchange
+# The backup commands run this directory's pg_dump/pg_restore, whatever else
+# ends up on PATH.
+ENV BACKUP_PG_BIN_DIR=/usr/libexec/postgresql${PG_MAJOR}
 COPY --from=build /out/exchange /usr/local/bin/exchange
 # Non-root; the pod's securityContext also sets runAsNonRoot and a
 # read-only root filesystem (scratch space is an emptyDir at /tmp).
