@@ -151,10 +151,7 @@ func TestPrometheusRuleIsDeclared(t *testing.T) {
 	f := readRuleFile(t)
 	for _, stack := range []string{"dev", "prod"} {
 		r := runStack(t, stack)
-		var rules []*declared
-		for _, d := range r.ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule") {
-			rules = append(rules, d)
-		}
+		rules := r.ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
 		if len(rules) != 1 {
 			t.Fatalf("%s: %d PrometheusRules, want exactly one", stack, len(rules))
 		}
