@@ -99,7 +99,7 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 		url := "http://" + a.String()
 		fmt.Fprintf(env.stdout, `
 Exchange (demo mode: deposits are credited at once) is running at %s
-  Markets:  %s/api/v1/markets
+  API:      %s/api/v1/markets (see service/api/openapi.yaml)
   Admin:    %s
   Database: %s
             in %s (%s)
