@@ -27,8 +27,8 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
 )
 
-// replica is one `exchange serve` process.
-type replica struct {
+// server is one `exchange serve` process.
+type server struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	url    string
@@ -36,7 +36,7 @@ type replica struct {
 	done   chan struct{}
 }
 
-func startReplica(t *testing.T, dbURL string) *replica {
+func startReplica(t *testing.T, dbURL string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = []string{
@@ -47,7 +47,7 @@ func startReplica(t *testing.T, dbURL string) *replica {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{t: t, cmd: cmd, leader: make(chan time.Time, 1), done: make(chan struct{})}
+	r := &server{t: t, cmd: cmd, leader: make(chan time.Time, 1), done: make(chan struct{})}
 	urls := make(chan string, 1)
 	go func() {
 		defer close(r.done)
@@ -83,7 +83,7 @@ type bot struct {
 	nonce       atomic.Int64
 }
 
-func newBot(t *testing.T, via *replica, email string) *bot {
+func newBot(t *testing.T, via *server, email string) *bot {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
@@ -176,7 +176,7 @@ func TestTwoReplicasMatchSingleWriter(t *testing.T) {
 		if r := runBinary(t, []string{"DATABASE_URL=" + dbURL}, "", "migrate", "--seed"); r.code != 0 {
 			t.Fatal(r.stderr)
 		}
-		var rs []*replica
+		var rs []*server
 		for range replicas {
 			rs = append(rs, startReplica(t, dbURL))
 		}

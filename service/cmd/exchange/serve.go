@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -13,15 +12,9 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/crypto-exchange/exchange/service/internal/auth"
-	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi"
-	"github.com/crypto-exchange/exchange/service/internal/ledger"
-	"github.com/crypto-exchange/exchange/service/internal/marketdata"
-	"github.com/crypto-exchange/exchange/service/internal/sequencer"
-	"github.com/crypto-exchange/exchange/service/internal/wallet"
+	"github.com/crypto-exchange/exchange/service/internal/replica"
 )
 
 func newLogger(env *environment) (*slog.Logger, error) {
@@ -78,60 +71,26 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	return serve(ctx, db, dbCfg, srvCfg, log, nil)
 }
 
-// serve runs the HTTP server and this replica's sequencer candidate on db
-// until ctx ends, then drains and closes the pool.
+// serve runs one replica on db until ctx ends, then drains and closes the
+// pool.
 func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.Server, log *slog.Logger, ready func(net.Addr)) error {
-	sqlDB := database.SQL(db)
-	defer sqlDB.Close()
-	now := func() time.Time { return time.Now().UTC() }
-	authSvc, err := auth.New(db, cfg.SecretKey, now)
+	defer database.SQL(db).Close()
+	r, err := replica.New(replica.Config{DB: db, DatabaseURL: dbCfg.URL, Server: cfg, Log: log})
 	if err != nil {
 		return err
 	}
-	reg := httpapi.NewRegistry(sqlDB)
-	seq := sequencer.New(sequencer.Config{DatabaseURL: dbCfg.URL}, log, now, reg)
-	feed := marketdata.NewFeed(dbCfg.URL, db, log, marketdata.NewHub(reg))
-	srv := httpapi.New(httpapi.Deps{
-		DB:        db,
-		Auth:      authSvc,
-		Wallet:    wallet.New(db, cfg.Mode, now),
-		Catalog:   catalog.NewCache(db, 5*time.Second, now),
-		Sequencer: sequencer.NewClient(seq, sqlDB, cfg.SecretKey),
-		Feed:      feed,
-		Config:    cfg,
-		Log:       log,
-		Registry:  reg,
-		Now:       now,
-	})
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
 	}
-	go prune(ctx, authSvc, log)
-	go feed.Run(ctx)
-	go ledger.NewMonitor(db, log, reg).Run(ctx, cfg.LedgerCheckEvery, seq.IsLeader)
-	// The sequencer outlives the HTTP server's ctx: requests still
-	// draining after SIGTERM need it to finish.
-	seqCtx, stopSeq := context.WithCancel(context.WithoutCancel(ctx))
-	seqDone := make(chan struct{})
-	defer func() {
-		stopSeq()
-		<-seqDone
-	}()
-	started := false
-	err = srv.Run(ctx, func(addr net.Addr) {
-		started = true
-		go func() {
-			defer close(seqDone)
-			seq.Run(seqCtx, advertiseURL(cfg.Advertise, addr))
-		}()
+	stop := func() {}
+	defer func() { stop() }()
+	err = r.Server.Run(ctx, func(addr net.Addr) {
+		stop = r.Start(ctx, advertiseURL(cfg.Advertise, addr))
 		log.Info("serving", "addr", addr.String(), "mode", string(cfg.Mode))
 		if ready != nil {
 			ready(addr)
 		}
 	})
-	if !started {
-		close(seqDone)
-	}
 	if err != nil {
 		return err
 	}
@@ -149,22 +108,6 @@ func advertiseURL(configured string, addr net.Addr) string {
 		return fmt.Sprintf("http://127.0.0.1:%d", tcp.Port)
 	}
 	return "http://" + addr.String()
-}
-
-// prune clears expired sessions and replay-window signatures every minute.
-func prune(ctx context.Context, a *auth.Service, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.Prune(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Warn("prune expired auth records", "error", err.Error())
-			}
-		}
-	}
 }
 
 // servePprof exposes Go's profiler for performance work; it is off unless

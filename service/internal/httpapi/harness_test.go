@@ -23,13 +23,10 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
-	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
-	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
-	"github.com/crypto-exchange/exchange/service/internal/sequencer"
-	"github.com/crypto-exchange/exchange/service/internal/wallet"
+	"github.com/crypto-exchange/exchange/service/internal/replica"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -56,41 +53,25 @@ func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *
 	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
 		t.Fatal(err)
 	}
-	now := func() time.Time { return time.Now().UTC() }
-	secret := secretKey
-	a, err := auth.New(db, secret, now)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	reg := httpapi.NewRegistry(database.SQL(db))
-	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 50 * time.Millisecond}, log, now, reg)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); seq.Run(ctx, "http://127.0.0.1:1") }()
-	t.Cleanup(func() { stop(); <-done })
-	feed := marketdata.NewFeed(dbURL, db, log, marketdata.NewHub(reg))
-	go feed.Run(ctx)
-	for !seq.IsLeader() || !feed.Ready() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cfg := config.Server{Mode: mode, SecretKey: secret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
+	cfg := config.Server{Mode: mode, SecretKey: secretKey, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv := httpapi.New(httpapi.Deps{
-		DB:        db,
-		Auth:      a,
-		Wallet:    wallet.New(db, mode, now),
-		Catalog:   catalog.NewCache(db, time.Second, now),
-		Sequencer: sequencer.NewClient(seq, database.SQL(db), secret),
-		Feed:      feed,
-		Config:    cfg,
-		Log:       log,
-		Registry:  reg,
-		Now:       now,
+	r, err := replica.New(replica.Config{
+		DB: db, DatabaseURL: dbURL, Server: cfg, CatalogTTL: time.Second, ElectionRetry: 50 * time.Millisecond,
+		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := r.Start(ctx, "http://127.0.0.1:1")
+	t.Cleanup(func() { cancel(); stop() })
+	for !r.Sequencer.IsLeader() || !r.Feed.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv := r.Server
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &exchange{t: t, db: db, srv: srv, url: ts.URL, logs: logs}

@@ -2,11 +2,8 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,7 +20,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crypto-exchange/exchange/service/internal/config"
-	"github.com/crypto-exchange/exchange/service/internal/ledger"
 )
 
 // The dashboard and the alerting rules the infra program provisions
@@ -71,17 +67,8 @@ type query struct{ where, expr string }
 // service exports (or an explicitly listed external one), and every label a
 // selector matches on exists on that family.
 func TestObservabilityMetricsAreExported(t *testing.T) {
-	x := newExchange(t, config.ModeDemo)
-	// `exchange serve` runs the ledger monitor next to the server
-	// (cmd/exchange/serve.go); the harness does not, so start it here, on
-	// the same registry, with a short interval.
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ledger.NewMonitor(x.db, slog.New(slog.NewJSONHandler(io.Discard, nil)), x.srv.Registry).Run(ctx, 20*time.Millisecond, func() bool { return true })
-	}()
-	t.Cleanup(func() { stop(); <-done })
+	// The replica runs the ledger monitor; check often so its metrics appear.
+	x := newExchange(t, config.ModeDemo, func(c *config.Server) { c.LedgerCheckEvery = 20 * time.Millisecond })
 
 	// Traffic, so the label-dependent series exist: an accepted order, a
 	// refused one and a trade (orders and trades per market, rejections per

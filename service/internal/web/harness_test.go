@@ -15,12 +15,8 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
-	"github.com/crypto-exchange/exchange/service/internal/database"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi"
-	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
-	"github.com/crypto-exchange/exchange/service/internal/sequencer"
-	"github.com/crypto-exchange/exchange/service/internal/wallet"
+	"github.com/crypto-exchange/exchange/service/internal/replica"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -45,36 +41,21 @@ func newExchange(t *testing.T, mode config.Mode) *exchange {
 	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
 		t.Fatal(err)
 	}
-	now := func() time.Time { return time.Now().UTC() }
-	a, err := auth.New(db, testSecret, now)
+	cfg := config.Server{Mode: mode, SecretKey: testSecret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
+	r, err := replica.New(replica.Config{
+		DB: db, DatabaseURL: dbURL, Server: cfg, CatalogTTL: time.Second, ElectionRetry: 50 * time.Millisecond,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	reg := httpapi.NewRegistry(database.SQL(db))
-	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 50 * time.Millisecond}, log, now, reg)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); seq.Run(ctx, "http://127.0.0.1:1") }()
-	t.Cleanup(func() { stop(); <-done })
-	feed := marketdata.NewFeed(dbURL, db, log, marketdata.NewHub(reg))
-	go feed.Run(ctx)
-	for !seq.IsLeader() || !feed.Ready() {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := r.Start(ctx, "http://127.0.0.1:1")
+	t.Cleanup(func() { cancel(); stop() })
+	for !r.Sequencer.IsLeader() || !r.Feed.Ready() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	cfg := config.Server{Mode: mode, SecretKey: testSecret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
-	srv := httpapi.New(httpapi.Deps{
-		DB:        db,
-		Auth:      a,
-		Wallet:    wallet.New(db, mode, now),
-		Catalog:   catalog.NewCache(db, time.Second, now),
-		Sequencer: sequencer.NewClient(seq, database.SQL(db), testSecret),
-		Feed:      feed,
-		Config:    cfg,
-		Log:       log,
-		Registry:  reg,
-		Now:       now,
-	})
+	srv := r.Server
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &exchange{t: t, db: db, url: ts.URL}
