@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -161,29 +160,9 @@ func stackConfig(t *testing.T, stack string) map[string]stackfile.Value {
 // setConfig changes one value inside a structured key of cfg.
 func setConfig(t *testing.T, cfg map[string]stackfile.Value, object, path string, value any) {
 	t.Helper()
-	key := "exchange:" + object
-	obj := map[string]any{}
-	if v, ok := cfg[key]; ok {
-		if err := json.Unmarshal([]byte(v.Value), &obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	parts := strings.Split(path, ".")
-	m := obj
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
-	}
-	m[parts[len(parts)-1]] = value
-	js, err := json.Marshal(obj)
-	if err != nil {
+	if err := stackfile.Set(cfg, "exchange:"+object, path, value); err != nil {
 		t.Fatal(err)
 	}
-	cfg[key] = stackfile.Value{Value: string(js)}
 }
 
 // run executes the program under mocks with cfg, the way `pulumi up` would.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -53,4 +54,32 @@ func Read(path string) (map[string]Value, error) {
 		}
 	}
 	return out, nil
+}
+
+// Set changes one value inside a structured key, as `pulumi config set
+// --path` would: Set(cfg, "exchange:app", "tls.enabled", true).
+func Set(cfg map[string]Value, key, path string, value any) error {
+	obj := map[string]any{}
+	if v, ok := cfg[key]; ok {
+		if err := json.Unmarshal([]byte(v.Value), &obj); err != nil {
+			return fmt.Errorf("config %s is not an object: %w", key, err)
+		}
+	}
+	parts := strings.Split(path, ".")
+	m := obj
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = value
+	js, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", key, err)
+	}
+	cfg[key] = Value{Value: string(js)}
+	return nil
 }

@@ -1,9 +1,7 @@
 package settings
 
 import (
-	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/crypto-exchange/exchange/infra/stackfile"
@@ -47,29 +45,9 @@ func (c config) lookup(key string) (string, bool, bool) {
 // set changes one value inside a structured key: set("app", "tls.enabled", true).
 func (c config) set(t *testing.T, object, path string, value any) {
 	t.Helper()
-	key := "exchange:" + object
-	obj := map[string]any{}
-	if v, ok := c[key]; ok {
-		if err := json.Unmarshal([]byte(v.Value), &obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	parts := strings.Split(path, ".")
-	m := obj
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
-	}
-	m[parts[len(parts)-1]] = value
-	js, err := json.Marshal(obj)
-	if err != nil {
+	if err := stackfile.Set(c, "exchange:"+object, path, value); err != nil {
 		t.Fatal(err)
 	}
-	c[key] = stackfile.Value{Value: string(js)}
 }
 
 func (c config) load(stack string) (*Settings, error) { return Load(stack, c.lookup) }
