@@ -364,7 +364,7 @@ func TestFollowerStreamsLeaderEvents(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no trade reached the follower's subscriber: %v", err)
 		}
-		if strings.Contains(string(data), `"type":"trade"`) && strings.Contains(string(data), `"price":"30000"`) {
+		if strings.Contains(string(data), `"type":"trades"`) && strings.Contains(string(data), `"price":"30000"`) {
 			return
 		}
 	}

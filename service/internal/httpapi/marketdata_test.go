@@ -157,14 +157,14 @@ func TestWebSocketStreams(t *testing.T) {
 	if delta.Sequence != snap.Sequence+1 || len(delta.Asks) != 1 || delta.Asks[0] != [2]string{"2000", "0.6"} {
 		t.Fatalf("delta = %+v after snapshot %d", delta, snap.Sequence)
 	}
-	tr := public.next("trade", "trades:ETH-USDT")
-	var trade struct {
+	tr := public.next("trades", "trades:ETH-USDT")
+	var trades []struct {
 		Price, Quantity string
 		TakerSide       string `json:"taker_side"`
 	}
-	json.Unmarshal(tr.Data, &trade)
-	if trade.Price != "2000" || trade.Quantity != "0.4" || trade.TakerSide != "buy" {
-		t.Fatalf("trade = %s", tr.Data)
+	json.Unmarshal(tr.Data, &trades)
+	if len(trades) != 1 || trades[0].Price != "2000" || trades[0].Quantity != "0.4" || trades[0].TakerSide != "buy" {
+		t.Fatalf("trades = %s", tr.Data)
 	}
 	tick := public.next("ticker", "ticker:ETH-USDT")
 	if !strings.Contains(string(tick.Data), `"last":"2000"`) {

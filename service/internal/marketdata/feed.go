@@ -216,11 +216,24 @@ func (f *Feed) apply(ev sequencer.Events) error {
 		b.sequence = d.Sequence
 		f.hub.publish(bookChannel(d.Market), encode(bookMessage{Type: "delta", Channel: bookChannel(d.Market), Sequence: d.Sequence, Bids: d.Bids, Asks: d.Asks}))
 	}
+	// A batch's trades go out as one message per market: a taker that
+	// sweeps ten makers costs every subscriber one frame, not ten.
 	tickers := map[string]bool{}
+	var byMarket map[string][]TradeJSON
+	var order []string
 	for _, t := range ev.Trades {
 		f.last[t.Market] = t.Price
-		tickers[t.Market] = true
-		f.hub.publish(tradesChannel(t.Market), encode(tradeMessage{Type: "trade", Channel: tradesChannel(t.Market), Data: tradeJSON(t), CommittedAt: ev.Time}))
+		if !tickers[t.Market] {
+			tickers[t.Market] = true
+			order = append(order, t.Market)
+		}
+		if byMarket == nil {
+			byMarket = map[string][]TradeJSON{}
+		}
+		byMarket[t.Market] = append(byMarket[t.Market], tradeJSON(t))
+	}
+	for _, m := range order {
+		f.hub.publish(tradesChannel(m), encode(tradesMessage{Type: "trades", Channel: tradesChannel(m), Data: byMarket[m], CommittedAt: ev.Time}))
 	}
 	for _, d := range ev.Books {
 		tickers[d.Market] = true

@@ -222,11 +222,12 @@ func tradeJSON(t sequencer.TradeEvent) TradeJSON {
 	return TradeJSON{ID: formatID(t.ID), Price: t.Price, Quantity: t.Quantity, TakerSide: t.TakerSide, Time: t.Time}
 }
 
-type tradeMessage struct {
-	Type    string    `json:"type"`
-	Channel string    `json:"channel"`
-	Data    TradeJSON `json:"data"`
-	// CommittedAt is when the trade's batch committed, so a client can
+// tradesMessage carries the trades one batch made in one market, oldest first.
+type tradesMessage struct {
+	Type    string      `json:"type"`
+	Channel string      `json:"channel"`
+	Data    []TradeJSON `json:"data"`
+	// CommittedAt is when the trades' batch committed, so a client can
 	// measure delivery latency.
 	CommittedAt time.Time `json:"committed_at"`
 }

@@ -366,9 +366,9 @@
         book.seq = m.sequence;
         renderBook();
         break;
-      case 'trade':
-        addTrades([m.data], true);
-        chart.addTrade(m.data);
+      case 'trades':
+        addTrades(m.data, true);
+        for (const t of m.data) chart.addTrade(t);
         break;
       case 'ticker':
         renderTicker(m.data);
