@@ -154,15 +154,28 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 			},
 		},
 	}
-	// With an HPA the replica count is the HPA's; declaring it here too
-	// would make every `pulumi up` fight the autoscaler.
-	if !s.Autoscaling.Enabled {
-		spec.Replicas = pulumi.Int(s.Replicas)
+	opts := []pulumi.ResourceOption{pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{job})}
+	spec.Replicas = pulumi.Int(s.Replicas)
+	if s.Autoscaling.Enabled {
+		// With an HPA the replica count is the HPA's. Dropping the field
+		// instead would make the API server default it to 1 until the HPA
+		// scales back: a stack switching autoscaling on would lose all but
+		// one pod. Ignored, the provider keeps the live count while it owns
+		// the field and leaves it out once the HPA has taken it over.
+		spec.Replicas = pulumi.Int(s.Autoscaling.MinReplicas)
+		opts = append(opts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
 	}
 	dep, err := appsv1.NewDeployment(ctx, appName, &appsv1.DeploymentArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels},
-		Spec:     spec,
-	}, pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{job}))
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels,
+			// The program is the source of truth for what it declares: when
+			// autoscaling is switched off again, the count the HPA owned
+			// goes back to the program instead of failing with an apply
+			// conflict.
+			Annotations: pulumi.StringMap{"pulumi.com/patchForce": pulumi.String("true")},
+		},
+		Spec: spec,
+	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("exchange deployment: %w", err)
 	}

@@ -39,6 +39,7 @@ type declared struct {
 	Parent     string
 	Provider   string
 	Protect    bool
+	Ignore     []string // ignoreChanges
 	Deps       []string
 	// Inputs with secrets unwrapped, for assertions on values.
 	Inputs map[string]any
@@ -61,6 +62,7 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	if rpc != nil {
 		d.Remote, d.Parent, d.Provider, d.Protect = rpc.GetRemote(), rpc.GetParent(), rpc.GetProvider(), rpc.GetProtect()
 		d.Deps = rpc.GetDependencies()
+		d.Ignore = rpc.GetIgnoreChanges()
 		d.URN = fmt.Sprintf("urn:pulumi:stack::project::%s::%s", args.TypeToken, args.Name)
 	}
 	r.mu.Lock()

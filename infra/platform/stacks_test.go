@@ -45,6 +45,9 @@ func TestDevStack(t *testing.T) {
 	if got := get(dep.Inputs, "spec.replicas"); got != 1.0 {
 		t.Errorf("replicas = %v, want 1", got)
 	}
+	if len(dep.Ignore) != 0 {
+		t.Errorf("without an HPA the Deployment must own replicas; ignoreChanges %v", dep.Ignore)
+	}
 	if len(r.ofType("kubernetes:autoscaling/v2:HorizontalPodAutoscaler"))+len(r.ofType("kubernetes:policy/v1:PodDisruptionBudget")) != 0 {
 		t.Error("dev declares an HPA or PDB")
 	}
@@ -103,8 +106,10 @@ func TestDevStack(t *testing.T) {
 func TestProdStack(t *testing.T) {
 	r := runStack(t, "prod")
 	dep := r.one(t, "kubernetes:apps/v1:Deployment", "exchange")
-	if got := get(dep.Inputs, "spec.replicas"); got != nil {
-		t.Errorf("with an HPA the Deployment must not set replicas, got %v", got)
+	// With an HPA the Deployment starts at minReplicas and then leaves the
+	// count alone; removing the field would reset it to 1 on a live stack.
+	if got := get(dep.Inputs, "spec.replicas"); got != 3.0 || !slices.Equal(dep.Ignore, []string{"spec.replicas"}) {
+		t.Errorf("with an HPA: replicas %v ignoreChanges %v, want 3 and [spec.replicas]", got, dep.Ignore)
 	}
 	hpa := r.one(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "exchange")
 	if get(hpa.Inputs, "spec.minReplicas") != 3.0 || get(hpa.Inputs, "spec.maxReplicas") != 12.0 ||

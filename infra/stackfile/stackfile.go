@@ -65,6 +65,18 @@ func Set(cfg map[string]Value, key, path string, value any) error {
 			return fmt.Errorf("config %s is not an object: %w", key, err)
 		}
 	}
+	SetPath(obj, path, value)
+	js, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", key, err)
+	}
+	cfg[key] = Value{Value: string(js)}
+	return nil
+}
+
+// SetPath sets a dotted path inside a decoded object, creating the maps on
+// the way.
+func SetPath(obj map[string]any, path string, value any) {
 	parts := strings.Split(path, ".")
 	m := obj
 	for _, p := range parts[:len(parts)-1] {
@@ -76,10 +88,4 @@ func Set(cfg map[string]Value, key, path string, value any) error {
 		m = next
 	}
 	m[parts[len(parts)-1]] = value
-	js, err := json.Marshal(obj)
-	if err != nil {
-		return fmt.Errorf("config %s: %w", key, err)
-	}
-	cfg[key] = Value{Value: string(js)}
-	return nil
 }

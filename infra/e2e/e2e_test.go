@@ -1,0 +1,804 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/crypto-exchange/exchange/infra/platform"
+)
+
+const (
+	appNS    = "exchange"
+	appImage = "exchange:dev" // Pulumi.dev.yaml's app.image
+	// How long the cluster may take to converge after an operation the
+	// engine already waited for (status propagation, namespace cleanup).
+	settle = 2 * time.Minute
+)
+
+// timings are printed as one line per step, and again as a summary.
+type timings struct {
+	t     *testing.T
+	start time.Time
+	steps []string
+}
+
+func newTimings(t *testing.T) *timings {
+	tm := &timings{t: t, start: time.Now()}
+	t.Cleanup(func() {
+		fmt.Printf("e2e %s timings:\n", t.Name())
+		for _, s := range tm.steps {
+			fmt.Println("  " + s)
+		}
+		fmt.Printf("  %-52s %6.1fs\n", "total", time.Since(tm.start).Seconds())
+	})
+	return tm
+}
+
+// step runs one step and prints how long it took, also when it fails.
+func (tm *timings) step(name string, f func()) {
+	tm.t.Helper()
+	start := time.Now()
+	done := false
+	defer func() {
+		status := "ok"
+		if !done || tm.t.Failed() {
+			status = "FAILED"
+		}
+		line := fmt.Sprintf("%-52s %6.1fs %s", name, time.Since(start).Seconds(), status)
+		tm.steps = append(tm.steps, line)
+		fmt.Println("e2e step " + line)
+	}()
+	f()
+	done = true
+	if tm.t.Failed() {
+		tm.t.FailNow()
+	}
+}
+
+// previewSteps runs a preview and returns each resource's planned
+// operation by URN, and the summary.
+func previewSteps(t *testing.T, st auto.Stack, log *engineLog, opts ...optpreview.Option) (map[string]apitype.OpType, map[apitype.OpType]int, error) {
+	t.Helper()
+	ch := make(chan events.EngineEvent)
+	ops := map[string]apitype.OpType{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			if ev.ResourcePreEvent != nil {
+				ops[ev.ResourcePreEvent.Metadata.URN] = ev.ResourcePreEvent.Metadata.Op
+			}
+		}
+	}()
+	opts = append(opts, optpreview.ProgressStreams(log.f), optpreview.EventStreams(ch))
+	res, err := st.Preview(context.Background(), opts...)
+	<-done
+	return ops, res.ChangeSummary, err
+}
+
+// changed lists the resources a preview would touch, "op type::name".
+func changed(ops map[string]apitype.OpType) []string {
+	var out []string
+	for urn, op := range ops {
+		if op != apitype.OpSame && op != apitype.OpRead {
+			out = append(out, fmt.Sprintf("%s %s", op, urnTypeName(urn)))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// urnTypeName is "type::name" of a URN (urn:pulumi:stack::project::type::name).
+func urnTypeName(urn string) string {
+	parts := strings.SplitN(urn, "::", 3)
+	if len(parts) < 3 {
+		return urn
+	}
+	typ := parts[2]
+	if i := strings.LastIndex(typ, "$"); i >= 0 {
+		typ = typ[i+1:]
+	}
+	return typ
+}
+
+// stackResourceTypes are the types of the resources in a stack's state.
+func stackResourceTypes(t *testing.T, st auto.Stack) []string {
+	t.Helper()
+	dep, err := st.Export(context.Background())
+	if err != nil {
+		t.Fatalf("export stack: %v", err)
+	}
+	var d apitype.DeploymentV3
+	if len(dep.Deployment) > 0 {
+		if err := json.Unmarshal(dep.Deployment, &d); err != nil {
+			t.Fatalf("decode stack state: %v", err)
+		}
+	}
+	var out []string
+	for _, r := range d.Resources {
+		out = append(out, string(r.Type))
+	}
+	return out
+}
+
+// TestInvalidConfigCreatesNothing: on the real engine a config value the
+// program refuses fails the preview, and an up, with the program's own
+// message, and nothing reaches the cluster or the state.
+func TestInvalidConfigCreatesNothing(t *testing.T) {
+	tm := newTimings(t)
+	ctx := context.Background()
+	cfg := env.devConfig(t, env.newTestSecrets())
+	cfg.set(t, "exchange:app", "replicas", 0)
+	const want = "exchange:app.replicas: 0 is out of range; allowed 1..50"
+	var st auto.Stack
+	tm.step("invalid: create stack e2e-invalid (app.replicas 0)", func() {
+		st = env.newStack(t, "e2e-invalid", cfg)
+	})
+	tm.step("invalid: preview fails with the program's message", func() {
+		log := env.engineLog(t, "invalid-preview")
+		_, _, err := previewSteps(t, st, log)
+		if err == nil {
+			t.Fatalf("preview succeeded with app.replicas 0\n%s", log.tail())
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("preview error does not contain %q:\n%v", want, err)
+		}
+	})
+	tm.step("invalid: up fails the same way", func() {
+		log := env.engineLog(t, "invalid-up")
+		_, err := st.Up(ctx, optup.ProgressStreams(log.f))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("up error does not contain %q: %v\n%s", want, err, log.tail())
+		}
+	})
+	tm.step("invalid: nothing in the cluster or the state", func() {
+		left, err := env.leftovers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) > 0 {
+			t.Errorf("the failed up created: %v", left)
+		}
+		for _, typ := range stackResourceTypes(t, st) {
+			if typ != "pulumi:pulumi:Stack" {
+				t.Errorf("the failed up recorded a %s in the state", typ)
+			}
+		}
+	})
+}
+
+// TestUpPreviewUpdateDestroy is the life of a stack on a real engine and
+// API server: up, idempotent preview, an in-place update, autoscaling,
+// destroy.
+func TestUpPreviewUpdateDestroy(t *testing.T) {
+	tm := newTimings(t)
+	ctx := context.Background()
+	sec := env.newTestSecrets()
+	cfg := env.devConfig(t, sec)
+	var st auto.Stack
+	tm.step("create stack e2e from Pulumi.dev.yaml", func() {
+		if left, err := env.leftovers(); err != nil || len(left) > 0 {
+			t.Fatalf("the cluster is not clean before the run: %v %v", left, err)
+		}
+		st = env.newStack(t, "e2e", cfg)
+	})
+	destroyed := false
+	t.Cleanup(func() {
+		if destroyed {
+			return
+		}
+		log := env.engineLog(t, "cleanup-destroy")
+		if _, err := st.Destroy(ctx, optdestroy.ProgressStreams(log.f)); err != nil {
+			t.Logf("cleanup destroy: %v", err)
+		}
+	})
+
+	tm.step("up (create everything)", func() {
+		log := env.engineLog(t, "up")
+		res, err := st.Up(ctx, optup.ProgressStreams(log.f))
+		if err != nil {
+			t.Fatalf("up: %v\n%s", err, log.tail())
+		}
+		outs := res.Outputs
+		c := checker{t, "stack outputs"}
+		c.eq("namespace", outs["namespace"].Value, appNS)
+		c.eq("siteUrl", outs["siteUrl"].Value, "http://exchange.local:30080")
+		c.eq("backupBucket", outs["backupBucket"].Value, storeBucket)
+		c.eq("backupSchedule", outs["backupSchedule"].Value, "0 2 * * *")
+		for k, o := range outs {
+			if o.Secret {
+				t.Errorf("output %s is a secret; outputs should hold nothing sensitive", k)
+			}
+		}
+	})
+	var migrationUID string
+	tm.step("assert the objects (client-go)", func() {
+		migrationUID = assertPlatform(t, cfg, sec, 2)
+	})
+	tm.step("preview --expect-no-changes (idempotent)", func() {
+		log := env.engineLog(t, "preview-no-changes")
+		ops, _, err := previewSteps(t, st, log, optpreview.ExpectNoChanges())
+		if err != nil {
+			t.Fatalf("a second preview wants changes %v: %v\n%s", changed(ops), err, log.tail())
+		}
+	})
+
+	cfg.set(t, "exchange:app", "replicas", 3)
+	tm.step("replicas 2→3: preview is an update, not a replace", func() {
+		if err := st.SetConfig(ctx, "exchange:app", cfg.value("exchange:app")); err != nil {
+			t.Fatal(err)
+		}
+		log := env.engineLog(t, "preview-replicas")
+		ops, _, err := previewSteps(t, st, log)
+		if err != nil {
+			t.Fatalf("preview: %v\n%s", err, log.tail())
+		}
+		want := []string{"update kubernetes:apps/v1:Deployment::exchange"}
+		if got := changed(ops); !slices.Equal(got, want) {
+			t.Fatalf("preview after changing replicas plans %v, want only %v", got, want)
+		}
+	})
+	tm.step("up (replicas 3)", func() {
+		log := env.engineLog(t, "up-replicas")
+		res, err := st.Up(ctx, optup.ProgressStreams(log.f))
+		if err != nil {
+			t.Fatalf("up: %v\n%s", err, log.tail())
+		}
+		if ch := *res.Summary.ResourceChanges; ch["update"] != 1 || ch["create"]+ch["delete"]+ch["replace"] != 0 {
+			t.Errorf("up changed %v, want one update", ch)
+		}
+		eventually(t, settle, "deployment exchange with 3 replicas", func() error {
+			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 3)
+		})
+		job, err := env.kube.BatchV1().Jobs(appNS).Get(ctx, platform.MigrationJobName(appImage), metav1.GetOptions{})
+		if err != nil || string(job.UID) != migrationUID {
+			t.Errorf("the migration Job was recreated by a replicas change (uid %s → %v, err %v)", migrationUID, job.UID, err)
+		}
+	})
+
+	cfg.set(t, "exchange:app", "autoscaling", map[string]any{
+		"enabled": true, "minReplicas": 3, "maxReplicas": 6, "targetCPUUtilization": 70,
+	})
+	tm.step("autoscaling on: preview creates the HPA, leaves the Deployment", func() {
+		if err := st.SetConfig(ctx, "exchange:app", cfg.value("exchange:app")); err != nil {
+			t.Fatal(err)
+		}
+		log := env.engineLog(t, "preview-autoscaling")
+		ops, _, err := previewSteps(t, st, log)
+		if err != nil {
+			t.Fatalf("preview: %v\n%s", err, log.tail())
+		}
+		// The Deployment is untouched: its count stays until the HPA takes it.
+		want := []string{"create kubernetes:autoscaling/v2:HorizontalPodAutoscaler::exchange"}
+		if got := changed(ops); !slices.Equal(got, want) {
+			t.Fatalf("preview after enabling autoscaling plans %v, want %v", got, want)
+		}
+	})
+	tm.step("up (autoscaling)", func() {
+		log := env.engineLog(t, "up-autoscaling")
+		if _, err := st.Up(ctx, optup.ProgressStreams(log.f)); err != nil {
+			t.Fatalf("up: %v\n%s", err, log.tail())
+		}
+		// Had the program dropped spec.replicas, the API server would have
+		// defaulted it to 1 here, before the HPA scaled back up.
+		if r := env.deployment(t, appNS, "exchange").Spec.Replicas; r == nil || *r != 3 {
+			t.Errorf("right after enabling autoscaling the Deployment asks for %v replicas, want 3 (no dip)", r)
+		}
+		hpa, err := env.kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(ctx, "exchange", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := checker{t, "hpa exchange"}
+		c.eq("scaleTargetRef", hpa.Spec.ScaleTargetRef.Kind+"/"+hpa.Spec.ScaleTargetRef.Name, "Deployment/exchange")
+		c.eq("minReplicas", *hpa.Spec.MinReplicas, 3)
+		c.eq("maxReplicas", hpa.Spec.MaxReplicas, 6)
+		c.true("cpu utilization target 70", len(hpa.Spec.Metrics) == 1 && hpa.Spec.Metrics[0].Resource != nil &&
+			hpa.Spec.Metrics[0].Resource.Name == corev1.ResourceCPU &&
+			*hpa.Spec.Metrics[0].Resource.Target.AverageUtilization == 70)
+		// The HPA owns the count now; it keeps at least minReplicas.
+		eventually(t, settle, "deployment exchange available under the HPA", func() error {
+			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 3)
+		})
+	})
+
+	tm.step("the autoscaler scales out to 4: preview plans nothing", func() {
+		// What the HPA controller does: write the scale subresource as
+		// another field manager. (Without a metrics server the real HPA
+		// leaves a count inside min..max alone.)
+		scale, err := env.kube.AppsV1().Deployments(appNS).GetScale(ctx, "exchange", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scale.Spec.Replicas = 4
+		if _, err := env.kube.AppsV1().Deployments(appNS).UpdateScale(ctx, "exchange", scale,
+			metav1.UpdateOptions{FieldManager: "e2e-autoscaler"}); err != nil {
+			t.Fatal(err)
+		}
+		log := env.engineLog(t, "preview-scaled-out")
+		ops, _, err := previewSteps(t, st, log, optpreview.ExpectNoChanges())
+		if err != nil {
+			t.Fatalf("after the autoscaler scaled out the preview wants %v: %v\n%s", changed(ops), err, log.tail())
+		}
+		log = env.engineLog(t, "up-scaled-out")
+		if _, err := st.Up(ctx, optup.ProgressStreams(log.f)); err != nil {
+			t.Fatalf("up: %v\n%s", err, log.tail())
+		}
+		eventually(t, settle, "deployment exchange keeps the autoscaler's 4 replicas", func() error {
+			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 4)
+		})
+	})
+
+	cfg.set(t, "exchange:app", "autoscaling", map[string]any{"enabled": false})
+	cfg.set(t, "exchange:app", "replicas", 2)
+	tm.step("autoscaling off, replicas 2: the program takes the count back", func() {
+		if err := st.SetConfig(ctx, "exchange:app", cfg.value("exchange:app")); err != nil {
+			t.Fatal(err)
+		}
+		log := env.engineLog(t, "up-autoscaling-off")
+		if _, err := st.Up(ctx, optup.ProgressStreams(log.f)); err != nil {
+			t.Fatalf("up (the autoscaler's field manager owns spec.replicas): %v\n%s", err, log.tail())
+		}
+		eventually(t, settle, "deployment exchange back to 2 replicas", func() error {
+			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 2)
+		})
+		if _, err := env.kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(ctx, "exchange", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("hpa exchange still exists with autoscaling off (err %v)", err)
+		}
+	})
+
+	tm.step("destroy", func() {
+		log := env.engineLog(t, "destroy")
+		if _, err := st.Destroy(ctx, optdestroy.ProgressStreams(log.f)); err != nil {
+			t.Fatalf("destroy: %v\n%s", err, log.tail())
+		}
+		destroyed = true
+	})
+	tm.step("nothing of ours is left", func() {
+		eventually(t, settle, "no object of ours left", func() error {
+			left, err := env.leftovers()
+			if err != nil {
+				return err
+			}
+			if len(left) > 0 {
+				return fmt.Errorf("left: %v", left)
+			}
+			return nil
+		})
+		for _, typ := range stackResourceTypes(t, st) {
+			t.Errorf("the state still holds a %s after destroy", typ)
+		}
+	})
+	tm.step("remove stack e2e", func() {
+		if err := st.Workspace().RemoveStack(ctx, "e2e"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// assertPlatform checks, through the Kubernetes API, what the first up
+// created. It returns the migration Job's UID.
+func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int32) string {
+	t.Helper()
+	ctx := context.Background()
+	kube := env.kube
+
+	for ns, level := range ourNamespaces {
+		n, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("namespace %s: %v", ns, err)
+			continue
+		}
+		c := checker{t, "namespace " + ns}
+		c.eq("pod-security enforce", n.Labels["pod-security.kubernetes.io/enforce"], level)
+		c.eq("part-of", n.Labels["app.kubernetes.io/part-of"], "exchange-platform")
+	}
+
+	// Secrets hold the configured values (the engine decrypted them).
+	for _, s := range []struct{ ns, name, key, want string }{
+		{appNS, "exchange-app", "secret-key", sec.appSecretKey},
+		{appNS, "exchange-db", "password", sec.dbPassword},
+		{appNS, "exchange-backup-s3", "AWS_ACCESS_KEY_ID", sec.accessKeyID},
+		{appNS, "exchange-backup-s3", "AWS_SECRET_ACCESS_KEY", sec.secretAccessKey},
+		{"database", "postgresql-credentials", "password", sec.dbPassword},
+		{"database", "postgresql-credentials", "postgres-password", sec.dbAdminPassword},
+		{"monitoring", "grafana-admin", "admin-password", sec.grafanaAdminPassword},
+	} {
+		got, err := kube.CoreV1().Secrets(s.ns).Get(ctx, s.name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("secret %s/%s: %v", s.ns, s.name, err)
+			continue
+		}
+		if string(got.Data[s.key]) != s.want {
+			t.Errorf("secret %s/%s: key %s does not hold the configured value", s.ns, s.name, s.key)
+		}
+	}
+
+	const dbURL = "postgres://exchange@postgresql.database.svc.cluster.local:5432/exchange?sslmode=disable"
+	job, err := kube.BatchV1().Jobs(appNS).Get(ctx, platform.MigrationJobName(appImage), metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("migration job: %v", err)
+	}
+	{
+		c := checker{t, "job " + job.Name}
+		c.true("condition Complete (the engine waited for it; kwok completed its pod)", jobComplete(job))
+		ctr := job.Spec.Template.Spec.Containers[0]
+		c.eq("image", ctr.Image, appImage)
+		wantArgs := []string{"migrate"}
+		if seed, _ := cfg.object(t, "exchange:app")["seedCatalog"].(bool); seed {
+			wantArgs = append(wantArgs, "--seed")
+		}
+		c.eq("args", ctr.Args, wantArgs)
+		vars := envOf(ctr)
+		c.eq("DATABASE_URL", vars["DATABASE_URL"].Value, dbURL)
+		c.eq("PGPASSWORD", secretRef(vars["PGPASSWORD"]), "exchange-db/password")
+	}
+
+	dep := env.deployment(t, appNS, "exchange")
+	if err := deploymentAvailable(dep, replicas); err != nil {
+		t.Errorf("deployment exchange: %v", err)
+	}
+	{
+		c := checker{t, "deployment exchange"}
+		ru := dep.Spec.Strategy.RollingUpdate
+		c.true("rolling update maxUnavailable 0, maxSurge 1", ru != nil && ru.MaxUnavailable.IntValue() == 0 && ru.MaxSurge.IntValue() == 1)
+		pod := dep.Spec.Template.Spec
+		c.eq("terminationGracePeriodSeconds", *pod.TerminationGracePeriodSeconds, 30)
+		c.eq("automountServiceAccountToken", *pod.AutomountServiceAccountToken, false)
+		c.eq("runAsNonRoot", *pod.SecurityContext.RunAsNonRoot, true)
+		ctr := pod.Containers[0]
+		c.eq("image", ctr.Image, appImage)
+		c.eq("args", ctr.Args, []string{"serve"})
+		c.eq("readOnlyRootFilesystem", *ctr.SecurityContext.ReadOnlyRootFilesystem, true)
+		c.eq("readiness probe", ctr.ReadinessProbe.HTTPGet.Path+" "+ctr.ReadinessProbe.HTTPGet.Port.String(), "/readyz http")
+		vars := envOf(ctr)
+		c.eq("DATABASE_URL", vars["DATABASE_URL"].Value, dbURL)
+		c.eq("SECRET_KEY", secretRef(vars["SECRET_KEY"]), "exchange-app/secret-key")
+		c.eq("EXCHANGE_MODE", vars["EXCHANGE_MODE"].Value, "demo")
+		c.eq("SECURE_COOKIES", vars["SECURE_COOKIES"].Value, "false")
+	}
+	// The pods really ran through the scheduler onto the (kwok) node, and
+	// passed the namespace's "restricted" Pod Security admission.
+	pods, err := kube.CoreV1().Pods(appNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := 0
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != "" {
+			running++
+		}
+	}
+	if running != int(replicas) {
+		t.Errorf("%d server pods running on a node, want %d", running, replicas)
+	}
+
+	svc, err := kube.CoreV1().Services(appNS).Get(ctx, "exchange", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("service exchange: %v", err)
+	}
+	{
+		c := checker{t, "service exchange"}
+		c.eq("type", svc.Spec.Type, corev1.ServiceTypeClusterIP)
+		c.true("port 80 → http", len(svc.Spec.Ports) == 1 && svc.Spec.Ports[0].Port == 80 &&
+			svc.Spec.Ports[0].TargetPort == intstr.FromString("http"))
+		c.eq("selector component", svc.Spec.Selector["app.kubernetes.io/component"], "server")
+	}
+	eventually(t, settle, "service exchange has ready endpoints", func() error {
+		list, err := kube.DiscoveryV1().EndpointSlices(appNS).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=exchange"})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for _, s := range list.Items {
+			for _, ep := range s.Endpoints {
+				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		if ready != int(replicas) {
+			return fmt.Errorf("%d ready endpoints, want %d", ready, replicas)
+		}
+		return nil
+	})
+
+	ing, err := kube.NetworkingV1().Ingresses(appNS).Get(ctx, "exchange", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("ingress exchange: %v", err)
+	}
+	{
+		c := checker{t, "ingress exchange"}
+		c.eq("class", *ing.Spec.IngressClassName, "nginx")
+		c.true("host exchange.local → exchange:http", len(ing.Spec.Rules) == 1 && ing.Spec.Rules[0].Host == "exchange.local" &&
+			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name == "exchange" &&
+			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name == "http")
+		c.eq("skipAwait (NodePort controller)", ing.Annotations["pulumi.com/skipAwait"], "true")
+		c.eq("tls", len(ing.Spec.TLS), 0)
+	}
+
+	pdb, err := kube.PolicyV1().PodDisruptionBudgets(appNS).Get(ctx, "exchange", metav1.GetOptions{})
+	if err != nil {
+		t.Errorf("pdb exchange: %v", err)
+	} else {
+		c := checker{t, "pdb exchange"}
+		c.eq("minAvailable", pdb.Spec.MinAvailable.IntValue(), 1)
+		c.eq("selector component", pdb.Spec.Selector.MatchLabels["app.kubernetes.io/component"], "server")
+	}
+	if _, err := kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(ctx, "exchange", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("hpa exchange exists with autoscaling disabled (err %v)", err)
+	}
+
+	s3 := mustURL(t, env.s3URL)
+	policies, err := kube.NetworkingV1().NetworkPolicies(appNS).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, p := range policies.Items {
+		names[p.Name] = true
+		if p.Name == "exchange-backup-egress" {
+			var ports []string
+			for _, r := range p.Spec.Egress {
+				for _, port := range r.Ports {
+					ports = append(ports, port.Port.String())
+				}
+			}
+			slices.Sort(ports)
+			if want := []string{s3.Port(), "443"}; !slices.Equal(ports, sortedCopy(want)) {
+				t.Errorf("networkpolicy exchange-backup-egress: ports %v, want %v (443 and the store's)", ports, want)
+			}
+		}
+		if p.Name == "default-deny" && (len(p.Spec.PodSelector.MatchLabels) != 0 || len(p.Spec.PolicyTypes) != 2) {
+			t.Errorf("networkpolicy default-deny does not deny all: %+v", p.Spec)
+		}
+	}
+	for _, n := range []string{"default-deny", "exchange-server-ingress", "exchange-database-egress", "exchange-backup-egress"} {
+		if !names[n] {
+			t.Errorf("networkpolicy %s missing (have %v)", n, keysOf(names))
+		}
+	}
+
+	sm := env.custom(t, serviceMonitors, appNS, "exchange")
+	{
+		eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+		port := ""
+		if len(eps) == 1 {
+			port, _, _ = unstructured.NestedString(eps[0].(map[string]any), "port")
+		}
+		checker{t, "servicemonitor exchange"}.eq("endpoint port", port, "http")
+	}
+	// The alerting rules are the program's rule file, rendered for the
+	// configured namespaces, and survived the CRD's schema unchanged.
+	want, err := platform.AlertRuleGroups(appNS, "database")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := env.custom(t, prometheusRules, appNS, "exchange")
+	got, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
+	if g, w := ruleSummary(got), ruleSummary(want); !slices.Equal(g, w) {
+		t.Errorf("prometheusrule exchange/exchange: rules\n%s\nwant (alerts/exchange-rules.yaml)\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
+	}
+	if !slices.ContainsFunc(ruleSummary(want), func(r string) bool { return strings.Contains(r, "/ExchangeBackupTooOld ") }) {
+		t.Errorf("prometheusrule exchange/exchange: no ExchangeBackupTooOld alert watching the backup CronJob")
+	}
+
+	// The dashboards (issue 6): Grafana's sidecar loads ConfigMaps labelled
+	// grafana_dashboard=1; the program declares at least the exchange's, and
+	// each holds a dashboard as JSON.
+	dashboards, err := kube.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{LabelSelector: "grafana_dashboard=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dashboards.Items) == 0 {
+		t.Errorf("no dashboard ConfigMap (label grafana_dashboard=1)")
+	}
+	for _, cm := range dashboards.Items {
+		for k, v := range cm.Data {
+			var d struct {
+				Title  string `json:"title"`
+				Panels []any  `json:"panels"`
+			}
+			if err := json.Unmarshal([]byte(v), &d); err != nil || d.Title == "" || len(d.Panels) == 0 {
+				t.Errorf("dashboard configmap %s/%s: %s is not a dashboard with a title and panels (%v)", cm.Namespace, cm.Name, k, err)
+			}
+		}
+		fmt.Printf("e2e: dashboard ConfigMap %s/%s\n", cm.Namespace, cm.Name)
+	}
+
+	for _, cj := range []struct{ name, schedule, command string }{
+		{"exchange-backup", "0 2 * * *", "backup"},
+		{"exchange-verify-backup", "0 4 * * 0", "verify-backup"},
+	} {
+		got, err := kube.BatchV1().CronJobs(appNS).Get(ctx, cj.name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("cronjob %s: %v", cj.name, err)
+			continue
+		}
+		c := checker{t, "cronjob " + cj.name}
+		c.eq("schedule", got.Spec.Schedule, cj.schedule)
+		c.eq("timeZone", *got.Spec.TimeZone, "Etc/UTC")
+		c.eq("concurrencyPolicy", got.Spec.ConcurrencyPolicy, "Forbid")
+		c.eq("startingDeadlineSeconds", *got.Spec.StartingDeadlineSeconds, 600)
+		c.eq("activeDeadlineSeconds", *got.Spec.JobTemplate.Spec.ActiveDeadlineSeconds, 3600)
+		ctr := got.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		c.eq("image", ctr.Image, appImage)
+		c.eq("args", ctr.Args, []string{cj.command})
+		vars := envOf(ctr)
+		c.eq("BACKUP_S3_ENDPOINT", vars["BACKUP_S3_ENDPOINT"].Value, s3.String())
+		c.eq("BACKUP_S3_BUCKET", vars["BACKUP_S3_BUCKET"].Value, storeBucket)
+		c.eq("AWS_REGION", vars["AWS_REGION"].Value, storeRegion)
+		c.eq("BACKUP_S3_FORCE_PATH_STYLE", vars["BACKUP_S3_FORCE_PATH_STYLE"].Value, "true")
+		c.eq("AWS_ACCESS_KEY_ID", secretRef(vars["AWS_ACCESS_KEY_ID"]), "exchange-backup-s3/AWS_ACCESS_KEY_ID")
+		c.eq("PGPASSWORD", secretRef(vars["PGPASSWORD"]), "exchange-db/password")
+	}
+
+	assertStoreAccess(t)
+	assertFixtures(t)
+	return string(job.UID)
+}
+
+// assertStoreAccess signs requests to the store with the backup CronJob's
+// endpoint, bucket and region and the credentials in its Secret, as the
+// job would: the store accepts them, and refuses a wrong secret.
+func assertStoreAccess(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	cj, err := env.kube.BatchV1().CronJobs(appNS).Get(ctx, "exchange-backup", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("cronjob exchange-backup: %v", err)
+	}
+	vars := envOf(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0])
+	creds, err := env.kube.CoreV1().Secrets(appNS).Get(ctx, "exchange-backup-s3", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("secret exchange-backup-s3: %v", err)
+	}
+	list := func(secretKey string) error {
+		client := s3.New(s3.Options{
+			Region:       vars["AWS_REGION"].Value,
+			BaseEndpoint: aws.String(vars["BACKUP_S3_ENDPOINT"].Value),
+			UsePathStyle: vars["BACKUP_S3_FORCE_PATH_STYLE"].Value == "true",
+			Credentials:  credentials.NewStaticCredentialsProvider(string(creds.Data["AWS_ACCESS_KEY_ID"]), secretKey, ""),
+		})
+		_, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(vars["BACKUP_S3_BUCKET"].Value)})
+		return err
+	}
+	if err := list(string(creds.Data["AWS_SECRET_ACCESS_KEY"])); err != nil {
+		t.Errorf("the backup job's store settings and credentials are refused by the store: %v", err)
+	}
+	if err := list("not-the-secret"); err == nil {
+		t.Errorf("the store accepted a wrong secret key; it does not check signatures")
+	}
+}
+
+// assertFixtures checks what the fixture charts rendered from the values
+// the program passed, so those values reached Helm for real.
+func assertFixtures(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	kube := env.kube
+	sts, err := kube.AppsV1().StatefulSets("database").Get(ctx, "postgresql", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("statefulset database/postgresql: %v", err)
+	}
+	{
+		c := checker{t, "statefulset postgresql (fixture)"}
+		c.eq("readyReplicas", sts.Status.ReadyReplicas, 1)
+		c.eq("image", sts.Spec.Template.Spec.Containers[0].Image, "docker.io/bitnamilegacy/postgresql:17.6.0-debian-12-r4")
+	}
+	if _, err := kube.CoreV1().Services("database").Get(ctx, "postgresql", metav1.GetOptions{}); err != nil {
+		t.Errorf("service database/postgresql: %v", err)
+	}
+	initdb, err := kube.CoreV1().ConfigMaps("database").Get(ctx, "postgresql-init-scripts", metav1.GetOptions{})
+	if err != nil || !strings.Contains(initdb.Data["10-exchange-createdb.sql"], `ALTER ROLE "exchange" CREATEDB;`) {
+		t.Errorf("configmap database/postgresql-init-scripts lacks the CREATEDB script (err %v)", err)
+	}
+	ic, err := kube.NetworkingV1().IngressClasses().Get(ctx, "nginx", metav1.GetOptions{})
+	if err != nil || ic.Annotations["ingressclass.kubernetes.io/is-default-class"] != "true" {
+		t.Errorf("ingressclass nginx (default) missing: %v", err)
+	}
+	ctl, err := kube.CoreV1().Services("ingress").Get(ctx, "nginx-ingress-controller", metav1.GetOptions{})
+	if err != nil {
+		t.Errorf("service ingress/nginx-ingress-controller: %v", err)
+	} else {
+		c := checker{t, "service nginx-ingress-controller (fixture)"}
+		c.eq("type", ctl.Spec.Type, corev1.ServiceTypeNodePort)
+		c.eq("http nodePort", ctl.Spec.Ports[0].NodePort, 30080)
+		c.eq("https nodePort", ctl.Spec.Ports[1].NodePort, 30443)
+	}
+	for _, sm := range []struct{ ns, name string }{{"ingress", "nginx-ingress"}, {"database", "postgresql"}} {
+		env.custom(t, serviceMonitors, sm.ns, sm.name)
+	}
+	env.custom(t, prometheusRules, "monitoring", "kube-prometheus-stack-fixture")
+	kps, err := kube.CoreV1().ConfigMaps("monitoring").Get(ctx, "kube-prometheus-stack-values", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("configmap monitoring/kube-prometheus-stack-values: %v", err)
+	}
+	{
+		c := checker{t, "kube-prometheus-stack values (fixture)"}
+		c.eq("retention", kps.Data["retention"], "2d")
+		c.eq("grafana admin secret", kps.Data["grafanaAdminSecret"], "grafana-admin")
+		c.true("Loki data source", strings.Contains(kps.Data["datasources.yaml"], "url: http://loki.logging.svc.cluster.local:3100"))
+	}
+	alloy, err := kube.CoreV1().ConfigMaps("logging").Get(ctx, "alloy", metav1.GetOptions{})
+	if err != nil || !strings.Contains(alloy.Data["config.alloy"], `url = "http://loki.logging.svc.cluster.local:3100/loki/api/v1/push"`) {
+		t.Errorf("configmap logging/alloy lacks the Loki push URL (err %v)", err)
+	}
+	loki, err := kube.CoreV1().ConfigMaps("logging").Get(ctx, "loki", metav1.GetOptions{})
+	if err != nil || loki.Data["retention_period"] != "72h" {
+		t.Errorf("configmap logging/loki: retention %v (err %v), want 72h", loki.Data, err)
+	}
+	if _, err := kube.CoreV1().Services("logging").Get(ctx, "loki", metav1.GetOptions{}); err != nil {
+		t.Errorf("service logging/loki: %v", err)
+	}
+}
+
+// ruleSummary is one line per rule, "group/alert-or-record: expr", so the
+// rules as stored can be compared with the rule file.
+func ruleSummary(groups []any) []string {
+	var out []string
+	for _, g := range groups {
+		gm, _ := g.(map[string]any)
+		rules, _ := gm["rules"].([]any)
+		for _, r := range rules {
+			rm, _ := r.(map[string]any)
+			name, _ := rm["alert"].(string)
+			if name == "" {
+				name, _ = rm["record"].(string)
+			}
+			expr, _ := rm["expr"].(string)
+			out = append(out, fmt.Sprintf("%v/%s for=%v severity=%v: %s", gm["name"], name, rm["for"],
+				nested(rm, "labels", "severity"), strings.Join(strings.Fields(expr), " ")))
+		}
+	}
+	return out
+}
+
+func nested(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Builds the pinned tools of the end-to-end test from the Go module proxy,
+# once per version, into a cache outside the repository (see versions.sh):
+#
+#   pulumi                      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+#   pulumi-resource-kubernetes  github.com/pulumi/pulumi-kubernetes/provider/v4
+#   kube-apiserver, kube-controller-manager, kube-scheduler
+#                               k8s.io/kubernetes
+#   kwok (+ its stage files)    sigs.k8s.io/kwok
+#
+# No prebuilt binary is downloaded: each tool is compiled from its module in
+# a scratch module, its version stamped into it. A tool whose cache
+# directory exists is not rebuilt; a build goes to <dir>.tmp and is renamed
+# only when complete, so an interrupted build is redone next time.
+#
+# The builds run concurrently (they overlap downloads, compiles and links);
+# each logs to $E2E_CACHE/logs/<tool>.log and prints one timing line.
+# Usage: build-tools.sh [pulumi|provider|kubernetes|kwok ...]   (default: all)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.sh
+. "$here/versions.sh"
+export PATH="/usr/local/go/bin:$PATH"
+export GOFLAGS="-mod=mod -buildvcs=false"
+# The modules name the Go version they need; never download a toolchain.
+export GOTOOLCHAIN=local
+
+mkdir -p "$E2E_CACHE/logs"
+
+# scratch <dir>: a fresh scratch module in <dir>.
+scratch() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  (cd "$1" && go mod init e2e-tools >/dev/null 2>&1)
+}
+
+build_pulumi() {
+  local out=$1 src=$1/src
+  scratch "$src"
+  cd "$src"
+  # pkg/v3's own go.mod replaces clipboard; a replace in a dependency does
+  # not apply, so the scratch module repeats it.
+  go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+  go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+  go build -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    -o "$out/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  cd "$out" && rm -rf "$src"
+  "$out/bin/pulumi" version
+}
+
+build_provider() {
+  local out=$1 src=$1/src mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  scratch "$src"
+  cd "$src"
+  # The module zip lacks the two JSON files main.go embeds (they are made
+  # by the provider's own generate.go). Copy the module, generate them in the
+  # copy with the release's version, and build from the copy.
+  local dir
+  dir=$(go mod download -json "$mod@$K8S_PROVIDER_MODULE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp -r "$dir" provider
+  chmod -R u+w provider
+  go mod edit -require "$mod@$K8S_PROVIDER_MODULE_VERSION" -replace "$mod=./provider"
+  mkdir gen
+  sed '/^\/\/go:build ignore$/d; /^\/\/ +build ignore$/d' provider/cmd/pulumi-resource-kubernetes/generate.go >gen/main.go
+  cat >tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes"
+GO
+  go mod tidy
+  go build -o gen/generate ./gen
+  (cd provider/cmd/pulumi-resource-kubernetes && VERSION=$K8S_PROVIDER_VERSION "$src/gen/generate")
+  go build -ldflags "-s -w -X $mod/pkg/version.Version=$K8S_PROVIDER_VERSION" \
+    -o "$out/bin/pulumi-resource-kubernetes" "$mod/cmd/pulumi-resource-kubernetes"
+  cd "$out" && rm -rf "$src"
+}
+
+build_kubernetes() {
+  local out=$1 src=$1/src
+  scratch "$src"
+  cd "$src"
+  # k8s.io/kubernetes replaces its staging modules with ./staging paths that
+  # only exist in its repository; use their published releases instead.
+  local gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  local staging=${KUBERNETES_VERSION/v1./v0.}
+  local args=(-require "k8s.io/kubernetes@$KUBERNETES_VERSION")
+  local m n=0
+  for m in $(sed -n 's/^[[:space:]]*\(k8s\.io\/[^ ]*\) => \.\/staging\/.*/\1/p' "$gomod"); do
+    args+=(-replace "$m=$m@$staging")
+    n=$((n + 1))
+  done
+  echo "replacing $n staging modules with $staging"
+  go mod edit "${args[@]}"
+  cat >tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
+GO
+  go mod tidy
+  local v=$KUBERNETES_VERSION major minor date ld="-s -w"
+  major=${v#v}; major=${major%%.*}
+  minor=${v#v*.}; minor=${minor%%.*}
+  date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  # Clients compare the server's version: stamp it where both the server
+  # (component-base) and client-go read it.
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+  mkdir -p "$out/bin"
+  go build -ldflags "$ld" -o "$out/bin/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+  cd "$out" && rm -rf "$src"
+  "$out/bin/kube-apiserver" --version
+}
+
+build_kwok() {
+  local out=$1 src=$1/src
+  scratch "$src"
+  cd "$src"
+  go get "sigs.k8s.io/kwok@$KWOK_VERSION"
+  go build -ldflags "-s -w" -o "$out/bin/kwok" sigs.k8s.io/kwok/cmd/kwok
+  # The stages that make a fake node Ready (with a lease heartbeat) and take
+  # pods to Running, Jobs' pods to Succeeded, and deleted pods away.
+  local dir
+  dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  mkdir -p "$out/stages"
+  local s
+  for s in node/fast node/heartbeat-with-lease pod/fast; do
+    cp "$dir"/kustomize/stage/$s/*.yaml "$out/stages/"
+  done
+  rm -f "$out/stages/kustomization.yaml"
+  cd "$out" && rm -rf "$src"
+  ls "$out/stages"
+}
+
+tool_dir() {
+  case $1 in
+    pulumi) echo "$PULUMI_DIR" ;;
+    provider) echo "$K8S_PROVIDER_DIR" ;;
+    kubernetes) echo "$KUBERNETES_DIR" ;;
+    kwok) echo "$KWOK_DIR" ;;
+    *) echo "unknown tool $1 (pulumi, provider, kubernetes, kwok)" >&2; return 1 ;;
+  esac
+}
+
+# build <tool>: build it unless cached; one timing line either way.
+build() {
+  local tool=$1 dir start=$SECONDS log=$E2E_CACHE/logs/$1.log
+  dir=$(tool_dir "$tool")
+  if [ -d "$dir" ]; then
+    printf 'tool %-10s cached   %s\n' "$tool" "$dir"
+    return 0
+  fi
+  rm -rf "$dir.tmp"
+  mkdir -p "$dir.tmp"
+  if (set -x; "build_$tool" "$dir.tmp") >"$log" 2>&1; then
+    mv "$dir.tmp" "$dir"
+    printf 'tool %-10s built in %ds  %s\n' "$tool" $((SECONDS - start)) "$dir"
+  else
+    printf 'tool %-10s FAILED after %ds; last lines of %s:\n' "$tool" $((SECONDS - start)) "$log"
+    tail -n 30 "$log"
+    return 1
+  fi
+}
+
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(provider kubernetes pulumi kwok)
+for t in "${tools[@]}"; do tool_dir "$t" >/dev/null; done
+
+pids=()
+for t in "${tools[@]}"; do
+  build "$t" &
+  pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do
+  wait "$p" || failed=1
+done
+exit $failed

@@ -1,0 +1,21 @@
+# Pinned versions of the end-to-end test's tools and where they are cached.
+# Sourced by the other scripts in this directory; nothing here builds.
+#
+# Each tool is built once from the Go module proxy into
+#   $E2E_CACHE/<tool>-<version>/
+# (outside the repository) and reused while that directory is complete.
+
+PULUMI_VERSION=v3.274.1
+# pulumi-kubernetes' provider module is served only as this pseudo-version,
+# which is the v4.25.0 release (the infra program pins sdk v4.25.0 to match).
+K8S_PROVIDER_VERSION=4.25.0
+K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
+KUBERNETES_VERSION=v1.35.4
+KWOK_VERSION=v0.8.0
+
+E2E_CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/exchange-e2e}
+
+PULUMI_DIR=$E2E_CACHE/pulumi-$PULUMI_VERSION
+K8S_PROVIDER_DIR=$E2E_CACHE/pulumi-resource-kubernetes-$K8S_PROVIDER_VERSION
+KUBERNETES_DIR=$E2E_CACHE/kubernetes-$KUBERNETES_VERSION
+KWOK_DIR=$E2E_CACHE/kwok-$KWOK_VERSION
