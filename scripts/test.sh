@@ -20,7 +20,8 @@ if [ -n "$unformatted" ]; then
 fi
 
 step "go vet"
-timed go vet ./infra/... ./service/...
+# -tags e2e: the end-to-end runner (infra/e2e) is vetted too.
+timed go vet -tags e2e ./infra/... ./service/...
 
 step "go test"
 timed go test -count=1 ./infra/... ./service/...
