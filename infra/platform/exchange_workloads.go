@@ -155,16 +155,17 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 		},
 	}
 	opts := []pulumi.ResourceOption{pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{job})}
-	spec.Replicas = pulumi.Int(s.Replicas)
+	replicas := s.Replicas
 	if s.Autoscaling.Enabled {
 		// With an HPA the replica count is the HPA's. Dropping the field
 		// instead would make the API server default it to 1 until the HPA
 		// scales back: a stack switching autoscaling on would lose all but
 		// one pod. Ignored, the provider keeps the live count while it owns
 		// the field and leaves it out once the HPA has taken it over.
-		spec.Replicas = pulumi.Int(s.Autoscaling.MinReplicas)
+		replicas = s.Autoscaling.MinReplicas
 		opts = append(opts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
 	}
+	spec.Replicas = pulumi.Int(replicas)
 	dep, err := appsv1.NewDeployment(ctx, appName, &appsv1.DeploymentArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels,
