@@ -64,18 +64,16 @@ func (c checker) eq(field string, got, want any) {
 	}
 }
 
-func (c checker) true(field string, ok bool) {
+func (c checker) holds(field string, ok bool) {
 	c.t.Helper()
 	if !ok {
 		c.t.Errorf("%s: %s does not hold", c.what, field)
 	}
 }
 
-func ctxT() context.Context { return context.Background() }
-
 func (e *environment) deployment(t *testing.T, ns, name string) *appsv1.Deployment {
 	t.Helper()
-	d, err := e.kube.AppsV1().Deployments(ns).Get(ctxT(), name, metav1.GetOptions{})
+	d, err := e.kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("deployment %s/%s: %v", ns, name, err)
 	}
@@ -126,7 +124,7 @@ func secretRef(e corev1.EnvVar) string {
 
 func (e *environment) custom(t *testing.T, gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
 	t.Helper()
-	u, err := e.dyn.Resource(gvr).Namespace(ns).Get(ctxT(), name, metav1.GetOptions{})
+	u, err := e.dyn.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("%s %s/%s: %v", gvr.Resource, ns, name, err)
 	}
@@ -138,7 +136,7 @@ func (e *environment) custom(t *testing.T, gvr schema.GroupVersionResource, ns, 
 func (e *environment) leftovers() ([]string, error) {
 	var out []string
 	for ns := range ourNamespaces {
-		n, err := e.kube.CoreV1().Namespaces().Get(ctxT(), ns, metav1.GetOptions{})
+		n, err := e.kube.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
@@ -147,7 +145,7 @@ func (e *environment) leftovers() ([]string, error) {
 			out = append(out, fmt.Sprintf("namespace %s (%s)", ns, n.Status.Phase))
 		}
 	}
-	labelled, err := e.kube.CoreV1().Namespaces().List(ctxT(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=exchange-platform"})
+	labelled, err := e.kube.CoreV1().Namespaces().List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=exchange-platform"})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +154,7 @@ func (e *environment) leftovers() ([]string, error) {
 			out = append(out, "namespace "+n.Name)
 		}
 	}
-	list, err := e.dyn.Resource(crds).List(ctxT(), metav1.ListOptions{})
+	list, err := e.dyn.Resource(crds).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +163,7 @@ func (e *environment) leftovers() ([]string, error) {
 			out = append(out, "crd "+c.GetName())
 		}
 	}
-	classes, err := e.kube.NetworkingV1().IngressClasses().List(ctxT(), metav1.ListOptions{})
+	classes, err := e.kube.NetworkingV1().IngressClasses().List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -315,7 +315,7 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 		c.eq("scaleTargetRef", hpa.Spec.ScaleTargetRef.Kind+"/"+hpa.Spec.ScaleTargetRef.Name, "Deployment/exchange")
 		c.eq("minReplicas", *hpa.Spec.MinReplicas, 3)
 		c.eq("maxReplicas", hpa.Spec.MaxReplicas, 6)
-		c.true("cpu utilization target 70", len(hpa.Spec.Metrics) == 1 && hpa.Spec.Metrics[0].Resource != nil &&
+		c.holds("cpu utilization target 70", len(hpa.Spec.Metrics) == 1 && hpa.Spec.Metrics[0].Resource != nil &&
 			hpa.Spec.Metrics[0].Resource.Name == corev1.ResourceCPU &&
 			*hpa.Spec.Metrics[0].Resource.Target.AverageUtilization == 70)
 		// The HPA owns the count now; it keeps at least minReplicas.
@@ -443,7 +443,7 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 	}
 	{
 		c := checker{t, "job " + job.Name}
-		c.true("condition Complete (the engine waited for it; kwok completed its pod)", jobComplete(job))
+		c.holds("condition Complete (the engine waited for it; kwok completed its pod)", jobComplete(job))
 		ctr := job.Spec.Template.Spec.Containers[0]
 		c.eq("image", ctr.Image, appImage)
 		wantArgs := []string{"migrate"}
@@ -463,7 +463,7 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 	{
 		c := checker{t, "deployment exchange"}
 		ru := dep.Spec.Strategy.RollingUpdate
-		c.true("rolling update maxUnavailable 0, maxSurge 1", ru != nil && ru.MaxUnavailable.IntValue() == 0 && ru.MaxSurge.IntValue() == 1)
+		c.holds("rolling update maxUnavailable 0, maxSurge 1", ru != nil && ru.MaxUnavailable.IntValue() == 0 && ru.MaxSurge.IntValue() == 1)
 		pod := dep.Spec.Template.Spec
 		c.eq("terminationGracePeriodSeconds", *pod.TerminationGracePeriodSeconds, 30)
 		c.eq("automountServiceAccountToken", *pod.AutomountServiceAccountToken, false)
@@ -502,7 +502,7 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 	{
 		c := checker{t, "service exchange"}
 		c.eq("type", svc.Spec.Type, corev1.ServiceTypeClusterIP)
-		c.true("port 80 → http", len(svc.Spec.Ports) == 1 && svc.Spec.Ports[0].Port == 80 &&
+		c.holds("port 80 → http", len(svc.Spec.Ports) == 1 && svc.Spec.Ports[0].Port == 80 &&
 			svc.Spec.Ports[0].TargetPort == intstr.FromString("http"))
 		c.eq("selector component", svc.Spec.Selector["app.kubernetes.io/component"], "server")
 	}
@@ -532,7 +532,7 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 	{
 		c := checker{t, "ingress exchange"}
 		c.eq("class", *ing.Spec.IngressClassName, "nginx")
-		c.true("host exchange.local → exchange:http", len(ing.Spec.Rules) == 1 && ing.Spec.Rules[0].Host == "exchange.local" &&
+		c.holds("host exchange.local → exchange:http", len(ing.Spec.Rules) == 1 && ing.Spec.Rules[0].Host == "exchange.local" &&
 			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name == "exchange" &&
 			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name == "http")
 		c.eq("skipAwait (NodePort controller)", ing.Annotations["pulumi.com/skipAwait"], "true")
@@ -740,7 +740,7 @@ func assertFixtures(t *testing.T) {
 		c := checker{t, "kube-prometheus-stack values (fixture)"}
 		c.eq("retention", kps.Data["retention"], "2d")
 		c.eq("grafana admin secret", kps.Data["grafanaAdminSecret"], "grafana-admin")
-		c.true("Loki data source", strings.Contains(kps.Data["datasources.yaml"], "url: http://loki.logging.svc.cluster.local:3100"))
+		c.holds("Loki data source", strings.Contains(kps.Data["datasources.yaml"], "url: http://loki.logging.svc.cluster.local:3100"))
 	}
 	alloy, err := kube.CoreV1().ConfigMaps("logging").Get(ctx, "alloy", metav1.GetOptions{})
 	if err != nil || !strings.Contains(alloy.Data["config.alloy"], `url = "http://loki.logging.svc.cluster.local:3100/loki/api/v1/push"`) {
