@@ -144,7 +144,7 @@ func TestGitLabPipeline(t *testing.T) {
 	if url := test.Variables["DATABASE_URL"]; !strings.HasPrefix(url, "postgres://") || !strings.Contains(url, "@postgres:5432/") {
 		t.Errorf(".gitlab-ci.yml test job: DATABASE_URL %q does not reach the postgres service", url)
 	}
-	for _, want := range []string{"./scripts/test.sh", "go vet", "staticcheck@", "govulncheck@", "postgresql-client-"} {
+	for _, want := range []string{"./scripts/test.sh", "go vet", "staticcheck@", "govulncheck@", "postgresql-client-", "postgresql-17 ", "chromium"} {
 		if !strings.Contains(p.script(test), want) {
 			t.Errorf(".gitlab-ci.yml test job runs no %q", want)
 		}

@@ -142,13 +142,18 @@ func TestNoPrivilegedTriggers(t *testing.T) {
 // workflow, so main is tested before anything ships.
 func TestCIWorkflow(t *testing.T) {
 	w := loadWorkflow(t, "ci.yml")
-	for _, ev := range []string{"pull_request", "workflow_call"} {
+	for _, ev := range []string{"pull_request", "push", "workflow_call"} {
 		if _, ok := w.On[ev]; !ok {
 			t.Errorf("ci.yml does not run on %s", ev)
 		}
 	}
-	if w.Concurrency == nil || w.Concurrency.CancelInProgress != "${{ github.event_name == 'pull_request' }}" {
-		t.Error("ci.yml: a newer push must cancel a pull request's older run, and never a run on main")
+	// main is tested through deploy.yml's call; a push trigger on main too
+	// would test every commit twice.
+	if push, _ := w.On["push"].(map[string]any); fmt.Sprint(push["branches-ignore"]) != "[main]" {
+		t.Errorf("ci.yml push trigger %v: want every branch but main", w.On["push"])
+	}
+	if w.Concurrency == nil || w.Concurrency.CancelInProgress != "${{ github.ref != 'refs/heads/main' }}" {
+		t.Error("ci.yml: a newer push must cancel an older run of its pull request or branch, and never a run on main")
 	}
 
 	var all []string

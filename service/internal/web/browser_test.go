@@ -19,7 +19,8 @@ func chromiumPath(t *testing.T) string {
 	if p := os.Getenv("CHROMIUM"); p != "" {
 		return p
 	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
+	// Google Chrome as a fallback: GitHub's runners have it preinstalled.
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
