@@ -117,9 +117,13 @@ func (c *Client) forward(ctx context.Context, addr string, body []byte) (Result,
 		return out, nil
 	case http.StatusConflict:
 		return Result{}, ErrNotLeader
-	default:
-		return Result{}, fmt.Errorf("forward to %s: status %d: %s", addr, res.StatusCode, bytes.TrimSpace(raw))
 	}
+	if res.StatusCode >= 500 {
+		// The leader failed while handling it (a batch that did not
+		// commit, a leader going away): the outcome is unknown to us.
+		return Result{}, ErrUnavailable
+	}
+	return Result{}, fmt.Errorf("forward to %s: status %d: %s", addr, res.StatusCode, bytes.TrimSpace(raw))
 }
 
 // isDialError means the request never reached a server, so it cannot

@@ -138,6 +138,10 @@ func (s *Sequencer) campaign(ctx context.Context) error {
 	cfg.RuntimeParams["tcp_keepalives_idle"] = "2"
 	cfg.RuntimeParams["tcp_keepalives_interval"] = "1"
 	cfg.RuntimeParams["tcp_keepalives_count"] = "2"
+	// Keepalives stay silent while sent data waits for an ack; a machine
+	// that vanished mid-reply would otherwise hold the lock through ~15
+	// minutes of retransmissions.
+	cfg.RuntimeParams["tcp_user_timeout"] = "4000"
 	cfg.RuntimeParams["application_name"] = "exchange-sequencer"
 	// The batch statements join arrays to tables by key. In a cached
 	// generic plan Postgres cannot see the arrays' length and may pick a
@@ -220,8 +224,10 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 		s.metrics.queueDepth.Set(float64(len(s.queue)))
 		s.metrics.lag.Set(time.Since(reqs[0].enqueued).Seconds())
 		if err := s.runBatch(ctx, conn, st, &ids, reqs, &ev); err != nil {
+			// Whether a failed commit took effect is unknown to the
+			// client: the same answer as a leader that never replied.
 			for _, r := range reqs {
-				r.done <- response{err: fmt.Errorf("sequencer batch: %w", err)}
+				r.done <- response{err: ErrUnavailable}
 			}
 			if conn.IsClosed() || ctx.Err() != nil {
 				return err
