@@ -140,7 +140,9 @@ func TestRejectedOrdersLeaveNoTrace(t *testing.T) {
 	c.fund("USDT", "100")
 	c.fund("BTC", "1")
 	other.fund("BTC", "1")
+	other.fund("USDT", "100")
 	other.place(map[string]any{"market": "BTC-USDT", "side": "sell", "type": "limit", "price": "50", "quantity": "0.5"})
+	other.place(map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "40", "quantity": "0.5"})
 	before := pgtest.Checksums(t, x.db)
 	cases := []struct {
 		name  string
@@ -154,6 +156,10 @@ func TestRejectedOrdersLeaveNoTrace(t *testing.T) {
 		{"off lot", map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "10", "quantity": "0.00001"}, "invalid_quantity"},
 		{"zero quantity", map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "10", "quantity": "0"}, "invalid_quantity"},
 		{"below min notional", map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "1", "quantity": "0.5"}, "below_min_notional"},
+		// A market order's value is what the book gives for it: one lot is
+		// worth 0.005 USDT here, below the minimum of 1.
+		{"market buy of dust", map[string]any{"market": "BTC-USDT", "side": "buy", "type": "market", "quantity": "0.0001"}, "below_min_notional"},
+		{"market sell of dust", map[string]any{"market": "BTC-USDT", "side": "sell", "type": "market", "quantity": "0.0001"}, "below_min_notional"},
 		{"unknown market", map[string]any{"market": "DOGE-USDT", "side": "buy", "type": "limit", "price": "1", "quantity": "1"}, "unknown_market"},
 		{"bad side", map[string]any{"market": "BTC-USDT", "side": "long", "type": "limit", "price": "10", "quantity": "1"}, "invalid_request"},
 		{"market with price", map[string]any{"market": "BTC-USDT", "side": "buy", "type": "market", "price": "10", "quantity": "1"}, "invalid_price"},

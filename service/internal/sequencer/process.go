@@ -225,6 +225,26 @@ func (s *state) place(b *batch, p *Place, ev *engine.Events) (Result, error) {
 		return refuse(asClientError(orders.Explain(r, o, m.cat)))
 	}
 
+	// A market order by quantity is worth what the book pays or asks right
+	// now: its minimum notional is checked on that (a dust trade is
+	// refused; an empty book just expires the order), and a buy reserves
+	// exactly that cost.
+	var marketCost money.Amount
+	if o.Kind == engine.Market && o.QuoteQuantity == 0 {
+		base, quote, r := m.book.Preview(o)
+		switch {
+		case r != engine.Accepted:
+		case o.TIF == engine.FOK && base < o.Quantity:
+			r = engine.RejectFOKNotFilled
+		case quote > 0 && quote < m.cat.MinNotional:
+			r = engine.RejectBelowMinNotional
+		}
+		if r != engine.Accepted {
+			return refuse(asClientError(orders.Explain(r, o, m.cat)))
+		}
+		marketCost = quote
+	}
+
 	// Reserve what the order can spend, before it touches the book.
 	asset := holdAsset(p, m)
 	var hold money.Amount
@@ -237,16 +257,7 @@ func (s *state) place(b *batch, p *Place, ev *engine.Events) (Result, error) {
 	case o.QuoteQuantity > 0:
 		hold = o.QuoteQuantity
 	default:
-		// A market buy by quantity costs exactly what the book asks now.
-		var base money.Amount
-		var r engine.Reject
-		base, hold, r = m.book.Preview(o)
-		if r == engine.Accepted && o.TIF == engine.FOK && base < o.Quantity {
-			r = engine.RejectFOKNotFilled
-		}
-		if r != engine.Accepted {
-			return refuse(asClientError(orders.Explain(r, o, m.cat)))
-		}
+		hold = marketCost
 	}
 	if err != nil {
 		return refuse(apierr.New(apierr.InvalidQuantity, "price times quantity is out of range"))
