@@ -250,7 +250,10 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("drain: %w", err)
+		// A stop asked for is still a clean stop: what did not finish in
+		// time is cut off, as Kubernetes would after the grace period.
+		s.log.Warn("drain timed out; closing the remaining connections", "error", err.Error())
+		_ = srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
