@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -65,6 +66,59 @@ func (r *refBook) fillable(o engine.Order) money.Amount {
 	return filled
 }
 
+// refCheck is the market's rules written out plainly, in the order the
+// API documents them, with big.Int for the notional: it shares no code
+// with Rules.Check, so a wrong reject reason there shows up as a mismatch.
+func refCheck(r engine.Rules, o engine.Order) engine.Reject {
+	multiple := func(a, step money.Amount) bool { return step > 0 && a%step == 0 }
+	if (o.Side != engine.Buy && o.Side != engine.Sell) || o.ID <= 0 {
+		return engine.RejectInvalidOrder
+	}
+	switch o.Kind {
+	case engine.Limit:
+		if (o.TIF != engine.GTC && o.TIF != engine.IOC && o.TIF != engine.FOK) || o.QuoteQuantity != 0 {
+			return engine.RejectInvalidOrder
+		}
+		if o.Price <= 0 || !multiple(o.Price, r.TickSize) {
+			return engine.RejectInvalidPrice
+		}
+		if o.Quantity <= 0 || !multiple(o.Quantity, r.LotSize) {
+			return engine.RejectInvalidQuantity
+		}
+		notional := new(big.Int).Mul(big.NewInt(int64(o.Price)), big.NewInt(int64(o.Quantity)))
+		notional.Quo(notional, big.NewInt(int64(money.One)))
+		if !notional.IsInt64() {
+			return engine.RejectOverflow
+		}
+		if notional.Int64() < int64(r.MinNotional) {
+			return engine.RejectBelowMinNotional
+		}
+		return engine.Accepted
+	case engine.Market:
+		if o.Price != 0 || o.PostOnly || (o.TIF != engine.IOC && o.TIF != engine.FOK) {
+			return engine.RejectInvalidOrder
+		}
+		byQuantity := o.Quantity > 0 && o.QuoteQuantity == 0
+		byBudget := o.QuoteQuantity > 0 && o.Quantity == 0 && o.Side == engine.Buy
+		switch {
+		case byQuantity && !multiple(o.Quantity, r.LotSize):
+			return engine.RejectInvalidQuantity
+		case byQuantity:
+			return engine.Accepted
+		case byBudget && o.TIF != engine.IOC:
+			return engine.RejectInvalidOrder
+		case byBudget && !multiple(o.QuoteQuantity, r.QuoteStep):
+			return engine.RejectInvalidQuantity
+		case byBudget && o.QuoteQuantity < r.MinNotional:
+			return engine.RejectBelowMinNotional
+		case byBudget:
+			return engine.Accepted
+		}
+		return engine.RejectInvalidQuantity
+	}
+	return engine.RejectInvalidOrder
+}
+
 func refFee(amount, bps, step money.Amount) money.Amount {
 	// amount*bps/10000 with big-enough intermediates; amounts here are small.
 	f := amount * bps / 10_000
@@ -72,7 +126,7 @@ func refFee(amount, bps, step money.Amount) money.Amount {
 }
 
 func (r *refBook) place(o engine.Order, ev *engine.Events) (engine.Fill, engine.Reject) {
-	if rej := r.rules.Check(o); rej != engine.Accepted {
+	if rej := refCheck(r.rules, o); rej != engine.Accepted {
 		return engine.Fill{}, rej
 	}
 	if o.PostOnly {
@@ -245,10 +299,40 @@ func randomStream(seed uint64, n int) []command {
 					o.Price += 1 // off-tick: must be rejected identically
 				}
 			}
+			if rng.IntN(25) == 0 {
+				breakRule(rng, &o) // every reject reason, checked against refCheck
+			}
 			out = append(out, command{place: &o})
 		}
 	}
 	return out
+}
+
+// breakRule makes o break one of the market's rules (or, for some
+// combinations, none: the check must still agree).
+func breakRule(rng *rand.Rand, o *engine.Order) {
+	switch rng.IntN(8) {
+	case 0:
+		o.Quantity += 1 // off-lot
+	case 1:
+		o.Quantity = 0
+	case 2:
+		o.Price, o.Quantity = testRules.TickSize, testRules.LotSize // dust
+	case 3:
+		// price × quantity overflows: refused, so it never rests (the
+		// reference model's own arithmetic is only good for small amounts)
+		o.Price = money.Amount(1<<50) - money.Amount(1<<50)%testRules.TickSize
+		o.Quantity = money.Amount(1<<50) - money.Amount(1<<50)%testRules.LotSize
+	case 4:
+		o.Kind, o.TIF, o.Price = engine.Market, engine.GTC, 0
+	case 5:
+		o.Kind, o.TIF, o.Price, o.QuoteQuantity = engine.Market, engine.FOK, 0, money.MustParse("5")
+		o.Quantity = 0
+	case 6:
+		o.QuoteQuantity = money.MustParse("0.5") // on a limit order, or a budget below the minimum
+	case 7:
+		o.Side = engine.Side(9)
+	}
 }
 
 // The engine and the reference model must agree on every command of
