@@ -21,7 +21,7 @@ func TestRoundTrip(t *testing.T) {
 	r := newRig(t)
 	dbURL := pgtest.URL(t)
 	db := openDB(t, dbURL)
-	seed(t, db)
+	seed(t, dbURL, db)
 	addBulk(t, dbURL, 6) // more than one 5 MiB part: a real multipart upload
 	before := pgtest.Checksums(t, db)
 	if len(before) < 10 {
@@ -81,6 +81,11 @@ func TestRoundTrip(t *testing.T) {
 	if m.RowCounts["public.users"] != 5 || m.RowCounts["public.withdrawals"] != 12 {
 		t.Fatalf("row counts %v", m.RowCounts)
 	}
+	// Trading state, written by the sequencer: three orders (filled,
+	// partially filled, open) and the trade between the first two.
+	if m.RowCounts["public.orders"] != 3 || m.RowCounts["public.trades"] != 1 {
+		t.Fatalf("row counts %v lack the seeded orders and trade", m.RowCounts)
+	}
 	stored, err := r.env.Store.Manifest(context.Background(), m.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +120,13 @@ func TestRoundTrip(t *testing.T) {
 	violations, err := ledger.Check(context.Background(), restored)
 	if err != nil || len(violations) > 0 {
 		t.Fatalf("ledger after restore: %v %+v", err, violations)
+	}
+	var statuses string
+	if err := restored.Raw("SELECT string_agg(status, ',' ORDER BY id) FROM orders").Scan(&statuses).Error; err != nil {
+		t.Fatal(err)
+	}
+	if statuses != "partially_filled,filled,open" {
+		t.Fatalf("restored orders have statuses %q", statuses)
 	}
 
 	// The restored database is not empty: a second restore is refused
@@ -152,7 +164,7 @@ func metaValue(meta map[string]string, name string) string {
 func TestCorruptedObjectIsRefused(t *testing.T) {
 	r := newRig(t)
 	dbURL := pgtest.URL(t)
-	seed(t, openDB(t, dbURL))
+	seed(t, dbURL, openDB(t, dbURL))
 	addBulk(t, dbURL, 6)
 	m, err := Create(context.Background(), r.env, dbURL)
 	if err != nil {
@@ -210,7 +222,7 @@ func TestVerify(t *testing.T) {
 	r := newRig(t)
 	dbURL := pgtest.URL(t)
 	db := openDB(t, dbURL)
-	seed(t, db)
+	seed(t, dbURL, db)
 	scratchCount := func() int {
 		var n int
 		db.Raw("SELECT count(*) FROM pg_database WHERE datname LIKE 'exchange_verify_%'").Scan(&n)
@@ -260,7 +272,10 @@ func TestVerify(t *testing.T) {
 	t.Run("books that do not balance fail", func(t *testing.T) {
 		r.cfg.PGBinDir = pgtest.BinDir()
 		r.reconfigure()
-		if err := db.Exec("INSERT INTO balances (account_id, asset, available) VALUES (2, 'BTC', 1)").Error; err != nil {
+		// The fee account already holds BTC from the seeded trade's fee:
+		// add to its row, or make one, without a journal entry.
+		if err := db.Exec(`INSERT INTO balances (account_id, asset, available) VALUES (2, 'BTC', 1)
+			ON CONFLICT (account_id, asset) DO UPDATE SET available = balances.available + 1`).Error; err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)

@@ -23,7 +23,7 @@ func TestBackupFaults(t *testing.T) {
 	// never show up in an error or on pg_dump's command line.
 	const password = "hunter2-not-for-logs"
 	dbURL := withPassword(t, pgtest.URL(t), password)
-	seed(t, openDB(t, dbURL))
+	seed(t, dbURL, openDB(t, dbURL))
 	// Far more than the upload can buffer (first part + 3 pool parts of
 	// 5 MiB), so pg_dump is still running when a test acts mid-upload.
 	addBulk(t, dbURL, 48)
@@ -265,7 +265,7 @@ func TestBackupWithoutSSE(t *testing.T) {
 func TestRestoreFaults(t *testing.T) {
 	r := newRig(t)
 	dbURL := pgtest.URL(t)
-	seed(t, openDB(t, dbURL))
+	seed(t, dbURL, openDB(t, dbURL))
 	m, err := Create(context.Background(), r.env, dbURL)
 	if err != nil {
 		t.Fatal(err)

@@ -24,8 +24,12 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
+	"github.com/crypto-exchange/exchange/service/internal/engine"
+	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
 	"github.com/crypto-exchange/exchange/service/internal/s3test"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
 
@@ -163,8 +167,9 @@ func openDB(t *testing.T, u string) *gorm.DB {
 
 // seed fills a fresh database through the service's own code paths: users
 // with sessions, demo deposits, withdrawals pending, completed and
-// rejected, and an admin adjustment.
-func seed(t *testing.T, db *gorm.DB) {
+// rejected, an admin adjustment, and orders and a trade placed through a
+// running sequencer (see seedTrading).
+func seed(t *testing.T, dbURL string, db *gorm.DB) {
 	t.Helper()
 	ctx := context.Background()
 	if err := catalog.Seed(ctx, db, catalog.Defaults()); err != nil {
@@ -176,6 +181,7 @@ func seed(t *testing.T, db *gorm.DB) {
 		t.Fatal(err)
 	}
 	w := wallet.New(db, config.ModeDemo, now)
+	var traders []wallet.Owner
 	admin, err := a.Register(ctx, "admin@example.com", "an admin password", auth.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +200,7 @@ func seed(t *testing.T, db *gorm.DB) {
 			t.Fatal(err)
 		}
 		o := wallet.Owner{UserID: u.ID, AccountID: account}
+		traders = append(traders, o)
 		for _, d := range [][2]string{{"BTC", "1.5"}, {"USDT", "2500.25"}, {"ETH", "3"}} {
 			if _, err := w.Deposit(ctx, o, d[0], d[1]); err != nil {
 				t.Fatal(err)
@@ -220,6 +227,49 @@ func seed(t *testing.T, db *gorm.DB) {
 			t.Fatal(err)
 		}
 	}
+	seedTrading(t, dbURL, traders)
+}
+
+// seedTrading places orders the way the API does, through a sequencer that
+// leads on dbURL: a resting sell that a crossing buy partly fills (one
+// trade; the taker filled at the maker's price, the maker partially
+// filled), and a buy resting below the book. The sequencer is stopped
+// before it returns, so it holds no connection while a test dumps, drops or
+// restores the database.
+func seedTrading(t *testing.T, dbURL string, traders []wallet.Owner) {
+	t.Helper()
+	ctx := context.Background()
+	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 20 * time.Millisecond},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now, nil)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); seq.Run(runCtx, "http://127.0.0.1:1") }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(30 * time.Second); !seq.IsLeader(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("sequencer did not become leader")
+		}
+	}
+	place := func(o wallet.Owner, side engine.Side, price, qty, wantStatus string) {
+		t.Helper()
+		cmd := sequencer.Command{Place: &sequencer.Place{UserID: o.UserID, AccountID: o.AccountID, Market: "BTC-USDT",
+			Order: engine.Order{Kind: engine.Limit, TIF: engine.GTC, Side: side, Price: money.MustParse(price), Quantity: money.MustParse(qty)}}}
+		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+		defer scancel()
+		res, err := seq.Submit(sctx, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Error != nil {
+			t.Fatalf("place %s %s BTC at %s: %v", side, qty, price, res.Error)
+		}
+		if got := res.Orders[0].Status; got != wantStatus {
+			t.Fatalf("place %s %s BTC at %s: status %s, want %s", side, qty, price, got, wantStatus)
+		}
+	}
+	place(traders[0], engine.Sell, "30000", "0.1", orders.StatusOpen)
+	place(traders[1], engine.Buy, "30100", "0.04", orders.StatusFilled) // crosses: one trade at 30000
+	place(traders[2], engine.Buy, "29000", "0.02", orders.StatusOpen)   // rests below the ask
 }
 
 // addBulk adds a table of mib MiB of random (incompressible) bytes, so a
