@@ -26,6 +26,12 @@ timed go vet -tags e2e ./infra/... ./service/...
 step "go test"
 timed go test -count=1 ./infra/... ./service/...
 
+# One iteration of every benchmark, so they keep compiling and running
+# (the 100k-order rebuild among them); their numbers are measured with
+# longer runs, see docs/performance.md.
+step "benchmarks (one iteration each)"
+timed go test -count=1 -run '^$' -bench . -benchtime 1x ./service/...
+
 # Each fuzz target also runs for a bounded time: the committed corpora
 # (testdata/fuzz) already ran above as regression cases.
 step "fuzz (bounded)"
