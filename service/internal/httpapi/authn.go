@@ -11,6 +11,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 )
 
 const (
@@ -73,6 +74,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		c.Set(principalKey, p)
+		reqlog.SetUser(c, p.UserID)
 		return next(c)
 	}
 }

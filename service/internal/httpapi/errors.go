@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 )
 
 // errorBody is the contract's error shape.
@@ -212,25 +213,13 @@ func (s *Server) logRequest(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("remote_ip", c.RealIP()),
 			slog.Int64("bytes_out", res.Size),
 		}
-		if p, ok := principalOf(c); ok {
-			attrs = append(attrs, slog.Int64("user_id", p.UserID))
-		}
-		if id, ok := c.Get(logOrderID).(int64); ok {
-			attrs = append(attrs, slog.Int64("order_id", id))
-		}
-		if m, ok := c.Get(logMarket).(string); ok {
-			attrs = append(attrs, slog.String("market", m))
-		}
+		// user_id, order_id and market, as the JSON API's handlers and the
+		// web pages recorded them.
+		attrs = append(attrs, reqlog.Attrs(c)...)
 		s.log.LogAttrs(req.Context(), level, "http request", attrs...)
 		return nil
 	}
 }
-
-// Context keys a handler sets so the request's log line carries them.
-const (
-	logOrderID = "log_order_id"
-	logMarket  = "log_market"
-)
 
 // routeOf is the route template ("/api/v1/deposits/:id"), never the raw
 // path, so logs and metric labels stay bounded.

@@ -12,6 +12,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
@@ -84,6 +85,7 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	reqlog.SetUser(c, p.UserID)
 	s.setSessionCookie(c, sess.Token, sess.ExpiresAt)
 	return c.JSON(http.StatusOK, sessionJSON{
 		User:      userJSON{ID: p.UserID, Email: p.Email, Role: p.Role},

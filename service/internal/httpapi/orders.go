@@ -13,6 +13,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
@@ -60,8 +61,7 @@ func (s *Server) placeOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Set(logOrderID, o.ID)
-	c.Set(logMarket, o.Market)
+	reqlog.SetOrder(c, o.ID, o.Market)
 	if created {
 		return s.view(c, http.StatusCreated, o)
 	}
@@ -164,8 +164,7 @@ func (s *Server) cancelOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Set(logOrderID, id)
-	c.Set(logMarket, o.Market)
+	reqlog.SetOrder(c, id, o.Market)
 	return s.view(c, http.StatusOK, o)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 )
 
 type authForm struct {
@@ -66,7 +67,7 @@ func (s *site) loginPage(c echo.Context) error {
 // and no code came, the form comes back asking for one.
 func (s *site) login(c echo.Context) error {
 	next := localPath(c.FormValue("next"), "/")
-	sess, _, err := s.Auth.LoginWithCode(c.Request().Context(), c.FormValue("email"), c.FormValue("password"), c.FormValue("totp_code"), c.RealIP())
+	sess, p, err := s.Auth.LoginWithCode(c.Request().Context(), c.FormValue("email"), c.FormValue("password"), c.FormValue("totp_code"), c.RealIP())
 	if e, ok := apierr.As(err); ok {
 		f := flash{Error: capitalised(e.Message), Form: map[string]string{"email": c.FormValue("email"), "next": next}}
 		if e.Code == "totp_required" || e.Code == "invalid_totp" {
@@ -78,6 +79,7 @@ func (s *site) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	reqlog.SetUser(c, p.UserID)
 	c.SetCookie(auth.NewSessionCookie(sess.Token, sess.ExpiresAt, s.Config.SecureCookies))
 	return c.Redirect(http.StatusSeeOther, next)
 }

@@ -1,11 +1,12 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ type exchange struct {
 	db    *gorm.DB
 	url   string
 	users atomic.Int64
+	logs  *logBuffer
 }
 
 func newExchange(t *testing.T, mode config.Mode) *exchange {
@@ -41,10 +43,11 @@ func newExchange(t *testing.T, mode config.Mode) *exchange {
 	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
 		t.Fatal(err)
 	}
+	logs := &logBuffer{}
 	cfg := config.Server{Mode: mode, SecretKey: testSecret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
 	r, err := replica.New(replica.Config{
 		DB: db, DatabaseURL: dbURL, Server: cfg, CatalogTTL: time.Second, ElectionRetry: 50 * time.Millisecond,
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +61,25 @@ func newExchange(t *testing.T, mode config.Mode) *exchange {
 	srv := r.Server
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &exchange{t: t, db: db, url: ts.URL}
+	return &exchange{t: t, db: db, url: ts.URL, logs: logs}
+}
+
+// logBuffer collects the server's log lines; requests log concurrently.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // email is a fresh address for a new user.

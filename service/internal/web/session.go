@@ -13,6 +13,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 )
 
 const (
@@ -56,6 +57,7 @@ func (s *site) optionalUser(next echo.HandlerFunc) echo.HandlerFunc {
 			c.SetCookie(auth.NewSessionCookie(p.Session.Token, p.Session.ExpiresAt, s.Config.SecureCookies))
 		}
 		c.Set(principalKey, p)
+		reqlog.SetUser(c, p.UserID)
 		return next(c)
 	}
 }

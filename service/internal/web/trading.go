@@ -11,6 +11,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/money"
@@ -131,6 +132,7 @@ func (s *site) placeOrder(c echo.Context) error {
 	if err != nil {
 		return s.failed(c, back, err, "side", "type", "price", "quantity", "time_in_force")
 	}
+	reqlog.SetOrder(c, o.ID, o.Market)
 	v, err := s.views(ctx, []orders.Order{o})
 	if err != nil {
 		return err
@@ -149,6 +151,7 @@ func (s *site) cancelOrder(c echo.Context) error {
 	if err != nil {
 		return s.failed(c, back, err)
 	}
+	reqlog.SetOrder(c, id, o.Market)
 	v, err := s.views(ctx, []orders.Order{o})
 	if err != nil {
 		return err
