@@ -31,13 +31,15 @@ type ExchangeAppArgs struct {
 	Settings  settings.App
 	SecretKey pulumi.StringInput
 	Database  *Database
-	// IngressNamespace and MonitoringNamespace are the only namespaces
-	// allowed to reach the app's port.
+	// The ingress controller's and Prometheus' pods (namespace and pod
+	// labels) are the only pods outside the app allowed to reach its port.
 	IngressNamespace string
+	IngressPodLabels map[string]string
 	IngressClass     string
 	// SkipIngressAwait is set when the controller has no LoadBalancer.
 	SkipIngressAwait    bool
 	MonitoringNamespace string
+	PrometheusPodLabels map[string]string
 	CRDsReady           pulumi.ResourceOrInvokeOption
 }
 

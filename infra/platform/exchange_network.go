@@ -33,8 +33,8 @@ func (a *ExchangeApp) networkPolicies(ctx *pulumi.Context, args *ExchangeAppArgs
 			Ingress: networkingv1.NetworkPolicyIngressRuleArray{
 				networkingv1.NetworkPolicyIngressRuleArgs{
 					From: networkingv1.NetworkPolicyPeerArray{
-						namespacePeer(args.IngressNamespace, nil),
-						namespacePeer(args.MonitoringNamespace, nil),
+						namespacePeer(args.IngressNamespace, args.IngressPodLabels),
+						namespacePeer(args.MonitoringNamespace, args.PrometheusPodLabels),
 					},
 					Ports: tcpPorts(httpPort),
 				},

@@ -50,6 +50,17 @@ func NewIngressController(ctx *pulumi.Context, name string, args *IngressArgs, o
 	return c, nil
 }
 
+// controllerPodLabels select the controller's pods. Both charts label them
+// app.kubernetes.io/name with the chart's name (we set no nameOverride);
+// ingress-nginx's chart runs other pods too, told apart by the component.
+func controllerPodLabels(s settings.Ingress) map[string]string {
+	labels := map[string]string{"app.kubernetes.io/name": s.Chart.Name}
+	if s.Controller == "ingress-nginx" {
+		labels["app.kubernetes.io/component"] = "controller"
+	}
+	return labels
+}
+
 // nginxIngressValues are verified against F5 nginx-ingress chart 2.6.4.
 func nginxIngressValues(s settings.Ingress) pulumi.Map {
 	service := pulumi.Map{"type": pulumi.String(s.ServiceType)}

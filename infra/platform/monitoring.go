@@ -21,6 +21,11 @@ const (
 	LokiDatasourceUID = "loki"
 )
 
+// prometheusPodLabels select the Prometheus servers: the operator labels
+// every pod of a Prometheus resource so (Alertmanager's pods are
+// "alertmanager"; Grafana and the exporters carry their own names).
+var prometheusPodLabels = map[string]string{"app.kubernetes.io/name": "prometheus"}
+
 // MonitoringArgs configures kube-prometheus-stack.
 type MonitoringArgs struct {
 	Settings settings.Monitoring

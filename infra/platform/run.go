@@ -102,9 +102,11 @@ func declare(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		SecretKey:           secret(secrets.AppSecretKey),
 		Database:            db,
 		IngressNamespace:    s.Ingress.Namespace,
+		IngressPodLabels:    controllerPodLabels(s.Ingress),
 		IngressClass:        s.Ingress.ClassName,
 		SkipIngressAwait:    s.Ingress.ServiceType != "LoadBalancer",
 		MonitoringNamespace: s.Monitoring.Namespace,
+		PrometheusPodLabels: prometheusPodLabels,
 		CRDsReady:           monitoring.CRDsReady(),
 	}, onCluster)
 	if err != nil {

@@ -255,6 +255,11 @@ func TestIngressNginxIsSelectable(t *testing.T) {
 	if r.has("kubernetes:helm.sh/v4:Chart", "nginx-ingress") {
 		t.Error("both controllers declared")
 	}
+	// The app admits the controller's pods only, not the chart's others.
+	in := r.one(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "exchange-server-ingress")
+	if got := fmt.Sprint(get(in.Inputs, "spec.ingress.0.from.0.podSelector.matchLabels")); got != "map[app.kubernetes.io/component:controller app.kubernetes.io/name:ingress-nginx]" {
+		t.Errorf("server ingress admits %s from the ingress namespace", got)
+	}
 }
 
 func TestMigrationJobFollowsTheImage(t *testing.T) {
