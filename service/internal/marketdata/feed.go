@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,9 +39,15 @@ type Feed struct {
 	books map[string]*book
 	last  map[string]money.Amount // last trade price per market
 	stats map[string]stats24h
-	ready atomic.Bool
+	// statsThrough is the latest trade the last refresh of stats read; a
+	// refresh under way (statsLoading) keeps the trades applied meanwhile
+	// in statsSince, to fold in again those its snapshot missed.
+	statsThrough int64
+	statsLoading bool
+	statsSince   []sequencer.TradeEvent
+	ready        atomic.Bool
 
-	balances chan []int64
+	balances pendingAccounts
 	metrics  *metrics
 }
 
@@ -54,7 +61,7 @@ type book struct {
 // connection) and db (reads); Run starts it.
 func NewFeed(url string, db *gorm.DB, log *slog.Logger, hub *Hub) *Feed {
 	return &Feed{url: url, db: db, log: log, hub: hub, books: map[string]*book{}, last: map[string]money.Amount{},
-		stats: map[string]stats24h{}, balances: make(chan []int64, 1024), metrics: hub.metrics}
+		stats: map[string]stats24h{}, balances: newPendingAccounts(), metrics: hub.metrics}
 }
 
 // Ready reports whether the feed holds a current copy of the books.
@@ -223,6 +230,7 @@ func (f *Feed) apply(ev sequencer.Events) error {
 	var order []string
 	for _, t := range ev.Trades {
 		f.last[t.Market] = t.Price
+		f.foldTradeLocked(t)
 		if !tickers[t.Market] {
 			tickers[t.Market] = true
 			order = append(order, t.Market)
@@ -315,16 +323,56 @@ func (f *Feed) bestLocked(market string) (bid, ask money.Amount) {
 }
 
 // queueBalances hands changed accounts to the balance pusher without ever
-// blocking the event loop; if it is behind, the update is dropped and the
-// next change of the account sends its current balances anyway.
+// blocking the event loop. No account is ever dropped, however far behind
+// the pusher is: a subscriber would keep stale balances until its
+// account's next change, which may never come.
 func (f *Feed) queueBalances(accounts []int64) {
 	if len(accounts) == 0 || !f.hub.hasBalanceSubscribers() {
 		return
 	}
-	select {
-	case f.balances <- accounts:
-	default:
+	f.balances.add(accounts)
+}
+
+// pendingAccounts is the set of accounts whose balances changed and have
+// not been pushed yet. A set rather than a queue: it cannot overflow (it
+// holds each account at most once), and an account that changes many times
+// while the pusher is busy costs one push, of its latest balances.
+type pendingAccounts struct {
+	mu  sync.Mutex
+	ids map[int64]struct{}
+	// signal holds a token while ids may be non-empty; one token is enough
+	// because take empties the whole set.
+	signal chan struct{}
+}
+
+func newPendingAccounts() pendingAccounts {
+	return pendingAccounts{ids: map[int64]struct{}{}, signal: make(chan struct{}, 1)}
+}
+
+func (p *pendingAccounts) add(ids []int64) {
+	p.mu.Lock()
+	for _, id := range ids {
+		p.ids[id] = struct{}{}
 	}
+	p.mu.Unlock()
+	select {
+	case p.signal <- struct{}{}:
+	default: // a token is already waiting; it covers these ids too
+	}
+}
+
+// take empties the set and returns what it held, in account order.
+func (p *pendingAccounts) take() []int64 {
+	p.mu.Lock()
+	ids := p.ids
+	p.ids = map[int64]struct{}{}
+	p.mu.Unlock()
+	out := make([]int64, 0, len(ids))
+	for id := range ids {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func parseIDs(payload string) []int64 {

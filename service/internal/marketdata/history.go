@@ -2,6 +2,7 @@ package marketdata
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
@@ -34,6 +36,32 @@ type Ticker struct {
 type stats24h struct {
 	open, high, low     *money.Amount
 	volume, quoteVolume money.Amount
+}
+
+// fold adds one trade to the window. It allocates new prices rather than
+// writing through the pointers: tickers already handed out share them.
+func (s stats24h) fold(price, qty money.Amount) stats24h {
+	if s.open == nil {
+		s.open = &price
+	}
+	if s.high == nil || price > *s.high {
+		s.high = &price
+	}
+	if s.low == nil || price < *s.low {
+		s.low = &price
+	}
+	// Past the range of an Amount a figure stays as it was until the next
+	// refresh, which reports the overflow itself.
+	if v, err := s.volume.Add(qty); err == nil {
+		s.volume = v
+	}
+	// The quote amount exactly as the engine computes the trade's.
+	if quote, err := money.MulDivFloor(price, qty, money.One); err == nil {
+		if v, err := s.quoteVolume.Add(quote); err == nil {
+			s.quoteVolume = v
+		}
+	}
+	return s
 }
 
 func nonZero(a money.Amount) *money.Amount {
@@ -65,9 +93,10 @@ func (f *Feed) Ticker(market string) (Ticker, bool) {
 	return f.tickerLocked(market), true
 }
 
-// refreshStats re-reads the 24 h statistics of every market now and then:
-// a window this wide moves slowly, and one query per market every few
-// seconds costs nothing next to a query per trade.
+// refreshStats re-reads the 24 h statistics of every market now and then,
+// which slides the window; in between, apply folds each trade in. A window
+// this wide moves slowly, and one query every few seconds costs nothing
+// next to a query per trade.
 func (f *Feed) refreshStats(ctx context.Context) {
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
@@ -85,28 +114,84 @@ func (f *Feed) refreshStats(ctx context.Context) {
 
 const statsEvery = 5 * time.Second
 
+// loadStats replaces the statistics with the database's. Trades the feed
+// applies while the query runs but that its snapshot missed are folded in
+// again, so the swap never loses a trade.
 func (f *Feed) loadStats(ctx context.Context) error {
+	f.beginStatsLoad()
+	stats, through, err := f.readStats(ctx)
+	f.installStats(stats, through, err == nil)
+	return err
+}
+
+// beginStatsLoad starts keeping the trades apply folds in. Every trade
+// applied before it had committed, so the coming snapshot holds it.
+func (f *Feed) beginStatsLoad() {
+	f.mu.Lock()
+	f.statsLoading, f.statsSince = true, nil
+	f.mu.Unlock()
+}
+
+// readStats reads the 24 h window of every market and the id of the latest
+// trade, in one snapshot: the window counts every trade up to that id.
+// Trade ids grow in commit order (one writer), so it marks exactly which
+// trades the window holds.
+func (f *Feed) readStats(ctx context.Context) (map[string]stats24h, int64, error) {
 	var rows []struct {
 		Market              string
 		Open, High, Low     *money.Amount
 		Volume, QuoteVolume money.Amount
 	}
-	err := f.db.WithContext(ctx).Raw(`
-		SELECT market,
-		       (array_agg(price ORDER BY id))[1] AS open, max(price) AS high, min(price) AS low,
-		       sum(quantity) AS volume, sum(quote_quantity) AS quote_volume
-		FROM trades WHERE created_at > now() - interval '24 hours' GROUP BY market`).Scan(&rows).Error
+	var through int64
+	err := f.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Raw(`SELECT coalesce(max(id), 0) FROM trades`).Scan(&through).Error; err != nil {
+			return fmt.Errorf("latest trade: %w", err)
+		}
+		return tx.Raw(`
+			SELECT market,
+			       (array_agg(price ORDER BY id))[1] AS open, max(price) AS high, min(price) AS low,
+			       sum(quantity) AS volume, sum(quote_quantity) AS quote_volume
+			FROM trades WHERE created_at > now() - interval '24 hours' GROUP BY market`).Scan(&rows).Error
+	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("24h statistics: %w", err)
+		return nil, 0, fmt.Errorf("24h statistics: %w", err)
 	}
 	stats := map[string]stats24h{}
 	for _, r := range rows {
 		stats[r.Market] = stats24h{open: r.Open, high: r.High, low: r.Low, volume: r.Volume, quoteVolume: r.QuoteVolume}
 	}
+	return stats, through, nil
+}
+
+// installStats swaps in what readStats read (when ok) plus the trades
+// applied since beginStatsLoad that it did not count.
+func (f *Feed) installStats(stats map[string]stats24h, through int64, ok bool) {
 	f.mu.Lock()
-	f.stats = stats
-	f.mu.Unlock()
-	return nil
+	defer f.mu.Unlock()
+	since := f.statsSince
+	f.statsLoading, f.statsSince = false, nil
+	if !ok {
+		return // the folded figures stand until a refresh succeeds
+	}
+	for _, t := range since {
+		if t.ID > through {
+			stats[t.Market] = stats[t.Market].fold(t.Price, t.Quantity)
+		}
+	}
+	f.stats, f.statsThrough = stats, through
+}
+
+// foldTradeLocked counts a trade in its market's 24 h statistics at once,
+// so a ticker never shows a last price outside [low, high] or a volume
+// without the trade until the next refresh. The caller holds f.mu.
+func (f *Feed) foldTradeLocked(t sequencer.TradeEvent) {
+	if t.ID <= f.statsThrough {
+		return // the last refresh read it from the database (a resync replays events)
+	}
+	f.stats[t.Market] = f.stats[t.Market].fold(t.Price, t.Quantity)
+	if f.statsLoading {
+		f.statsSince = append(f.statsSince, t)
+	}
 }
 
 // Trades returns a market's latest trades, newest first.
@@ -151,9 +236,10 @@ func (c Candle) MarshalJSON() ([]byte, error) {
 	return []byte(fmt.Sprintf(`[%q,"%s","%s","%s","%s","%s"]`, c.OpenTime.UTC().Format(time.RFC3339), c.Open, c.High, c.Low, c.Close, c.Volume)), nil
 }
 
-// Candles aggregates a market's trades into OHLCV candles over [from, to).
-// An interval without trades has no candle: a chart draws a gap there
-// rather than a flat candle that no trade made.
+// Candles aggregates a market's trades into OHLCV candles over the
+// intervals that [from, to) touches. An interval without trades has no
+// candle: a chart draws a gap there rather than a flat candle that no
+// trade made.
 func Candles(ctx context.Context, db *gorm.DB, market, interval string, from, to time.Time) ([]Candle, error) {
 	width, ok := Intervals[interval]
 	if !ok {
@@ -162,6 +248,11 @@ func Candles(ctx context.Context, db *gorm.DB, market, interval string, from, to
 	if !to.After(from) {
 		return nil, apierr.New(apierr.InvalidRequest, "to must be after from")
 	}
+	// A candle is labelled with its interval's open time, so it must cover
+	// the whole interval: cut at from or to, it would show a part as the
+	// whole (the default range, counted back from now, never starts on a
+	// boundary).
+	from, to = intervalStart(from, width), intervalEnd(to, width)
 	if to.Sub(from) > MaxCandles*width {
 		return nil, apierr.New(apierr.InvalidRequest, "at most %d candles per request: narrow from/to or widen the interval", MaxCandles)
 	}
@@ -186,27 +277,51 @@ func Candles(ctx context.Context, db *gorm.DB, market, interval string, from, to
 	return out, nil
 }
 
+// intervalStart is the open time of the interval that holds t. Truncate
+// counts from the zero time, a UTC midnight like the query's date_bin
+// origin, and every width divides a day, so both cut at the same instants.
+func intervalStart(t time.Time, width time.Duration) time.Time { return t.Truncate(width).UTC() }
+
+// intervalEnd is the first interval boundary at or after t.
+func intervalEnd(t time.Time, width time.Duration) time.Time {
+	start := intervalStart(t, width)
+	if start.Equal(t) {
+		return start
+	}
+	return start.Add(width)
+}
+
 // pushBalances sends subscribed accounts their balances after a change.
+// Changes that arrive while it works wait in f.balances, merged per
+// account, and are all sent in the next round.
 func (f *Feed) pushBalances(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ids := <-f.balances:
-			for _, id := range f.hub.balanceAccounts(ids) {
-				bs, err := ledger.Balances(ctx, f.db, id)
-				if err != nil {
-					f.log.Warn("push balances", "account", id, "error", err.Error())
-					continue
+		case <-f.balances.signal:
+			for _, id := range f.hub.balanceAccounts(f.balances.take()) {
+				if ctx.Err() != nil {
+					return
 				}
-				out := make([]BalanceJSON, len(bs))
-				for i, b := range bs {
-					out[i] = BalanceJSON{Asset: b.Asset, Available: b.Available, Held: b.Held}
-				}
-				f.hub.publishAccount(id, encode(balancesMessage{Type: "balances", Channel: "balances", Data: out}))
+				f.pushBalance(ctx, id)
 			}
 		}
 	}
+}
+
+// pushBalance sends one account's current balances to its subscribers.
+func (f *Feed) pushBalance(ctx context.Context, id int64) {
+	bs, err := ledger.Balances(ctx, f.db, id)
+	if err != nil {
+		f.log.Warn("push balances", "account", id, "error", err.Error())
+		return
+	}
+	out := make([]BalanceJSON, len(bs))
+	for i, b := range bs {
+		out[i] = BalanceJSON{Asset: b.Asset, Available: b.Available, Held: b.Held}
+	}
+	f.hub.publishAccount(id, encode(balancesMessage{Type: "balances", Channel: "balances", Data: out}))
 }
 
 // bookSnapshotMessage is the first message of a book subscription: the
