@@ -204,6 +204,8 @@ type ack struct {
 	ClientOrderID  string `json:"client_order_id"`
 	Status         string `json:"status"`
 	FilledQuantity string `json:"filled_quantity"`
+	FilledQuote    string `json:"filled_quote"`
+	Fee            string `json:"fee"`
 }
 
 // kill -9 the leader in the middle of a load run: every acknowledged order
@@ -278,15 +280,17 @@ func TestLeaderKilledMidLoad(t *testing.T) {
 	wg.Wait()
 	t.Logf("failover: replica took over %.2fs after kill -9 of the leader; %d orders acknowledged, %d refused or failed in flight", tookOver.Seconds(), len(acks), failures.Load())
 
-	// Every acknowledged order exists, with exactly the taker fills it was
-	// acknowledged with; later fills can only come as a maker.
+	// Every acknowledged order exists, with exactly the taker fills (base,
+	// quote and fee) it was acknowledged with; later fills can only come as
+	// a maker.
 	ids := make([]string, 0, len(acks))
 	for _, k := range acks {
 		ids = append(ids, k.ID)
 	}
 	out, err := exec.Command("psql", dbURL, "-At", "-F", " ", "-c", fmt.Sprintf(`
-		SELECT o.client_order_id, o.id, coalesce((SELECT sum(quantity) FROM trades WHERE taker_order_id = o.id), 0)
-		FROM orders o WHERE o.id IN (%s)`, strings.Join(ids, ","))).CombinedOutput()
+		SELECT o.client_order_id, o.id, coalesce(sum(t.quantity), 0), coalesce(sum(t.quote_quantity), 0), coalesce(sum(t.taker_fee), 0)
+		FROM orders o LEFT JOIN trades t ON t.taker_order_id = o.id
+		WHERE o.id IN (%s) GROUP BY o.client_order_id, o.id`, strings.Join(ids, ","))).CombinedOutput()
 	if err != nil {
 		t.Fatalf("psql: %v\n%s", err, out)
 	}
@@ -297,8 +301,9 @@ func TestLeaderKilledMidLoad(t *testing.T) {
 		if f[1] != k.ID {
 			t.Errorf("order %s: id %s in the database, acknowledged as %s", f[0], f[1], k.ID)
 		}
-		if !sameAmount(f[2], k.FilledQuantity) {
-			t.Errorf("order %s: taker fills %s in the database, acknowledged %s", f[0], f[2], k.FilledQuantity)
+		if !sameAmount(f[2], k.FilledQuantity) || !sameAmount(f[3], k.FilledQuote) || !sameAmount(f[4], k.Fee) {
+			t.Errorf("order %s: taker fills %s for %s, fee %s in the database; acknowledged %s for %s, fee %s",
+				f[0], f[2], f[3], f[4], k.FilledQuantity, k.FilledQuote, k.Fee)
 		}
 		found++
 	}
