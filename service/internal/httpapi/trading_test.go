@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/crypto-exchange/exchange/service/internal/config"
+	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
 )
 
@@ -473,5 +474,61 @@ func TestBatchOrders(t *testing.T) {
 		t.Fatalf("USDT %s/%s, want 900/100", av, held)
 	}
 	c.wantError("POST", "/api/v1/orders/batch", map[string]any{"orders": []map[string]any{}}, 400, "invalid_request")
+	x.checkLedger()
+}
+
+// A cancel and a taker racing for the same resting order: exactly one
+// wins, the loser is told so, and the database and the ledger agree with
+// what each was told.
+func TestCancelRacingAFill(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	maker, taker := x.trader(), x.trader()
+	maker.fund("BTC", "10")
+	taker.fund("USDT", "100000")
+	cancelled, filled := 0, 0
+	for i := range 40 {
+		ask := maker.place(map[string]any{"market": "BTC-USDT", "side": "sell", "type": "limit", "price": "50", "quantity": "0.1"})
+		var wg sync.WaitGroup
+		var cancelStatus int
+		var cancelBody []byte
+		var bid orderJSON
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			cancelStatus, cancelBody = maker.do("DELETE", "/api/v1/orders/"+ask.ID, nil)
+		}()
+		go func() {
+			defer wg.Done()
+			st, body := taker.do("POST", "/api/v1/orders", map[string]any{
+				"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "50", "quantity": "0.1", "time_in_force": "IOC"})
+			if st != 201 || json.Unmarshal(body, &bid) != nil {
+				t.Errorf("round %d: taker got %d %s", i, st, body)
+			}
+		}()
+		wg.Wait()
+		var dbStatus string
+		var trades int
+		x.db.Raw("SELECT status FROM orders WHERE id = ?", ask.ID).Scan(&dbStatus)
+		x.db.Raw("SELECT count(*) FROM trades WHERE maker_order_id = ?", ask.ID).Scan(&trades)
+		switch cancelStatus {
+		case 200:
+			cancelled++
+			if bid.FilledQuantity != "0" || dbStatus != "cancelled" || trades != 0 {
+				t.Fatalf("round %d: cancel won, yet taker filled %s, maker %s with %d trades", i, bid.FilledQuantity, dbStatus, trades)
+			}
+		case 409:
+			filled++
+			if !strings.Contains(string(cancelBody), "order_not_open") || bid.FilledQuantity != "0.1" || dbStatus != "filled" || trades != 1 {
+				t.Fatalf("round %d: cancel lost (%s), taker filled %s, maker %s with %d trades", i, cancelBody, bid.FilledQuantity, dbStatus, trades)
+			}
+		default:
+			t.Fatalf("round %d: cancel got %d %s", i, cancelStatus, cancelBody)
+		}
+	}
+	t.Logf("40 races: cancel won %d, fill won %d", cancelled, filled)
+	want := money.MustParse("10") - money.Amount(filled)*money.MustParse("0.1")
+	if av, held := maker.balance("BTC"); held != "0" || money.MustParse(av) != want {
+		t.Errorf("maker BTC %s/%s after %d fills, want %s/0", av, held, filled, want)
+	}
 	x.checkLedger()
 }
