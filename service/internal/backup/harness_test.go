@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/engine"
+	"github.com/crypto-exchange/exchange/service/internal/logtest"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
@@ -44,7 +43,7 @@ type rig struct {
 	s3  *s3test.Server
 	cfg config.Backup
 	env Env
-	log *bytes.Buffer
+	log *logtest.Buffer
 }
 
 func newRig(t *testing.T) *rig {
@@ -66,7 +65,7 @@ func newRig(t *testing.T) *rig {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	r := &rig{t: t, s3: srv, log: &bytes.Buffer{}}
+	r := &rig{t: t, s3: srv, log: &logtest.Buffer{}}
 	r.cfg = config.Backup{
 		Bucket: bucket, Prefix: "backups/test", Region: s3test.Region, Endpoint: srv.URL(), ForcePathStyle: true,
 		SSE: config.SSES3, PartSize: 5 << 20, Concurrency: 2, PGBinDir: pgtest.BinDir(),
@@ -82,7 +81,7 @@ func (r *rig) reconfigure() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.env = Env{Store: store, Tools: Tools{BinDir: r.cfg.PGBinDir, Env: os.Environ()}, Log: slog.New(slog.NewJSONHandler(&syncWriter{w: r.log}, nil))}
+	r.env = Env{Store: store, Tools: Tools{BinDir: r.cfg.PGBinDir, Env: os.Environ()}, Log: slog.New(slog.NewJSONHandler(r.log, nil))}
 }
 
 // keys lists what the bucket holds, straight from the server's storage.
@@ -111,17 +110,6 @@ func (r *rig) requireNothingStored() {
 	if keys := r.keys(); len(keys) != 0 {
 		r.t.Fatalf("a failed backup left objects behind: %v", keys)
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // realTool is the absolute path of a client tool.

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
+	"github.com/crypto-exchange/exchange/service/internal/logtest"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
 	"github.com/crypto-exchange/exchange/service/internal/replica"
 )
@@ -43,7 +43,7 @@ type exchange struct {
 	url   string
 	users atomic.Int64
 	nonce atomic.Int64
-	logs  *logBuffer
+	logs  *logtest.Buffer
 }
 
 func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *exchange {
@@ -53,7 +53,7 @@ func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *
 	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	cfg := config.Server{Mode: mode, SecretKey: secretKey, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
 	for _, o := range opts {
 		o(&cfg)
@@ -238,22 +238,4 @@ func (x *exchange) checkLedger() {
 		ledger.WriteReport(&b, v)
 		x.t.Fatalf("ledger invariants violated:\n%s", b.String())
 	}
-}
-
-// logBuffer collects the server's log lines; requests log concurrently.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -1,12 +1,10 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
+	"github.com/crypto-exchange/exchange/service/internal/logtest"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
 	"github.com/crypto-exchange/exchange/service/internal/replica"
 )
@@ -33,7 +32,7 @@ type exchange struct {
 	db    *gorm.DB
 	url   string
 	users atomic.Int64
-	logs  *logBuffer
+	logs  *logtest.Buffer
 }
 
 func newExchange(t *testing.T, mode config.Mode) *exchange {
@@ -43,7 +42,7 @@ func newExchange(t *testing.T, mode config.Mode) *exchange {
 	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	cfg := config.Server{Mode: mode, SecretKey: testSecret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
 	r, err := replica.New(replica.Config{
 		DB: db, DatabaseURL: dbURL, Server: cfg, CatalogTTL: time.Second, ElectionRetry: 50 * time.Millisecond,
@@ -62,24 +61,6 @@ func newExchange(t *testing.T, mode config.Mode) *exchange {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &exchange{t: t, db: db, url: ts.URL, logs: logs}
-}
-
-// logBuffer collects the server's log lines; requests log concurrently.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // email is a fresh address for a new user.
