@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,13 +18,12 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
-	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/logtest"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
-	"github.com/crypto-exchange/exchange/service/internal/replica"
+	"github.com/crypto-exchange/exchange/service/internal/replica/replicatest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -48,33 +45,8 @@ type exchange struct {
 
 func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *exchange {
 	t.Helper()
-	dbURL := pgtest.URL(t)
-	db := pgtest.OpenURL(t, dbURL)
-	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logtest.Buffer{}
-	cfg := config.Server{Mode: mode, SecretKey: secretKey, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	r, err := replica.New(replica.Config{
-		DB: db, DatabaseURL: dbURL, Server: cfg, CatalogTTL: time.Second, ElectionRetry: 50 * time.Millisecond,
-		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := r.Start(ctx, "http://127.0.0.1:1")
-	t.Cleanup(func() { cancel(); stop() })
-	for !r.Sequencer.IsLeader() || !r.Feed.Ready() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	srv := r.Server
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &exchange{t: t, db: db, srv: srv, url: ts.URL, logs: logs}
+	r := replicatest.Start(t, mode, secretKey, opts...)
+	return &exchange{t: t, db: r.DB, srv: r.Server, url: r.URL, logs: r.Logs}
 }
 
 // client is one browser (cookie jar + CSRF token) or one API-key bot.

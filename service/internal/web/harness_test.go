@@ -3,8 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,11 +10,10 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
-	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/logtest"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
-	"github.com/crypto-exchange/exchange/service/internal/replica"
+	"github.com/crypto-exchange/exchange/service/internal/replica/replicatest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -37,30 +34,8 @@ type exchange struct {
 
 func newExchange(t *testing.T, mode config.Mode) *exchange {
 	t.Helper()
-	dbURL := pgtest.URL(t)
-	db := pgtest.OpenURL(t, dbURL)
-	if err := catalog.Seed(context.Background(), db, catalog.Defaults()); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logtest.Buffer{}
-	cfg := config.Server{Mode: mode, SecretKey: testSecret, RequestTimeout: 30 * time.Second, ShutdownTimeout: 5 * time.Second, WriteTimeout: time.Minute}
-	r, err := replica.New(replica.Config{
-		DB: db, DatabaseURL: dbURL, Server: cfg, CatalogTTL: time.Second, ElectionRetry: 50 * time.Millisecond,
-		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := r.Start(ctx, "http://127.0.0.1:1")
-	t.Cleanup(func() { cancel(); stop() })
-	for !r.Sequencer.IsLeader() || !r.Feed.Ready() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	srv := r.Server
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &exchange{t: t, db: db, url: ts.URL, logs: logs}
+	r := replicatest.Start(t, mode, testSecret)
+	return &exchange{t: t, db: r.DB, url: r.URL, logs: r.Logs}
 }
 
 // email is a fresh address for a new user.
