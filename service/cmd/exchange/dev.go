@@ -59,6 +59,7 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 	overrides := map[string]string{
 		"DATABASE_URL":   dbURL,
 		"HTTP_ADDR":      *addr,
+		"INTERNAL_ADDR":  "127.0.0.1:0", // metrics, on loopback only
 		"EXCHANGE_MODE":  string(config.ModeDemo),
 		"SECRET_KEY":     secret,
 		"SECURE_COOKIES": "false", // plain HTTP on localhost
@@ -117,7 +118,7 @@ func devAdmin(ctx context.Context, db *gorm.DB) (string, error) {
 	}
 	password := randomHex(12)
 	_, err = a.Register(ctx, devAdminEmail, password, auth.RoleAdmin)
-	if e, ok := apierr.As(err); ok && e.Code == "email_taken" {
+	if e, ok := apierr.As(err); ok && e.Code == apierr.EmailTaken {
 		return devAdminEmail + " (password as printed on the first run with this --data-dir)", nil
 	}
 	if err != nil {

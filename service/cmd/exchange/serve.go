@@ -14,6 +14,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
+	"github.com/crypto-exchange/exchange/service/internal/httpserver"
 	"github.com/crypto-exchange/exchange/service/internal/replica"
 )
 
@@ -84,11 +85,11 @@ func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.S
 	}
 	stop := func() {}
 	defer func() { stop() }()
-	err = r.Server.Run(ctx, func(addr net.Addr) {
-		stop = r.Start(ctx, advertiseURL(cfg.Advertise, addr))
-		log.Info("serving", "addr", addr.String(), "mode", string(cfg.Mode))
+	err = r.Server.Run(ctx, func(addrs httpserver.Addrs) {
+		stop = r.Start(ctx, advertiseURL(cfg.Advertise, addrs.Internal))
+		log.Info("serving", "addr", addrs.Public.String(), "internal_addr", addrs.Internal.String(), "mode", string(cfg.Mode))
 		if ready != nil {
-			ready(addr)
+			ready(addrs.Public)
 		}
 	})
 	if err != nil {
@@ -98,8 +99,8 @@ func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.S
 	return nil
 }
 
-// advertiseURL is ADVERTISE_URL, or else the listener's address, with
-// loopback standing in for an unspecified host (single-machine runs).
+// advertiseURL is ADVERTISE_URL, or else the internal listener's address,
+// with loopback standing in for an unspecified host (single-machine runs).
 func advertiseURL(configured string, addr net.Addr) string {
 	if configured != "" {
 		return configured

@@ -63,11 +63,11 @@ func ParseScopes(names []string) (Scope, string, error) {
 			}
 		}
 		if !found {
-			return 0, "", apierr.New("invalid_scope", "unknown scope %q; allowed: read, trade, withdraw", n)
+			return 0, "", apierr.New(apierr.InvalidScope, "unknown scope %q; allowed: read, trade, withdraw", n)
 		}
 	}
 	if s == 0 {
-		return 0, "", apierr.New("invalid_scope", "at least one scope is required: read, trade, withdraw")
+		return 0, "", apierr.New(apierr.InvalidScope, "at least one scope is required: read, trade, withdraw")
 	}
 	var parts []string
 	for _, sn := range scopeNames {

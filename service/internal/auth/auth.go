@@ -93,7 +93,7 @@ func normaliseEmail(raw string) (string, error) {
 	email := strings.ToLower(strings.TrimSpace(raw))
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || len(email) > 254 || !strings.Contains(email[strings.IndexByte(email, '@'):], ".") {
-		return "", apierr.New("invalid_email", "%q is not a valid email address", raw)
+		return "", apierr.New(apierr.InvalidEmail, "%q is not a valid email address", raw)
 	}
 	return email, nil
 }
@@ -102,11 +102,11 @@ func checkPasswordPolicy(password, email string) error {
 	n := utf8.RuneCountInString(password)
 	switch {
 	case n < 10:
-		return apierr.New("weak_password", "the password must be at least 10 characters long")
+		return apierr.New(apierr.WeakPassword, "the password must be at least 10 characters long")
 	case n > 128:
-		return apierr.New("invalid_password", "the password must be at most 128 characters long")
+		return apierr.New(apierr.InvalidPassword, "the password must be at most 128 characters long")
 	case strings.EqualFold(password, email):
-		return apierr.New("weak_password", "the password must not be the email address")
+		return apierr.New(apierr.WeakPassword, "the password must not be the email address")
 	}
 	return nil
 }
@@ -132,7 +132,7 @@ func (s *Service) Register(ctx context.Context, rawEmail, password, role string)
 		return tx.Exec("INSERT INTO accounts (kind, user_id) VALUES ('user', ?)", u.ID).Error
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return User{}, apierr.New("email_taken", "an account with this email already exists")
+		return User{}, apierr.New(apierr.EmailTaken, "an account with this email already exists")
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("register: %w", err)
@@ -171,14 +171,14 @@ func (s *Service) LoginWithCode(ctx context.Context, rawEmail, password, totpCod
 		return Session{}, Principal{}, fmt.Errorf("login: user %d: %w", u.ID, err)
 	}
 	if !ok || u.ID == 0 {
-		return Session{}, Principal{}, s.loginFailed(ctx, email, ip, apierr.New("invalid_credentials", "wrong email or password"))
+		return Session{}, Principal{}, s.loginFailed(ctx, email, ip, apierr.New(apierr.InvalidCredentials, "wrong email or password"))
 	}
 	if u.Status == StatusFrozen {
 		return Session{}, Principal{}, apierr.New(apierr.AccountFrozen, "this account is frozen; contact support")
 	}
 	if u.TOTPEnabled {
 		if strings.TrimSpace(totpCode) == "" {
-			return Session{}, Principal{}, apierr.New(codeTOTPRequired, "this account has two-factor authentication: give the 6-digit code from the authenticator app")
+			return Session{}, Principal{}, apierr.New(apierr.TOTPRequired, "this account has two-factor authentication: give the 6-digit code from the authenticator app")
 		}
 		if err := s.consumeTOTP(ctx, u, totpCode); err != nil {
 			if _, ok := apierr.As(err); ok {
@@ -237,7 +237,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return fmt.Errorf("change password: %w", err)
 	}
 	if !ok {
-		return apierr.New("invalid_credentials", "the current password is wrong")
+		return apierr.New(apierr.InvalidCredentials, "the current password is wrong")
 	}
 	if err := checkPasswordPolicy(next, u.Email); err != nil {
 		return err
@@ -261,9 +261,13 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	})
 }
 
-// SetStatus freezes or unfreezes a user. A frozen user's sessions end and
-// their API keys stop working until unfrozen.
-func (s *Service) SetStatus(ctx context.Context, userID int64, status string) error {
+// SetStatus freezes or unfreezes a user for an admin, who may not change
+// their own status. A frozen user's sessions end and their API keys stop
+// working until unfrozen.
+func (s *Service) SetStatus(ctx context.Context, admin Principal, userID int64, status string) error {
+	if userID == admin.UserID {
+		return apierr.New(apierr.Forbidden, "admins cannot change their own status")
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"status": status, "updated_at": s.now()})
 		if res.Error != nil {

@@ -46,6 +46,15 @@ type Principal struct {
 	KeyID string
 }
 
+// Owner is whose account an operation is on: a user and their ledger account.
+type Owner struct {
+	UserID    int64
+	AccountID int64
+}
+
+// Owner is the caller as the owner of an account.
+func (p Principal) Owner() Owner { return Owner{UserID: p.UserID, AccountID: p.AccountID} }
+
 // Can reports whether the caller holds scope.
 func (p Principal) Can(s Scope) bool { return p.Scopes&s == s }
 

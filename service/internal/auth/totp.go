@@ -17,12 +17,6 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 )
 
-// Error codes of two-factor authentication, as the API contract lists them.
-const (
-	codeTOTPRequired = "totp_required"
-	codeInvalidTOTP  = "invalid_totp"
-)
-
 // TOTP parameters: RFC 6238's defaults (30 s steps, 6 digits, SHA-1),
 // which every authenticator app supports. A code is accepted one step
 // either side of now, for clocks that drift and people who type slowly.
@@ -115,7 +109,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, password, code s
 		return fmt.Errorf("disable totp: user %d: %w", u.ID, err)
 	}
 	if !ok {
-		return apierr.New("invalid_credentials", "the password is wrong")
+		return apierr.New(apierr.InvalidCredentials, "the password is wrong")
 	}
 	if err := s.consumeTOTP(ctx, u, code); err != nil {
 		return err
@@ -126,7 +120,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, password, code s
 // consumeTOTP accepts code if it is current and its time step is later
 // than the last one accepted, and records the step: each code works once.
 func (s *Service) consumeTOTP(ctx context.Context, u User, code string) error {
-	invalid := apierr.New(codeInvalidTOTP, "the two-factor code is wrong or was already used; wait for the next code")
+	invalid := apierr.New(apierr.InvalidTOTP, "the two-factor code is wrong or was already used; wait for the next code")
 	secret, err := s.unseal(totpSealID(u.ID), u.TOTPSecretSealed)
 	if err != nil {
 		return fmt.Errorf("totp of user %d: %w", u.ID, err)

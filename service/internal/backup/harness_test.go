@@ -169,7 +169,7 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 		t.Fatal(err)
 	}
 	w := wallet.New(db, config.ModeDemo, now)
-	var traders []wallet.Owner
+	var traders []auth.Owner
 	admin, err := a.Register(ctx, "admin@example.com", "an admin password", auth.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 		if err := db.Raw("SELECT id FROM accounts WHERE user_id = ?", u.ID).Scan(&account).Error; err != nil {
 			t.Fatal(err)
 		}
-		o := wallet.Owner{UserID: u.ID, AccountID: account}
+		o := auth.Owner{UserID: u.ID, AccountID: account}
 		traders = append(traders, o)
 		for _, d := range [][2]string{{"BTC", "1.5"}, {"USDT", "2500.25"}, {"ETH", "3"}} {
 			if _, err := w.Deposit(ctx, o, d[0], d[1]); err != nil {
@@ -224,7 +224,7 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 // filled), and a buy resting below the book. The sequencer is stopped
 // before it returns, so it holds no connection while a test dumps, drops or
 // restores the database.
-func seedTrading(t *testing.T, dbURL string, traders []wallet.Owner) {
+func seedTrading(t *testing.T, dbURL string, traders []auth.Owner) {
 	t.Helper()
 	ctx := context.Background()
 	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 20 * time.Millisecond},
@@ -238,7 +238,7 @@ func seedTrading(t *testing.T, dbURL string, traders []wallet.Owner) {
 			t.Fatal("sequencer did not become leader")
 		}
 	}
-	place := func(o wallet.Owner, side engine.Side, price, qty, wantStatus string) {
+	place := func(o auth.Owner, side engine.Side, price, qty, wantStatus string) {
 		t.Helper()
 		cmd := sequencer.Command{Place: &sequencer.Place{UserID: o.UserID, AccountID: o.AccountID, Market: "BTC-USDT",
 			Order: engine.Order{Kind: engine.Limit, TIF: engine.GTC, Side: side, Price: money.MustParse(price), Quantity: money.MustParse(qty)}}}

@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,16 +205,42 @@ func NewCache(db *gorm.DB, ttl time.Duration, now func() time.Time) *Cache {
 func (c *Cache) Market(ctx context.Context, name string) (Market, Asset, Asset, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.markets == nil || c.now().Sub(c.loaded) > c.ttl {
-		if err := c.refresh(ctx); err != nil {
-			return Market{}, Asset{}, Asset{}, err
-		}
+	if err := c.fresh(ctx); err != nil {
+		return Market{}, Asset{}, Asset{}, err
 	}
 	m, ok := c.markets[name]
 	if !ok {
 		return Market{}, Asset{}, Asset{}, apierr.New(apierr.UnknownMarket, "unknown market %q", name)
 	}
 	return m, c.assets[m.Base], c.assets[m.Quote], nil
+}
+
+// Assets lists every asset by symbol, as of the cache's last refresh.
+func (c *Cache) Assets(ctx context.Context) ([]Asset, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.fresh(ctx); err != nil {
+		return nil, err
+	}
+	return slices.SortedFunc(maps.Values(c.assets), func(a, b Asset) int { return strings.Compare(a.Symbol, b.Symbol) }), nil
+}
+
+// Markets lists every market by name, as of the cache's last refresh.
+func (c *Cache) Markets(ctx context.Context) ([]Market, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.fresh(ctx); err != nil {
+		return nil, err
+	}
+	return slices.SortedFunc(maps.Values(c.markets), func(a, b Market) int { return strings.Compare(a.Name, b.Name) }), nil
+}
+
+// fresh refreshes the listing when it is older than the ttl; c.mu is held.
+func (c *Cache) fresh(ctx context.Context) error {
+	if c.markets == nil || c.now().Sub(c.loaded) > c.ttl {
+		return c.refresh(ctx)
+	}
+	return nil
 }
 
 func (c *Cache) refresh(ctx context.Context) error {

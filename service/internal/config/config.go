@@ -36,8 +36,12 @@ type Database struct {
 // Server is what `serve` needs on top of Database.
 type Server struct {
 	Addr string
-	// Advertise is the URL other replicas reach this one at, to hand
-	// commands to the sequencer leader. Empty: derived from the listener.
+	// InternalAddr serves what only the cluster may reach: metrics and the
+	// sequencer's door for other replicas. The Ingress never routes to it.
+	InternalAddr string
+	// Advertise is the URL other replicas reach this one's internal
+	// listener at, to hand commands to the sequencer leader. Empty:
+	// derived from the internal listener.
 	Advertise       string
 	Mode            Mode
 	SecretKey       []byte
@@ -52,6 +56,9 @@ type Server struct {
 	// PprofAddr, when set, serves Go's profiler there (keep it on
 	// loopback: profiles reveal internals).
 	PprofAddr string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (the ingress controller's pods). Empty: the TCP peer is the client.
+	TrustedProxies []*net.IPNet
 }
 
 // Getenv is os.Getenv's shape; tests pass a map lookup instead.
@@ -123,6 +130,24 @@ func (r *reader) boolean(name string, def bool) bool {
 	return b
 }
 
+// cidrs reads a comma-separated list of networks.
+func (r *reader) cidrs(name string) []*net.IPNet {
+	raw := r.str(name, "")
+	if raw == "" {
+		return nil
+	}
+	var out []*net.IPNet
+	for _, part := range strings.Split(raw, ",") {
+		_, n, err := net.ParseCIDR(strings.TrimSpace(part))
+		if err != nil {
+			r.fail(name, raw, `allowed: comma-separated CIDRs, e.g. "10.244.0.0/16,10.0.0.0/8"`)
+			return nil
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 // LoadDatabase reads DATABASE_URL and the pool settings.
 func LoadDatabase(env Getenv) (Database, error) {
 	r := &reader{env: env}
@@ -149,6 +174,7 @@ func LoadServer(env Getenv) (Server, error) {
 	r := &reader{env: env}
 	s := Server{
 		Addr:             r.str("HTTP_ADDR", ":8080"),
+		InternalAddr:     r.str("INTERNAL_ADDR", ":9090"),
 		Advertise:        r.str("ADVERTISE_URL", ""),
 		Mode:             Mode(r.str("EXCHANGE_MODE", string(ModeLive))),
 		SecureCookies:    r.boolean("SECURE_COOKIES", true),
@@ -160,6 +186,7 @@ func LoadServer(env Getenv) (Server, error) {
 		LedgerCheckEvery: r.duration("LEDGER_CHECK_INTERVAL", 15*time.Minute, 10*time.Second, 24*time.Hour),
 		PprofAddr:        r.str("PPROF_ADDR", ""),
 	}
+	s.TrustedProxies = r.cidrs("TRUSTED_PROXIES")
 	if s.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(s.PprofAddr); err != nil {
 			r.fail("PPROF_ADDR", s.PprofAddr, `allowed: host:port, e.g. "127.0.0.1:6060"`)
@@ -167,6 +194,11 @@ func LoadServer(env Getenv) (Server, error) {
 	}
 	if _, port, err := net.SplitHostPort(s.Addr); err != nil || port == "" {
 		r.fail("HTTP_ADDR", s.Addr, `allowed: host:port or :port, e.g. ":8080"`)
+	}
+	if _, port, err := net.SplitHostPort(s.InternalAddr); err != nil || port == "" {
+		r.fail("INTERNAL_ADDR", s.InternalAddr, `allowed: host:port or :port, e.g. ":9090"`)
+	} else if s.InternalAddr == s.Addr && port != "0" {
+		r.fail("INTERNAL_ADDR", s.InternalAddr, "allowed: an address other than HTTP_ADDR's: the public listener must not serve metrics")
 	}
 	if s.Advertise != "" {
 		if u, err := url.Parse(s.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {

@@ -16,7 +16,7 @@ func TestLoadServerDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Addr != ":8080" || s.Mode != ModeLive || !s.SecureCookies || s.ShutdownTimeout != 25*time.Second {
+	if s.Addr != ":8080" || s.InternalAddr != ":9090" || s.Mode != ModeLive || !s.SecureCookies || s.ShutdownTimeout != 25*time.Second || s.TrustedProxies != nil {
 		t.Fatalf("unexpected defaults: %+v", s)
 	}
 }
@@ -49,6 +49,12 @@ func TestValidationMessages(t *testing.T) {
 			`EXCHANGE_MODE="paper" is invalid; allowed: demo or live`},
 		{"bad addr", map[string]string{"SECRET_KEY": goodKey, "HTTP_ADDR": "8080"}, loadServer,
 			`HTTP_ADDR="8080" is invalid; allowed: host:port or :port, e.g. ":8080"`},
+		{"bad internal addr", map[string]string{"SECRET_KEY": goodKey, "INTERNAL_ADDR": "9090"}, loadServer,
+			`INTERNAL_ADDR="9090" is invalid; allowed: host:port or :port, e.g. ":9090"`},
+		{"internal addr is the public one", map[string]string{"SECRET_KEY": goodKey, "HTTP_ADDR": ":8080", "INTERNAL_ADDR": ":8080"}, loadServer,
+			`INTERNAL_ADDR=":8080" is invalid; allowed: an address other than HTTP_ADDR's`},
+		{"bad trusted proxy", map[string]string{"SECRET_KEY": goodKey, "TRUSTED_PROXIES": "10.0.0.0/8,10.1.2.3"}, loadServer,
+			`TRUSTED_PROXIES="10.0.0.0/8,10.1.2.3" is invalid; allowed: comma-separated CIDRs`},
 		{"missing secret", map[string]string{}, loadServer,
 			"SECRET_KEY is not set; allowed: at least 32 random bytes"},
 		{"short secret is not echoed", map[string]string{"SECRET_KEY": "short"}, loadServer,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
+	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
 
 const (
@@ -35,7 +35,7 @@ func mustPrincipal(c echo.Context) auth.Principal {
 // session request that changes state must echo the session's CSRF token in
 // X-CSRF-Token: a cross-site page can make the browser send the cookie, but
 // cannot read the token.
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		ctx := req.Context()
@@ -67,7 +67,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 			if !safeMethod(req.Method) && subtle.ConstantTimeCompare([]byte(req.Header.Get(csrfHeader)), []byte(p.Session.CSRFToken)) != 1 {
-				return apierr.New("csrf_failed", "missing or wrong %s header; use the csrf_token from login or GET /api/v1/account", csrfHeader)
+				return apierr.New(apierr.CSRFFailed, "missing or wrong %s header; use the csrf_token from login or GET /api/v1/account", csrfHeader)
 			}
 			if p.Session.Renewed {
 				s.setSessionCookie(c, p.Session.Token, p.Session.ExpiresAt)
@@ -115,10 +115,10 @@ func adminOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) setSessionCookie(c echo.Context, token string, expires time.Time) {
+func (s *api) setSessionCookie(c echo.Context, token string, expires time.Time) {
 	c.SetCookie(auth.NewSessionCookie(token, expires, s.Config.SecureCookies))
 }
 
-func (s *Server) clearSessionCookie(c echo.Context) {
+func (s *api) clearSessionCookie(c echo.Context) {
 	c.SetCookie(auth.ExpiredSessionCookie(s.Config.SecureCookies))
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,9 +10,8 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
-	"github.com/crypto-exchange/exchange/service/internal/catalog"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
 
@@ -23,8 +21,8 @@ type assetJSON struct {
 	Precision int    `json:"precision"`
 }
 
-func (s *Server) listAssets(c echo.Context) error {
-	assets, err := catalog.Assets(c.Request().Context(), s.DB)
+func (s *api) listAssets(c echo.Context) error {
+	assets, err := s.Catalog.Assets(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -35,8 +33,8 @@ func (s *Server) listAssets(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) listMarkets(c echo.Context) error {
-	markets, err := catalog.Markets(c.Request().Context(), s.DB)
+func (s *api) listMarkets(c echo.Context) error {
+	markets, err := s.Catalog.Markets(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -55,7 +53,7 @@ type userJSON struct {
 	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
-func (s *Server) register(c echo.Context) error {
+func (s *api) register(c echo.Context) error {
 	var req credentials
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -73,7 +71,7 @@ type sessionJSON struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (s *Server) login(c echo.Context) error {
+func (s *api) login(c echo.Context) error {
 	var req struct {
 		credentials
 		TOTPCode string `json:"totp_code"`
@@ -94,7 +92,7 @@ func (s *Server) login(c echo.Context) error {
 	})
 }
 
-func (s *Server) logout(c echo.Context) error {
+func (s *api) logout(c echo.Context) error {
 	if err := s.Auth.Logout(c.Request().Context(), mustPrincipal(c).Session); err != nil {
 		return err
 	}
@@ -102,7 +100,7 @@ func (s *Server) logout(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) changePassword(c echo.Context) error {
+func (s *api) changePassword(c echo.Context) error {
 	var req struct {
 		CurrentPassword string `json:"current_password"`
 		NewPassword     string `json:"new_password"`
@@ -122,7 +120,7 @@ type accountJSON struct {
 	KeyID     string   `json:"key_id,omitempty"`
 }
 
-func (s *Server) account(c echo.Context) error {
+func (s *api) account(c echo.Context) error {
 	p := mustPrincipal(c)
 	out := accountJSON{User: userJSON{ID: p.UserID, Email: p.Email, Role: p.Role}, KeyID: p.KeyID}
 	if p.Session != nil {
@@ -131,7 +129,7 @@ func (s *Server) account(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) createAPIKey(c echo.Context) error {
+func (s *api) createAPIKey(c echo.Context) error {
 	var req struct {
 		Label  string   `json:"label"`
 		Scopes []string `json:"scopes"`
@@ -149,7 +147,7 @@ func (s *Server) createAPIKey(c echo.Context) error {
 	}{key, secret})
 }
 
-func (s *Server) listAPIKeys(c echo.Context) error {
+func (s *api) listAPIKeys(c echo.Context) error {
 	keys, err := s.Auth.ListAPIKeys(c.Request().Context(), mustPrincipal(c).UserID)
 	if err != nil {
 		return err
@@ -157,7 +155,7 @@ func (s *Server) listAPIKeys(c echo.Context) error {
 	return c.JSON(http.StatusOK, keys)
 }
 
-func (s *Server) revokeAPIKey(c echo.Context) error {
+func (s *api) revokeAPIKey(c echo.Context) error {
 	if err := s.Auth.RevokeAPIKey(c.Request().Context(), mustPrincipal(c).UserID, c.Param("id")); err != nil {
 		return err
 	}
@@ -170,7 +168,7 @@ type balanceJSON struct {
 	Held      money.Amount `json:"held"`
 }
 
-func (s *Server) balances(c echo.Context) error {
+func (s *api) balances(c echo.Context) error {
 	bs, err := s.Wallet.Balances(c.Request().Context(), mustPrincipal(c).AccountID)
 	if err != nil {
 		return err
@@ -182,11 +180,7 @@ func (s *Server) balances(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func owner(p auth.Principal) wallet.Owner {
-	return wallet.Owner{UserID: p.UserID, AccountID: p.AccountID}
-}
-
-func (s *Server) deposit(c echo.Context) error {
+func (s *api) deposit(c echo.Context) error {
 	var req struct {
 		Asset  string `json:"asset"`
 		Amount string `json:"amount"`
@@ -194,14 +188,14 @@ func (s *Server) deposit(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	d, err := s.Wallet.Deposit(c.Request().Context(), owner(mustPrincipal(c)), req.Asset, req.Amount)
+	d, err := s.Wallet.Deposit(c.Request().Context(), mustPrincipal(c).Owner(), req.Asset, req.Amount)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, d)
 }
 
-func (s *Server) withdraw(c echo.Context) error {
+func (s *api) withdraw(c echo.Context) error {
 	var req struct {
 		Asset   string `json:"asset"`
 		Amount  string `json:"amount"`
@@ -210,20 +204,20 @@ func (s *Server) withdraw(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	w, err := s.Wallet.RequestWithdrawal(c.Request().Context(), owner(mustPrincipal(c)), req.Asset, req.Amount, req.Address)
+	w, err := s.Wallet.RequestWithdrawal(c.Request().Context(), mustPrincipal(c).Owner(), req.Asset, req.Amount, req.Address)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, w)
 }
 
-func (s *Server) listDeposits(c echo.Context) error {
+func (s *api) listDeposits(c echo.Context) error {
 	return listPage(c, func(p page) ([]wallet.Deposit, error) {
 		return s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", wallet.Page(p))
 	}, func(d wallet.Deposit) int64 { return d.ID })
 }
 
-func (s *Server) listWithdrawals(c echo.Context) error {
+func (s *api) listWithdrawals(c echo.Context) error {
 	return listPage(c, func(p page) ([]wallet.Withdrawal, error) {
 		return s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", wallet.Page(p))
 	}, func(w wallet.Withdrawal) int64 { return w.ID })
@@ -294,7 +288,7 @@ func statusFilter(c echo.Context, allowed ...string) (string, error) {
 	return "", apierr.New(apierr.InvalidRequest, "status must be one of %v", allowed)
 }
 
-func (s *Server) adminListDeposits(c echo.Context) error {
+func (s *api) adminListDeposits(c echo.Context) error {
 	status, err := statusFilter(c, wallet.DepositPending, wallet.DepositCredited, wallet.DepositRejected)
 	if err != nil {
 		return err
@@ -304,7 +298,7 @@ func (s *Server) adminListDeposits(c echo.Context) error {
 	}, func(d wallet.Deposit) int64 { return d.ID })
 }
 
-func (s *Server) adminListWithdrawals(c echo.Context) error {
+func (s *api) adminListWithdrawals(c echo.Context) error {
 	status, err := statusFilter(c, wallet.WithdrawalPending, wallet.WithdrawalCompleted, wallet.WithdrawalRejected)
 	if err != nil {
 		return err
@@ -314,7 +308,7 @@ func (s *Server) adminListWithdrawals(c echo.Context) error {
 	}, func(w wallet.Withdrawal) int64 { return w.ID })
 }
 
-func (s *Server) adminReviewDeposit(approve bool) echo.HandlerFunc {
+func (s *api) adminReviewDeposit(approve bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := pathID(c)
 		if err != nil {
@@ -328,7 +322,7 @@ func (s *Server) adminReviewDeposit(approve bool) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) adminReviewWithdrawal(approve bool) echo.HandlerFunc {
+func (s *api) adminReviewWithdrawal(approve bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := pathID(c)
 		if err != nil {
@@ -350,29 +344,20 @@ func (s *Server) adminReviewWithdrawal(approve bool) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) adminSetUserStatus(status string) echo.HandlerFunc {
+func (s *api) adminSetUserStatus(status string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := pathID(c)
 		if err != nil {
 			return err
 		}
-		if err := s.SetUserStatus(c.Request().Context(), mustPrincipal(c), id, status); err != nil {
+		if err := s.Auth.SetStatus(c.Request().Context(), mustPrincipal(c), id, status); err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, map[string]string{"id": fmt.Sprint(id), "status": status})
 	}
 }
 
-// SetUserStatus freezes or unfreezes a user for an admin, from the JSON
-// API and the admin pages alike.
-func (s *Server) SetUserStatus(ctx context.Context, admin auth.Principal, userID int64, status string) error {
-	if userID == admin.UserID {
-		return apierr.New(apierr.Forbidden, "admins cannot change their own status")
-	}
-	return s.Auth.SetStatus(ctx, userID, status)
-}
-
-func (s *Server) adminAdjust(c echo.Context) error {
+func (s *api) adminAdjust(c echo.Context) error {
 	var req struct {
 		UserID string `json:"user_id"`
 		Asset  string `json:"asset"`

@@ -19,7 +19,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/config"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi"
+	"github.com/crypto-exchange/exchange/service/internal/httpserver"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/logtest"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
@@ -34,19 +34,21 @@ var secretKey = []byte("test-secret-key-0123456789abcdef0123456789")
 
 // exchange is a real server on a real, fresh database.
 type exchange struct {
-	t     *testing.T
-	db    *gorm.DB
-	srv   *httpapi.Server
-	url   string
-	users atomic.Int64
-	nonce atomic.Int64
-	logs  *logtest.Buffer
+	t   *testing.T
+	db  *gorm.DB
+	srv *httpserver.Server
+	url string
+	// internalURL is the internal listener: metrics.
+	internalURL string
+	users       atomic.Int64
+	nonce       atomic.Int64
+	logs        *logtest.Buffer
 }
 
 func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *exchange {
 	t.Helper()
 	r := replicatest.Start(t, mode, secretKey, opts...)
-	return &exchange{t: t, db: r.DB, srv: r.Server, url: r.URL, logs: r.Logs}
+	return &exchange{t: t, db: r.DB, srv: r.Server, url: r.URL, internalURL: r.InternalURL, logs: r.Logs}
 }
 
 // client is one browser (cookie jar + CSRF token) or one API-key bot.
@@ -196,6 +198,18 @@ func (c *client) balance(asset string) (available, held string) {
 	}
 	c.x.t.Fatalf("no %s balance in %+v", asset, bs)
 	return "", ""
+}
+
+// metrics scrapes the internal listener's /metrics.
+func (x *exchange) metrics() (int, []byte) {
+	x.t.Helper()
+	res, err := http.Get(x.internalURL + "/metrics")
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, body
 }
 
 // checkLedger fails the test if any ledger invariant is violated.

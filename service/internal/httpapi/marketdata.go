@@ -14,7 +14,7 @@ import (
 )
 
 // market resolves the :market path parameter.
-func (s *Server) market(c echo.Context) (string, error) {
+func (s *api) market(c echo.Context) (string, error) {
 	name := c.Param("market")
 	if _, _, _, err := s.Catalog.Market(c.Request().Context(), name); err != nil {
 		return "", err
@@ -35,7 +35,7 @@ func intParam(c echo.Context, name string, def, lo, hi int) (int, error) {
 }
 
 func errFeedNotReady() error {
-	return apierr.New("not_ready", "market data is resynchronising; retry in a moment")
+	return apierr.New(apierr.NotReady, "market data is resynchronising; retry in a moment")
 }
 
 type bookJSON struct {
@@ -45,7 +45,7 @@ type bookJSON struct {
 	Asks     [][2]money.Amount `json:"asks"`
 }
 
-func (s *Server) book(c echo.Context) error {
+func (s *api) book(c echo.Context) error {
 	m, err := s.market(c)
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func (s *Server) book(c echo.Context) error {
 	return c.JSON(http.StatusOK, bookJSON{Market: m, Sequence: b.Sequence, Bids: b.Bids, Asks: b.Asks})
 }
 
-func (s *Server) ticker(c echo.Context) error {
+func (s *api) ticker(c echo.Context) error {
 	m, err := s.market(c)
 	if err != nil {
 		return err
@@ -73,7 +73,7 @@ func (s *Server) ticker(c echo.Context) error {
 	return c.JSON(http.StatusOK, t)
 }
 
-func (s *Server) recentTrades(c echo.Context) error {
+func (s *api) recentTrades(c echo.Context) error {
 	m, err := s.market(c)
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func (s *Server) recentTrades(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	trades, err := marketdata.Trades(c.Request().Context(), s.DB, m, limit)
+	trades, err := s.Feed.Trades(c.Request().Context(), m, limit)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (s *Server) recentTrades(c echo.Context) error {
 
 // candles serves ?interval=&from=&to=; from and to are RFC 3339 times or
 // unix seconds. Without them: the latest 100 intervals.
-func (s *Server) candles(c echo.Context) error {
+func (s *api) candles(c echo.Context) error {
 	m, err := s.market(c)
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func (s *Server) candles(c echo.Context) error {
 	if !ok {
 		return apierr.New(apierr.InvalidRequest, "interval must be one of 1m, 5m, 15m, 1h, 1d")
 	}
-	to, err := timeParam(c, "to", s.now().Add(width))
+	to, err := timeParam(c, "to", s.Now().Add(width))
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (s *Server) candles(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := marketdata.Candles(c.Request().Context(), s.DB, m, interval, from, to)
+	out, err := s.Feed.Candles(c.Request().Context(), m, interval, from, to)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func timeParam(c echo.Context, name string, def time.Time) (time.Time, error) {
 
 // websocket upgrades GET /api/v1/ws. Credentials are optional: with a
 // session cookie or a signed API-key request the private channels open too.
-func (s *Server) websocket(c echo.Context) error {
+func (s *api) websocket(c echo.Context) error {
 	req := c.Request()
 	var userID, accountID int64
 	if req.Header.Get("EX-KEY") != "" || hasCookie(req, sessionCookie) {

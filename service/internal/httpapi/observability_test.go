@@ -155,7 +155,7 @@ func TestObservabilityMetricsAreExported(t *testing.T) {
 // scrape reads /metrics as Prometheus would.
 func scrape(t *testing.T, x *exchange) map[string]*dto.MetricFamily {
 	t.Helper()
-	status, body := x.anonymous().do("GET", "/metrics", nil)
+	status, body := x.metrics()
 	if status != 200 {
 		t.Fatalf("/metrics: %d", status)
 	}

@@ -21,15 +21,18 @@ func TestHealthReadyMetrics(t *testing.T) {
 	c.wantError("GET", "/api/v1/nope", nil, 404, "not_found")
 	c.wantError("PUT", "/api/v1/markets", nil, 405, "method_not_allowed")
 
-	status, body := c.do("GET", "/metrics", nil)
+	// Metrics are for the cluster only: the public listener, the one the
+	// Ingress routes to, does not serve them.
+	c.wantError("GET", "/metrics", nil, 404, "not_found")
+	status, body := x.metrics()
 	if status != 200 {
 		t.Fatalf("/metrics: %d", status)
 	}
 	for _, want := range []string{
 		`http_requests_total{code="200",method="GET",route="/api/v1/markets"} 1`,
-		`http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`http_requests_total{code="404",method="GET",route="unmatched"} 2`, // and the public /metrics
 		`http_request_duration_seconds_bucket{method="GET",route="/api/v1/markets",le="+Inf"} 1`,
-		"http_requests_in_flight 1", // this scrape itself
+		"http_requests_in_flight 0", // the scrape is not a public request
 		`go_sql_open_connections{db_name="exchange"}`,
 		"go_goroutines",
 		"process_resident_memory_bytes",

@@ -427,7 +427,7 @@ func TestOrderLogsAndMetrics(t *testing.T) {
 	if !found {
 		t.Fatalf("no order log line with order_id %s and market:\n%s", o.ID, x.logs.String())
 	}
-	_, body := x.anonymous().do("GET", "/metrics", nil)
+	_, body := x.metrics()
 	for _, want := range []string{
 		`exchange_orders_received_total{market="BTC-USDT"} 2`,
 		`exchange_orders_accepted_total{market="BTC-USDT"} 1`,

@@ -332,3 +332,13 @@ func (f *Feed) bookSnapshotMessage(market string) []byte {
 	return encode(bookMessage{Type: "snapshot", Channel: bookChannel(market), Sequence: b.sequence,
 		Bids: levels(depth(b.bids, true, len(b.bids))), Asks: levels(depth(b.asks, false, len(b.asks)))})
 }
+
+// Trades is Trades on the feed's database, for the transports.
+func (f *Feed) Trades(ctx context.Context, market string, limit int) ([]TradeJSON, error) {
+	return Trades(ctx, f.db, market, limit)
+}
+
+// Candles is Candles on the feed's database, for the transports.
+func (f *Feed) Candles(ctx context.Context, market, interval string, from, to time.Time) ([]Candle, error) {
+	return Candles(ctx, f.db, market, interval, from, to)
+}

@@ -119,7 +119,7 @@ type Spec struct {
 func Parse(r PlaceRequest, m catalog.Market, base, quote catalog.Asset) (Spec, error) {
 	s := Spec{Market: m.Name, ClientOrderID: r.ClientOrderID}
 	if r.ClientOrderID != "" && !clientOrderIDPattern.MatchString(r.ClientOrderID) {
-		return s, apierr.New("invalid_client_order_id", "client_order_id must be 1 to 64 characters of letters, digits and _ . : -")
+		return s, apierr.New(apierr.InvalidClientOrderID, "client_order_id must be 1 to 64 characters of letters, digits and _ . : -")
 	}
 	o := &s.Order
 	switch r.Side {
@@ -174,7 +174,7 @@ func withPlaceholderID(o engine.Order) engine.Order {
 	return o
 }
 
-func parsePositive(raw, code, field string) (money.Amount, error) {
+func parsePositive(raw string, code apierr.Code, field string) (money.Amount, error) {
 	v, err := money.Parse(raw)
 	switch {
 	case errors.Is(err, money.ErrPrecision):
@@ -211,7 +211,7 @@ func explain(r engine.Reject, o engine.Order, m catalog.Market) error {
 		}
 		return apierr.New(apierr.InvalidQuantity, "quantity %s is not a multiple of the lot size %s", o.Quantity, m.LotSize)
 	case engine.RejectBelowMinNotional:
-		return apierr.New("below_min_notional", "the order's value is below the market's minimum of %s %s", m.MinNotional, m.Quote)
+		return apierr.New(apierr.BelowMinNotional, "the order's value is below the market's minimum of %s %s", m.MinNotional, m.Quote)
 	case engine.RejectOverflow:
 		return apierr.New(apierr.InvalidQuantity, "price times quantity is out of range")
 	}
@@ -219,24 +219,24 @@ func explain(r engine.Reject, o engine.Order, m catalog.Market) error {
 	case o.Kind == engine.Market && o.Price != 0:
 		return apierr.New(apierr.InvalidPrice, "a market order takes no price")
 	case o.Kind == engine.Market && o.PostOnly:
-		return apierr.New("invalid_order", "a market order cannot be post-only")
+		return apierr.New(apierr.InvalidOrder, "a market order cannot be post-only")
 	case o.Kind == engine.Market && o.QuoteQuantity != 0:
-		return apierr.New("invalid_order", "a market buy by quote_quantity is IOC only")
+		return apierr.New(apierr.InvalidOrder, "a market buy by quote_quantity is IOC only")
 	case o.Kind == engine.Market:
-		return apierr.New("invalid_order", "a market order is IOC or FOK, never GTC")
+		return apierr.New(apierr.InvalidOrder, "a market order is IOC or FOK, never GTC")
 	case o.QuoteQuantity != 0:
 		return apierr.New(apierr.InvalidQuantity, "quote_quantity is for market buys only")
 	}
-	return apierr.New("invalid_order", "the order is not valid for %s", m.Name)
+	return apierr.New(apierr.InvalidOrder, "the order is not valid for %s", m.Name)
 }
 
 // Explain is explain for the sequencer's own rejects (post-only, FOK).
 func Explain(r engine.Reject, o engine.Order, m catalog.Market) error {
 	switch r {
 	case engine.RejectPostOnlyWouldTake:
-		return apierr.New("post_only_would_take", "the post-only order would trade at once at %s; it was not placed", o.Price)
+		return apierr.New(apierr.PostOnlyWouldTake, "the post-only order would trade at once at %s; it was not placed", o.Price)
 	case engine.RejectFOKNotFilled:
-		return apierr.New("fok_not_filled", "the fill-or-kill order cannot be filled in full now; it was not placed")
+		return apierr.New(apierr.FOKNotFilled, "the fill-or-kill order cannot be filled in full now; it was not placed")
 	}
 	return explain(r, o, m)
 }

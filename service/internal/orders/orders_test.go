@@ -49,7 +49,7 @@ func TestParse(t *testing.T) {
 			continue
 		}
 		e, ok := apierr.As(err)
-		if !ok || e.Code != c.code || e.Message == "" {
+		if !ok || string(e.Code) != c.code || e.Message == "" {
 			t.Errorf("%s: %v, want %s", c.name, err, c.code)
 		}
 	}

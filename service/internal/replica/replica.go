@@ -1,6 +1,7 @@
-// Package replica assembles one exchange replica over a database: the HTTP
-// server, the replica's sequencer candidate, its market data feed, and the
-// background chores. `exchange serve` runs one; the tests run the same.
+// Package replica assembles one exchange replica over a database: the
+// application services, the HTTP server, the replica's sequencer
+// candidate, its market data feed, and the background chores. `exchange
+// serve` runs one; the tests run the same.
 package replica
 
 import (
@@ -16,10 +17,11 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/database"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi"
+	"github.com/crypto-exchange/exchange/service/internal/httpserver"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
+	"github.com/crypto-exchange/exchange/service/internal/trading"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
 
@@ -38,7 +40,7 @@ type Config struct {
 
 // Replica is one assembled replica.
 type Replica struct {
-	Server    *httpapi.Server
+	Server    *httpserver.Server
 	Sequencer *sequencer.Sequencer
 	Feed      *marketdata.Feed
 	Auth      *auth.Service
@@ -59,15 +61,18 @@ func New(cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	sqlDB := database.SQL(cfg.DB)
-	reg := httpapi.NewRegistry(sqlDB)
+	reg := httpserver.NewRegistry(sqlDB)
 	seq := sequencer.New(sequencer.Config{DatabaseURL: cfg.DatabaseURL, Retry: cfg.ElectionRetry}, cfg.Log, now, reg)
+	seqClient := sequencer.NewClient(seq, sqlDB, cfg.Server.SecretKey)
 	feed := marketdata.NewFeed(cfg.DatabaseURL, cfg.DB, cfg.Log, marketdata.NewHub(reg))
-	srv := httpapi.New(httpapi.Deps{
+	cat := catalog.NewCache(cfg.DB, cfg.CatalogTTL, now)
+	srv := httpserver.New(httpserver.Deps{
 		DB:        cfg.DB,
 		Auth:      authSvc,
 		Wallet:    wallet.New(cfg.DB, cfg.Server.Mode, now),
-		Catalog:   catalog.NewCache(cfg.DB, cfg.CatalogTTL, now),
-		Sequencer: sequencer.NewClient(seq, sqlDB, cfg.Server.SecretKey),
+		Trading:   trading.New(cfg.DB, cat, seqClient, reg),
+		Catalog:   cat,
+		Sequencer: seqClient,
 		Feed:      feed,
 		Config:    cfg.Server,
 		Log:       cfg.Log,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -156,6 +157,37 @@ func (c *Client) forget() {
 	c.mu.Lock()
 	c.leader = ""
 	c.mu.Unlock()
+}
+
+// Handler is the leader's door for commands from other replicas, on the
+// internal listener. Only holders of SECRET_KEY can compute the token. A
+// replica that does not lead answers 409, so the sender knows the command
+// was not applied and may look for the leader again.
+func (c *Client) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get(TokenHeader)), []byte(c.token)) != 1 {
+			http.Error(w, "internal endpoint", http.StatusUnauthorized)
+			return
+		}
+		var cmd Command
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&cmd); err != nil {
+			http.Error(w, "bad command", http.StatusBadRequest)
+			return
+		}
+		res, err := c.local.Submit(r.Context(), cmd)
+		switch {
+		case errors.Is(err, ErrNotLeader):
+			http.Error(w, "not_leader", http.StatusConflict)
+			return
+		case err != nil:
+			// The outcome is unknown (a batch that did not commit, a
+			// request that ran out of time): the sender reports it as such.
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(res)
+	})
 }
 
 // Ready reports whether commands can reach a leader now: this replica

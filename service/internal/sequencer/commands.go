@@ -74,4 +74,4 @@ var ErrNotLeader = errors.New("sequencer: not the leader")
 
 // ErrUnavailable means no leader answered in time. The command may or may
 // not have been applied; a client can look its order up by client_order_id.
-var ErrUnavailable = apierr.New("sequencer_unavailable", "the matching engine is not reachable right now; retry, using client_order_id to stay idempotent")
+var ErrUnavailable = apierr.New(apierr.SequencerUnavailable, "the matching engine is not reachable right now; retry, using client_order_id to stay idempotent")

@@ -217,7 +217,7 @@ func (s *state) place(b *batch, p *Place, ev *engine.Events) (Result, error) {
 		}
 	}
 	if m.cat.Status != catalog.MarketOpen {
-		return refuse(apierr.New("market_halted", "market %s is halted; new orders are refused, cancels still work", m.cat.Name))
+		return refuse(apierr.New(apierr.MarketHalted, "market %s is halted; new orders are refused, cancels still work", m.cat.Name))
 	}
 	o := p.Order
 	o.ID, o.Owner = s.nextOrderID, p.AccountID
@@ -496,5 +496,5 @@ func asClientError(err error) *apierr.Error {
 	if e, ok := apierr.As(err); ok {
 		return e
 	}
-	return apierr.New("invalid_order", "%v", err)
+	return apierr.New(apierr.InvalidOrder, "%v", err)
 }

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
@@ -76,15 +77,9 @@ func New(db *gorm.DB, mode config.Mode, now func() time.Time) *Service {
 	return &Service{db: db, mode: mode, now: now}
 }
 
-// Owner identifies whose wallet an operation is on.
-type Owner struct {
-	UserID    int64
-	AccountID int64
-}
-
 // Deposit records a deposit. In demo mode it is credited at once; in live
 // mode it waits for an admin.
-func (s *Service) Deposit(ctx context.Context, o Owner, symbol, rawAmount string) (Deposit, error) {
+func (s *Service) Deposit(ctx context.Context, o auth.Owner, symbol, rawAmount string) (Deposit, error) {
 	asset, err := catalog.AssetBySymbol(ctx, s.db, symbol)
 	if err != nil {
 		return Deposit{}, err
@@ -145,7 +140,7 @@ var addressPattern = regexp.MustCompile(`^[A-Za-z0-9:._-]{8,128}$`)
 // RequestWithdrawal holds the funds at once and records the withdrawal as
 // pending. The user's balance row is locked before the daily total is read,
 // so concurrent requests cannot together exceed the balance or the limit.
-func (s *Service) RequestWithdrawal(ctx context.Context, o Owner, symbol, rawAmount, address string) (Withdrawal, error) {
+func (s *Service) RequestWithdrawal(ctx context.Context, o auth.Owner, symbol, rawAmount, address string) (Withdrawal, error) {
 	asset, err := catalog.AssetBySymbol(ctx, s.db, symbol)
 	if err != nil {
 		return Withdrawal{}, err
@@ -155,7 +150,7 @@ func (s *Service) RequestWithdrawal(ctx context.Context, o Owner, symbol, rawAmo
 		return Withdrawal{}, err
 	}
 	if !addressPattern.MatchString(address) {
-		return Withdrawal{}, apierr.New("invalid_address", "address must be 8 to 128 characters of letters, digits and : . _ -")
+		return Withdrawal{}, apierr.New(apierr.InvalidAddress, "address must be 8 to 128 characters of letters, digits and : . _ -")
 	}
 	now := s.now()
 	w := Withdrawal{UserID: o.UserID, Asset: asset.Symbol, Amount: amount, Address: address, Status: WithdrawalPending, CreatedAt: now, UpdatedAt: now}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
+	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
 
 type authForm struct {
@@ -70,7 +70,7 @@ func (s *site) login(c echo.Context) error {
 	sess, p, err := s.Auth.LoginWithCode(c.Request().Context(), c.FormValue("email"), c.FormValue("password"), c.FormValue("totp_code"), c.RealIP())
 	if e, ok := apierr.As(err); ok {
 		f := flash{Error: capitalised(e.Message), Form: map[string]string{"email": c.FormValue("email"), "next": next}}
-		if e.Code == "totp_required" || e.Code == "invalid_totp" {
+		if e.Code == apierr.TOTPRequired || e.Code == apierr.InvalidTOTP {
 			f.Form["need_code"] = "1"
 		}
 		s.setFlash(c, f)

@@ -93,7 +93,7 @@ func (s *site) adminReviewWithdrawal(c echo.Context) error {
 }
 
 func (s *site) adminMarketsPage(c echo.Context) error {
-	markets, err := catalog.Markets(c.Request().Context(), s.DB)
+	markets, err := s.Catalog.Markets(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (s *site) adminMarketStatus(c echo.Context) error {
 		status = catalog.MarketHalted
 	}
 	market := c.Param("market")
-	if err := s.Actions.SetMarketStatus(c.Request().Context(), market, status); err != nil {
+	if err := s.Trading.SetMarketStatus(c.Request().Context(), market, status); err != nil {
 		return s.failed(c, "/admin/markets", err)
 	}
 	return s.done(c, "/admin/markets", fmt.Sprintf("Market %s is %s.", market, status), nil)
@@ -144,7 +144,7 @@ func (s *site) adminUserStatus(c echo.Context) error {
 		status = auth.StatusFrozen
 	}
 	back := "/admin/users?q=" + url.QueryEscape(c.FormValue("q"))
-	if err := s.Actions.SetUserStatus(c.Request().Context(), mustPrincipal(c), id, status); err != nil {
+	if err := s.Auth.SetStatus(c.Request().Context(), mustPrincipal(c), id, status); err != nil {
 		return s.failed(c, back, err)
 	}
 	return s.done(c, back, fmt.Sprintf("User %d is %s.", id, status), nil)

@@ -14,9 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/config"
+	"github.com/crypto-exchange/exchange/service/internal/httperr"
 )
 
 //go:embed templates/*.html
@@ -119,10 +119,10 @@ func (s *site) htmlErrors(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		status, msg := http.StatusInternalServerError, ""
-		if e, ok := apierr.As(err); ok {
-			status, msg = clientStatus(e.Code), capitalised(e.Message)
-		} else if he, ok := err.(*echo.HTTPError); ok && he.Code < 500 {
-			status, msg = he.Code, http.StatusText(he.Code)
+		if e, ok := httperr.Classify(err); ok {
+			status, msg = httperr.Status(e), capitalised(e.Message)
+			httperr.SetRetryAfter(c.Response().Header(), e)
+			err = e
 		} else {
 			reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 			s.Log.ErrorContext(c.Request().Context(), "page failed", "error", err.Error(), "request_id", reqID,
@@ -134,21 +134,6 @@ func (s *site) htmlErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return s.render(c, status, "error", http.StatusText(status), msg)
 	}
-}
-
-// clientStatus is the HTTP status of a client error on a page.
-func clientStatus(code string) int {
-	switch code {
-	case apierr.NotFound, apierr.UnknownMarket:
-		return http.StatusNotFound
-	case apierr.Forbidden, "csrf_failed":
-		return http.StatusForbidden
-	case apierr.TooManyRequests:
-		return http.StatusTooManyRequests
-	case "not_ready", "sequencer_unavailable", "timeout":
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusBadRequest
 }
 
 // static serves the embedded files; a versioned URL may be cached for a year.

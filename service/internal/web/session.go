@@ -13,7 +13,8 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
+	"github.com/crypto-exchange/exchange/service/internal/httperr"
+	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
 
 const (
@@ -90,7 +91,7 @@ func (s *site) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-var errStaleForm = apierr.New("csrf_failed", "This form was out of date or did not come from this site. Reload the page and try again.")
+var errStaleForm = apierr.New(apierr.CSRFFailed, "This form was out of date or did not come from this site. Reload the page and try again.")
 
 // checkCSRF demands the session's CSRF token in the form: a cross-site
 // page can make the browser post with the cookie, but cannot read the token.
@@ -180,11 +181,11 @@ func wantsJSON(c echo.Context) bool {
 }
 
 func jsonError(c echo.Context, status int, err error, msg string) error {
-	code := "internal_error"
+	code := apierr.Code("internal_error")
 	if e, ok := apierr.As(err); ok {
 		code = e.Code
 	}
-	return c.JSON(status, map[string]map[string]string{"error": {"code": code, "message": msg}})
+	return c.JSON(status, httperr.Body{Error: httperr.Detail{Code: code, Message: msg}})
 }
 
 // done ends a form post that worked: back to the page with a notice, or,

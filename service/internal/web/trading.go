@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,11 +10,11 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
 
 // What the market page shows before its script takes over.
@@ -31,7 +30,7 @@ type marketRow struct {
 }
 
 func (s *site) marketsPage(c echo.Context) error {
-	markets, err := catalog.Markets(c.Request().Context(), s.DB)
+	markets, err := s.Catalog.Markets(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -56,6 +55,9 @@ type marketView struct {
 func (s *site) marketPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	m, _, _, err := s.Catalog.Market(ctx, c.Param("market"))
+	if apierr.Is(err, apierr.UnknownMarket) {
+		return apierr.New(apierr.NotFound, "Unknown market %q.", c.Param("market"))
+	}
 	if err != nil {
 		return err
 	}
@@ -65,15 +67,15 @@ func (s *site) marketPage(c echo.Context) error {
 		v.BookReady, v.Bids, v.Asks = true, b.Bids, slices.Clone(b.Asks)
 		slices.Reverse(v.Asks)
 	}
-	if v.Trades, err = marketdata.Trades(ctx, s.DB, m.Name, recentTrades); err != nil {
+	if v.Trades, err = s.Feed.Trades(ctx, m.Name, recentTrades); err != nil {
 		return err
 	}
 	if p, ok := principalOf(c); ok {
-		list, err := orders.List(ctx, s.DB, orders.Filter{UserID: p.UserID, Market: m.Name, Open: new(true), Limit: 100})
+		list, err := s.Trading.Orders(ctx, orders.Filter{UserID: p.UserID, Market: m.Name, Open: new(true), Limit: 100})
 		if err != nil {
 			return err
 		}
-		if v.Open, err = s.views(ctx, list); err != nil {
+		if v.Open, err = s.Trading.Views(ctx, list); err != nil {
 			return err
 		}
 		balances, err := s.Wallet.Balances(ctx, p.AccountID)
@@ -90,19 +92,6 @@ func (s *site) marketPage(c echo.Context) error {
 		}
 	}
 	return s.render(c, http.StatusOK, "market", m.Name, v)
-}
-
-// views shows orders with their markets' fee assets.
-func (s *site) views(ctx context.Context, list []orders.Order) ([]orders.JSON, error) {
-	out := make([]orders.JSON, len(list))
-	for i := range list {
-		m, _, _, err := s.Catalog.Market(ctx, list[i].Market)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = list[i].View(m)
-	}
-	return out, nil
 }
 
 // optional is a form field as the order request's optional string.
@@ -128,16 +117,16 @@ func (s *site) placeOrder(c echo.Context) error {
 	if req.Type != "market" {
 		req.Price = optional(c, "price")
 	}
-	o, _, err := s.Actions.PlaceOrder(ctx, mustPrincipal(c), req)
+	o, _, err := s.Trading.Place(ctx, mustPrincipal(c).Owner(), req)
 	if err != nil {
 		return s.failed(c, back, err, "side", "type", "price", "quantity", "time_in_force")
 	}
 	reqlog.SetOrder(c, o.ID, o.Market)
-	v, err := s.views(ctx, []orders.Order{o})
+	v, err := s.Trading.View(ctx, o)
 	if err != nil {
 		return err
 	}
-	return s.done(c, back, fmt.Sprintf("%s order %d placed: %s.", capitalised(o.Side), o.ID, words(o.Status)), v[0])
+	return s.done(c, back, fmt.Sprintf("%s order %d placed: %s.", capitalised(o.Side), o.ID, words(o.Status)), v)
 }
 
 func (s *site) cancelOrder(c echo.Context) error {
@@ -147,16 +136,16 @@ func (s *site) cancelOrder(c echo.Context) error {
 	if err != nil || id <= 0 {
 		return apierr.New(apierr.NotFound, "There is no order %q.", c.Param("id"))
 	}
-	o, err := s.Actions.CancelOrder(ctx, mustPrincipal(c), id)
+	o, err := s.Trading.Cancel(ctx, mustPrincipal(c).Owner(), id)
 	if err != nil {
 		return s.failed(c, back, err)
 	}
 	reqlog.SetOrder(c, id, o.Market)
-	v, err := s.views(ctx, []orders.Order{o})
+	v, err := s.Trading.View(ctx, o)
 	if err != nil {
 		return err
 	}
-	return s.done(c, back, fmt.Sprintf("Order %d cancelled.", id), v[0])
+	return s.done(c, back, fmt.Sprintf("Order %d cancelled.", id), v)
 }
 
 type ordersView struct {
@@ -174,24 +163,24 @@ func (s *site) ordersPage(c echo.Context) error {
 	before, _ := strconv.ParseInt(c.QueryParam("before"), 10, 64)
 	fillsBefore, _ := strconv.ParseInt(c.QueryParam("fills_before"), 10, 64)
 	var v ordersView
-	open, err := orders.List(ctx, s.DB, orders.Filter{UserID: userID, Open: new(true), Limit: 500})
+	open, err := s.Trading.Orders(ctx, orders.Filter{UserID: userID, Open: new(true), Limit: 500})
 	if err != nil {
 		return err
 	}
-	closed, err := orders.List(ctx, s.DB, orders.Filter{UserID: userID, Open: new(false), Before: before, Limit: pageSize})
+	closed, err := s.Trading.Orders(ctx, orders.Filter{UserID: userID, Open: new(false), Before: before, Limit: pageSize})
 	if err != nil {
 		return err
 	}
 	if len(closed) == pageSize {
 		v.OlderOrders = closed[len(closed)-1].ID
 	}
-	if v.Open, err = s.views(ctx, open); err != nil {
+	if v.Open, err = s.Trading.Views(ctx, open); err != nil {
 		return err
 	}
-	if v.History, err = s.views(ctx, closed); err != nil {
+	if v.History, err = s.Trading.Views(ctx, closed); err != nil {
 		return err
 	}
-	if v.Fills, err = orders.Fills(ctx, s.DB, userID, "", fillsBefore, pageSize); err != nil {
+	if v.Fills, err = s.Trading.Fills(ctx, userID, "", fillsBefore, pageSize); err != nil {
 		return err
 	}
 	if len(v.Fills) == pageSize {

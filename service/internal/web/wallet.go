@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
@@ -29,7 +30,7 @@ func (s *site) walletPage(c echo.Context) error {
 	if v.Balances, err = s.Wallet.Balances(ctx, p.AccountID); err != nil {
 		return err
 	}
-	if v.Assets, err = catalog.Assets(ctx, s.DB); err != nil {
+	if v.Assets, err = s.Catalog.Assets(ctx); err != nil {
 		return err
 	}
 	if v.Deposits, err = s.Wallet.Deposits(ctx, p.UserID, "", wallet.Page{Limit: historySize}); err != nil {
@@ -41,10 +42,7 @@ func (s *site) walletPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "wallet", "Wallet", v)
 }
 
-func owner(c echo.Context) wallet.Owner {
-	p := mustPrincipal(c)
-	return wallet.Owner{UserID: p.UserID, AccountID: p.AccountID}
-}
+func owner(c echo.Context) auth.Owner { return mustPrincipal(c).Owner() }
 
 func (s *site) deposit(c echo.Context) error {
 	d, err := s.Wallet.Deposit(c.Request().Context(), owner(c), c.FormValue("asset"), c.FormValue("amount"))

@@ -7,38 +7,26 @@
 package web
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
-	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/trading"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
 
-// Actions are the operations whose checks (and metrics) live with the JSON
-// API's handlers; the HTTP server passes itself, so a page and its API twin
-// take one code path.
-type Actions interface {
-	PlaceOrder(ctx context.Context, p auth.Principal, req orders.PlaceRequest) (orders.Order, bool, error)
-	CancelOrder(ctx context.Context, p auth.Principal, id int64) (orders.Order, error)
-	SetMarketStatus(ctx context.Context, market, status string) error
-	SetUserStatus(ctx context.Context, admin auth.Principal, userID int64, status string) error
-}
-
-// Deps are what the pages are built from.
+// Deps are what the pages are built from: the same application services
+// the JSON API calls, so a page and its API twin take one code path.
 type Deps struct {
-	DB      *gorm.DB
 	Auth    *auth.Service
 	Wallet  *wallet.Service
+	Trading *trading.Service
 	Catalog *catalog.Cache
 	Feed    *marketdata.Feed
-	Actions Actions
 	Config  config.Server
 	Log     *slog.Logger
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
-	"github.com/crypto-exchange/exchange/service/internal/httpapi"
+	"github.com/crypto-exchange/exchange/service/internal/httpserver"
 	"github.com/crypto-exchange/exchange/service/internal/logtest"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
 	"github.com/crypto-exchange/exchange/service/internal/replica"
@@ -23,8 +23,10 @@ import (
 // Exchange is a running replica and what a test reads of it.
 type Exchange struct {
 	DB     *gorm.DB
-	Server *httpapi.Server
+	Server *httpserver.Server
 	URL    string
+	// InternalURL serves the internal listener (metrics).
+	InternalURL string
 	// Logs holds every log line, debug level included.
 	Logs *logtest.Buffer
 }
@@ -59,5 +61,7 @@ func Start(t *testing.T, mode config.Mode, secretKey []byte, opts ...func(*confi
 	}
 	ts := httptest.NewServer(r.Server.Handler())
 	t.Cleanup(ts.Close)
-	return &Exchange{DB: db, Server: r.Server, URL: ts.URL, Logs: logs}
+	internal := httptest.NewServer(r.Server.InternalHandler())
+	t.Cleanup(internal.Close)
+	return &Exchange{DB: db, Server: r.Server, URL: ts.URL, InternalURL: internal.URL, Logs: logs}
 }

@@ -1,8 +1,7 @@
 // Package reqlog carries what a request's handlers learn (whose request
 // it is, which order, which market) to the one log line the HTTP server
 // writes for the request. The JSON API (httpapi) and the web pages (web)
-// both record here, so the keys and their types exist once; web cannot
-// import httpapi, which imports it.
+// both record here, so the keys and their types exist once.
 package reqlog
 
 import (

@@ -1,4 +1,4 @@
-package httpapi
+package httpserver
 
 import (
 	"database/sql"
@@ -12,26 +12,27 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/buildinfo"
 )
 
-// httpMetrics are the RED metrics per route template, and the order
-// intake counts (every replica takes orders; sum them across pods).
+// httpMetrics are the RED metrics per route template.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
-
-	ordersReceived *prometheus.CounterVec
-	ordersAccepted *prometheus.CounterVec
-	ordersRejected *prometheus.CounterVec
 }
 
 // NewRegistry makes the process's metric registry: Go runtime, process,
-// and the database pool's stats. Other packages register their own.
+// the database pool's stats and the build. Other packages register their own.
 func NewRegistry(db *sql.DB) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "exchange_build_info",
+		Help: "Always 1; labels carry the build's version, VCS revision and Go version.",
+	}, []string{"version", "revision", "go_version"})
+	info.WithLabelValues(buildinfo.Version, buildinfo.Revision(), runtime.Version()).Set(1)
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db, "exchange"),
+		info,
 	)
 	return reg
 }
@@ -52,21 +53,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Help: "HTTP requests being served now.",
 		}),
 	}
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "exchange_build_info",
-		Help: "Always 1; labels carry the build's version, VCS revision and Go version.",
-	}, []string{"version", "revision", "go_version"})
-	info.WithLabelValues(buildinfo.Version, buildinfo.Revision(), runtime.Version()).Set(1)
-	m.ordersReceived = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "exchange_orders_received_total", Help: "Order placements received, by market (invalid names count as \"unknown\").",
-	}, []string{"market"})
-	m.ordersAccepted = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "exchange_orders_accepted_total", Help: "Orders placed (committed by the sequencer), by market.",
-	}, []string{"market"})
-	m.ordersRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "exchange_orders_rejected_total", Help: "Orders refused, by market and the error code given to the client.",
-	}, []string{"market", "reason"})
-	reg.MustRegister(m.requests, m.duration, m.inFlight, info, m.ordersReceived, m.ordersAccepted, m.ordersRejected)
+	reg.MustRegister(m.requests, m.duration, m.inFlight)
 	return m
 }
 

@@ -1,0 +1,218 @@
+// Package httpserver is the exchange's HTTP front: it builds the middleware
+// every request passes through, mounts the JSON API (httpapi) and the
+// traders' web site (web) side by side on the public listener, and serves
+// what only the cluster may reach (metrics, the sequencer's door for other
+// replicas) on a second, internal listener.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gorm.io/gorm"
+
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/config"
+	"github.com/crypto-exchange/exchange/service/internal/httpapi"
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
+	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
+	"github.com/crypto-exchange/exchange/service/internal/trading"
+	"github.com/crypto-exchange/exchange/service/internal/wallet"
+	"github.com/crypto-exchange/exchange/service/internal/web"
+)
+
+// Deps are what the server is built from.
+type Deps struct {
+	DB        *gorm.DB
+	Auth      *auth.Service
+	Wallet    *wallet.Service
+	Trading   *trading.Service
+	Catalog   *catalog.Cache
+	Sequencer *sequencer.Client
+	Feed      *marketdata.Feed
+	Config    config.Server
+	Log       *slog.Logger
+	Registry  *prometheus.Registry
+	Now       func() time.Time
+}
+
+// Server is the configured HTTP application.
+type Server struct {
+	Deps
+	echo     *echo.Echo
+	internal *http.ServeMux
+	metrics  *httpMetrics
+	draining atomic.Bool
+}
+
+// New wires middleware and routes.
+func New(d Deps) *Server {
+	s := &Server{Deps: d, metrics: newHTTPMetrics(d.Registry)}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = clientIP(d.Config.TrustedProxies)
+	e.Use(
+		inputcheck.RequestID(newRequestID),
+		s.logRequest,
+		s.recoverPanics,
+		middleware.BodyLimit("64K"),
+		inputcheck.Middleware,
+		// The CSP's img-src allows data: for the inline PNG of the two-factor QR code.
+		middleware.SecureWithConfig(middleware.SecureConfig{
+			XSSProtection:         "0", // the legacy XSS auditor is itself a risk; CSP replaces it
+			ContentTypeNosniff:    "nosniff",
+			XFrameOptions:         "DENY",
+			HSTSMaxAge:            hstsMaxAge(d.Config.SecureCookies),
+			ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+			ReferrerPolicy:        "same-origin",
+		}),
+		middleware.GzipWithConfig(middleware.GzipConfig{
+			Level:     5,
+			MinLength: 1024,
+			// Only reads are worth it: a mutation answers a small body, and
+			// resetting a gzip writer costs more than sending it (measured:
+			// a quarter of the CPU under order load). A WebSocket is not a
+			// response body.
+			Skipper: func(c echo.Context) bool {
+				return c.Request().Method != http.MethodGet || c.Path() == httpapi.WebSocketPath
+			},
+		}),
+		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+			Timeout: d.Config.RequestTimeout,
+			Skipper: func(c echo.Context) bool { return c.Path() == httpapi.WebSocketPath }, // lives as long as the client stays
+		}),
+	)
+	s.echo = e
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	httpapi.Register(e, httpapi.Deps{
+		Auth: d.Auth, Wallet: d.Wallet, Trading: d.Trading, Catalog: d.Catalog, Feed: d.Feed,
+		Config: d.Config, Now: d.Now,
+	})
+	web.Register(e, web.Deps{
+		Auth: d.Auth, Wallet: d.Wallet, Trading: d.Trading, Catalog: d.Catalog, Feed: d.Feed,
+		Config: d.Config, Log: d.Log,
+	})
+
+	s.internal = http.NewServeMux()
+	// Other replicas check the leader's /healthz here before forwarding.
+	s.internal.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	s.internal.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}))
+	s.internal.Handle("POST "+sequencer.InternalPath, d.Sequencer.Handler())
+	return s
+}
+
+// clientIP believes X-Forwarded-For only as far as it was written by the
+// configured proxies (the ingress controller): any other peer could write
+// any address there, to dodge its own throttles or to lock out someone
+// else's.
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func hstsMaxAge(secure bool) int {
+	if secure {
+		return 365 * 24 * 3600
+	}
+	return 0
+}
+
+// Handler is the public server as an http.Handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// InternalHandler serves the internal listener: metrics and the
+// sequencer's door for other replicas.
+func (s *Server) InternalHandler() http.Handler { return s.internal }
+
+// Routes lists every registered public method and path, for the spec test.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+// Addrs are where the server listens once Run has bound its sockets.
+type Addrs struct {
+	Public, Internal net.Addr
+}
+
+// Run serves on the configured addresses until ctx ends, then drains: it
+// reports not-ready, stops accepting, and gives in-flight requests up to
+// ShutdownTimeout to finish. ready is called once both listeners are bound.
+func (s *Server) Run(ctx context.Context, ready func(Addrs)) error {
+	pub, err := net.Listen("tcp", s.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Config.Addr, err)
+	}
+	in, err := net.Listen("tcp", s.Config.InternalAddr)
+	if err != nil {
+		pub.Close()
+		return fmt.Errorf("listen on %s (INTERNAL_ADDR): %w", s.Config.InternalAddr, err)
+	}
+	servers := []*http.Server{s.httpServer(s.echo), s.httpServer(s.internal)}
+	if ready != nil {
+		ready(Addrs{Public: pub.Addr(), Internal: in.Addr()})
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- servers[0].Serve(pub) }()
+	go func() { errc <- servers[1].Serve(in) }()
+	select {
+	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.Log.Info("draining", "timeout_seconds", s.Config.ShutdownTimeout.Seconds())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	// The public side first: the internal side keeps forwarding commands
+	// to the sequencer for requests that are still draining.
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			// A stop asked for is still a clean stop: what did not finish in
+			// time is cut off, as Kubernetes would after the grace period.
+			s.Log.Warn("drain timed out; closing the remaining connections", "error", err.Error())
+			_ = srv.Close()
+		}
+	}
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       s.Config.ReadTimeout,
+		WriteTimeout:      s.Config.WriteTimeout,
+		IdleTimeout:       s.Config.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+}

@@ -1,0 +1,230 @@
+// Package trading is the application service for orders: what the JSON
+// API, the web pages and (soon) the order-entry socket call to place,
+// cancel and look at orders. It checks a request against its market's
+// rules, honours client_order_id, hands the command to the sequencer and
+// counts the order intake. Transport stays with the callers.
+package trading
+
+import (
+	"context"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
+
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
+)
+
+// MaxBatch bounds one batch of orders.
+const MaxBatch = 50
+
+// Service places and cancels orders.
+type Service struct {
+	db      *gorm.DB
+	catalog *catalog.Cache
+	seq     *sequencer.Client
+	metrics *metrics
+}
+
+// New builds the service and registers its metrics.
+func New(db *gorm.DB, cat *catalog.Cache, seq *sequencer.Client, reg prometheus.Registerer) *Service {
+	return &Service{db: db, catalog: cat, seq: seq, metrics: newMetrics(reg)}
+}
+
+// submit sends a command to the sequencer and turns its answer into either
+// a result or the client error it carries.
+func (s *Service) submit(ctx context.Context, cmd sequencer.Command) (sequencer.Result, error) {
+	res, err := s.seq.Submit(ctx, cmd)
+	if err != nil {
+		return res, err
+	}
+	if res.Error != nil {
+		return res, res.Error
+	}
+	return res, nil
+}
+
+// Place is the one way in for an order: rules checked, client_order_id
+// honoured, the sequencer's answer, and the intake metrics. created is
+// false when a repeated client_order_id returned the original order.
+func (s *Service) Place(ctx context.Context, o auth.Owner, req orders.PlaceRequest) (ord orders.Order, created bool, err error) {
+	market := "unknown"
+	m, base, quote, err := s.catalog.Market(ctx, req.Market)
+	if err == nil {
+		market = m.Name
+	}
+	s.metrics.received.WithLabelValues(market).Inc()
+	if err == nil {
+		ord, created, err = s.place(ctx, o, req, m, base, quote)
+	}
+	if err != nil {
+		reason := "internal_error"
+		if e, ok := apierr.As(err); ok {
+			reason = string(e.Code)
+		}
+		s.metrics.rejected.WithLabelValues(market, reason).Inc()
+		return ord, false, err
+	}
+	if created {
+		s.metrics.accepted.WithLabelValues(market).Inc()
+	}
+	return ord, created, nil
+}
+
+func (s *Service) place(ctx context.Context, o auth.Owner, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset) (orders.Order, bool, error) {
+	spec, err := orders.Parse(req, m, base, quote)
+	if err != nil {
+		return orders.Order{}, false, err
+	}
+	if spec.ClientOrderID != "" {
+		// The common retry answers without a trip to the sequencer; the
+		// sequencer checks again for retries that race each other.
+		found, ok, err := orders.ByClientID(ctx, s.db, o.UserID, spec.ClientOrderID)
+		if err != nil || ok {
+			return found, false, err
+		}
+	}
+	res, err := s.submit(ctx, sequencer.Command{Place: &sequencer.Place{
+		UserID: o.UserID, AccountID: o.AccountID, Market: spec.Market, ClientOrderID: spec.ClientOrderID, Order: spec.Order,
+	}})
+	if err != nil {
+		return orders.Order{}, false, err
+	}
+	return res.Orders[0], !res.Existing, nil
+}
+
+// Outcome is one order's result in a batch.
+type Outcome struct {
+	Order   orders.Order
+	Created bool
+	Err     error
+}
+
+// PlaceBatch places up to MaxBatch orders, each exactly as Place would
+// alone (rules, funds, client_order_id). They reach the sequencer together,
+// so they usually share one of its batches; one order's refusal does not
+// affect the others. Outcomes are in request order.
+func (s *Service) PlaceBatch(ctx context.Context, o auth.Owner, reqs []orders.PlaceRequest) ([]Outcome, error) {
+	if len(reqs) == 0 || len(reqs) > MaxBatch {
+		return nil, apierr.New(apierr.InvalidRequest, "orders must hold 1 to %d orders", MaxBatch)
+	}
+	out := make([]Outcome, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Go(func() {
+			ord, created, err := s.Place(ctx, o, r)
+			out[i] = Outcome{Order: ord, Created: created, Err: err}
+		})
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// Cancel cancels one of the user's orders; an order no longer open is an
+// order_not_open error.
+func (s *Service) Cancel(ctx context.Context, o auth.Owner, id int64) (orders.Order, error) {
+	res, err := s.submit(ctx, sequencer.Command{Cancel: &sequencer.Cancel{UserID: o.UserID, OrderID: id}})
+	if err != nil {
+		return orders.Order{}, err
+	}
+	if res.NotOpen {
+		cur, err := orders.Get(ctx, s.db, o.UserID, id)
+		if err != nil {
+			return orders.Order{}, err
+		}
+		return orders.Order{}, apierr.New(apierr.OrderNotOpen, "order %d is already %s", id, cur.Status)
+	}
+	return res.Orders[0], nil
+}
+
+// CancelAll cancels the user's open orders in one market, or in all when
+// market is empty.
+func (s *Service) CancelAll(ctx context.Context, o auth.Owner, market string) ([]orders.Order, error) {
+	if market != "" {
+		if _, _, _, err := s.catalog.Market(ctx, market); err != nil {
+			return nil, err
+		}
+	}
+	res, err := s.submit(ctx, sequencer.Command{CancelAll: &sequencer.CancelAll{UserID: o.UserID, AccountID: o.AccountID, Market: market}})
+	if err != nil {
+		return nil, err
+	}
+	return res.Orders, nil
+}
+
+// SetMarketStatus halts or resumes a market.
+func (s *Service) SetMarketStatus(ctx context.Context, market, status string) error {
+	if _, _, _, err := s.catalog.Market(ctx, market); err != nil {
+		return err
+	}
+	if _, err := s.submit(ctx, sequencer.Command{MarketStatus: &sequencer.MarketStatus{Market: market, Status: status}}); err != nil {
+		return err
+	}
+	s.catalog.Invalidate()
+	return nil
+}
+
+// Views renders orders as the API shows them, with their markets' fee assets.
+func (s *Service) Views(ctx context.Context, list []orders.Order) ([]orders.JSON, error) {
+	out := make([]orders.JSON, len(list))
+	for i := range list {
+		m, _, _, err := s.catalog.Market(ctx, list[i].Market)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = list[i].View(m)
+	}
+	return out, nil
+}
+
+// View renders one order.
+func (s *Service) View(ctx context.Context, o orders.Order) (orders.JSON, error) {
+	v, err := s.Views(ctx, []orders.Order{o})
+	if err != nil {
+		return orders.JSON{}, err
+	}
+	return v[0], nil
+}
+
+// Order is one of the user's orders.
+func (s *Service) Order(ctx context.Context, o auth.Owner, id int64) (orders.Order, error) {
+	return orders.Get(ctx, s.db, o.UserID, id)
+}
+
+// Orders lists a page of the user's orders, newest first.
+func (s *Service) Orders(ctx context.Context, f orders.Filter) ([]orders.Order, error) {
+	return orders.List(ctx, s.db, f)
+}
+
+// Fills lists a page of the user's trades, newest first.
+func (s *Service) Fills(ctx context.Context, userID int64, market string, before int64, limit int) ([]orders.Fill, error) {
+	return orders.Fills(ctx, s.db, userID, market, before, limit)
+}
+
+type metrics struct {
+	received, accepted, rejected *prometheus.CounterVec
+}
+
+// newMetrics counts the order intake. Every replica takes orders: sum them
+// across pods.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_orders_received_total", Help: "Order placements received, by market (invalid names count as \"unknown\").",
+		}, []string{"market"}),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_orders_accepted_total", Help: "Orders placed (committed by the sequencer), by market.",
+		}, []string{"market"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "exchange_orders_rejected_total", Help: "Orders refused, by market and the error code given to the client.",
+		}, []string{"market", "reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.received, m.accepted, m.rejected)
+	}
+	return m
+}
