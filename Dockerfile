@@ -52,6 +52,7 @@ COPY --from=build /out/exchange /usr/local/bin/exchange
 # Non-root; the pod's securityContext also sets runAsNonRoot and a
 # read-only root filesystem (scratch space is an emptyDir at /tmp).
 USER 65532:65532
-EXPOSE 8080
+# 8080: the API and the site; 9090: metrics and the replicas' internal door.
+EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/exchange"]
 CMD ["serve"]

@@ -478,6 +478,19 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		c.eq("SECRET_KEY", secretRef(vars["SECRET_KEY"]), "exchange-app/secret-key")
 		c.eq("EXCHANGE_MODE", vars["EXCHANGE_MODE"].Value, "demo")
 		c.eq("SECURE_COOKIES", vars["SECURE_COOKIES"].Value, "false")
+		// Two listeners: the public one (probes, the Ingress) and the
+		// internal one (metrics, the replicas' forwarding to the leader).
+		ports := map[string]int32{}
+		for _, p := range ctr.Ports {
+			ports[p.Name] = p.ContainerPort
+		}
+		c.eq("container ports", ports, map[string]int32{"http": 8080, "internal": 9090})
+		c.eq("HTTP_ADDR", vars["HTTP_ADDR"].Value, ":8080")
+		c.eq("INTERNAL_ADDR", vars["INTERNAL_ADDR"].Value, ":9090")
+		c.eq("ADVERTISE_URL", vars["ADVERTISE_URL"].Value, "http://$(POD_IP):9090")
+		// Pulumi.dev.yaml names no ingress.podCIDRs: minikube's pod network.
+		c.eq("TRUSTED_PROXIES", vars["TRUSTED_PROXIES"].Value, "10.244.0.0/16")
+		c.eq("liveness probe", ctr.LivenessProbe.HTTPGet.Path+" "+ctr.LivenessProbe.HTTPGet.Port.String(), "/healthz http")
 	}
 	// The pods really ran through the scheduler onto the (kwok) node, and
 	// passed the namespace's "restricted" Pod Security admission.
@@ -502,8 +515,9 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 	{
 		c := checker{t, "service exchange"}
 		c.eq("type", svc.Spec.Type, corev1.ServiceTypeClusterIP)
-		c.holds("port 80 → http", len(svc.Spec.Ports) == 1 && svc.Spec.Ports[0].Port == 80 &&
-			svc.Spec.Ports[0].TargetPort == intstr.FromString("http"))
+		c.holds("port 80 → http, 9090 → internal", len(svc.Spec.Ports) == 2 &&
+			svc.Spec.Ports[0].Name == "http" && svc.Spec.Ports[0].Port == 80 && svc.Spec.Ports[0].TargetPort == intstr.FromString("http") &&
+			svc.Spec.Ports[1].Name == "internal" && svc.Spec.Ports[1].Port == 9090 && svc.Spec.Ports[1].TargetPort == intstr.FromString("internal"))
 		c.eq("selector component", svc.Spec.Selector["app.kubernetes.io/component"], "server")
 	}
 	eventually(t, settle, "service exchange has ready endpoints", func() error {
@@ -536,6 +550,9 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name == "exchange" &&
 			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name == "http")
 		c.eq("skipAwait (NodePort controller)", ing.Annotations["pulumi.com/skipAwait"], "true")
+		// The F5 controller's per-client limit (ingress.rateLimit defaults).
+		c.eq("limit-req-rate", ing.Annotations["nginx.org/limit-req-rate"], "50r/s")
+		c.eq("limit-req-burst", ing.Annotations["nginx.org/limit-req-burst"], "250")
 		c.eq("tls", len(ing.Spec.TLS), 0)
 	}
 
@@ -574,8 +591,43 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		if p.Name == "default-deny" && (len(p.Spec.PodSelector.MatchLabels) != 0 || len(p.Spec.PolicyTypes) != 2) {
 			t.Errorf("networkpolicy default-deny does not deny all: %+v", p.Spec)
 		}
+		if p.Name == "exchange-server-ingress" {
+			// The controller to the public port; Prometheus and the other
+			// server pods to the internal one.
+			var rules []string
+			for _, r := range p.Spec.Ingress {
+				var ports []string
+				for _, port := range r.Ports {
+					ports = append(ports, port.Port.String())
+				}
+				for _, from := range r.From {
+					ns, name := "", ""
+					if from.NamespaceSelector != nil {
+						ns = from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
+					}
+					if from.PodSelector != nil {
+						name = from.PodSelector.MatchLabels["app.kubernetes.io/name"]
+					}
+					rules = append(rules, fmt.Sprintf("%s/%s→%s", ns, name, strings.Join(ports, ",")))
+				}
+			}
+			if want := []string{"ingress/nginx-ingress→8080", "monitoring/prometheus→9090", "/exchange→9090"}; !slices.Equal(rules, want) {
+				t.Errorf("networkpolicy exchange-server-ingress admits %v, want %v", rules, want)
+			}
+		}
+		if p.Name == "exchange-server-peer-egress" {
+			var ports []string
+			for _, r := range p.Spec.Egress {
+				for _, port := range r.Ports {
+					ports = append(ports, port.Port.String())
+				}
+			}
+			if !slices.Equal(ports, []string{"9090"}) {
+				t.Errorf("networkpolicy exchange-server-peer-egress: ports %v, want 9090 (the internal listener)", ports)
+			}
+		}
 	}
-	for _, n := range []string{"default-deny", "exchange-server-ingress", "exchange-database-egress", "exchange-backup-egress"} {
+	for _, n := range []string{"default-deny", "exchange-server-ingress", "exchange-server-peer-egress", "exchange-database-egress", "exchange-backup-egress"} {
 		if !names[n] {
 			t.Errorf("networkpolicy %s missing (have %v)", n, keysOf(names))
 		}
@@ -588,7 +640,7 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		if len(eps) == 1 {
 			port, _, _ = unstructured.NestedString(eps[0].(map[string]any), "port")
 		}
-		checker{t, "servicemonitor exchange"}.eq("endpoint port", port, "http")
+		checker{t, "servicemonitor exchange"}.eq("endpoint port", port, "internal")
 	}
 	// The alerting rules are the program's rule file, rendered for the
 	// configured namespaces, and survived the CRD's schema unchanged.

@@ -26,16 +26,32 @@ const (
 	passwordField  = "password"
 )
 
+// The server's internal listener serves /metrics and the sequencer's door
+// for the other replicas. Only Prometheus and the server pods may reach it,
+// and the Ingress never routes to it; the public one (httpPort) serves
+// neither.
+const (
+	internalPort     = 9090
+	internalPortName = "internal"
+)
+
 // ExchangeAppArgs wires the exchange to the platform.
 type ExchangeAppArgs struct {
 	Settings  settings.App
 	SecretKey pulumi.StringInput
 	Database  *Database
-	// The ingress controller's and Prometheus' pods (namespace and pod
-	// labels) are the only pods outside the app allowed to reach its port.
+	// The ingress controller's pods (namespace and pod labels) are the only
+	// pods outside the app allowed to reach its public port, Prometheus'
+	// the only ones allowed to reach its internal port.
 	IngressNamespace string
 	IngressPodLabels map[string]string
 	IngressClass     string
+	// IngressAnnotations are the controller's own (its per-client limits),
+	// added to the Ingress.
+	IngressAnnotations map[string]string
+	// TrustedProxies are the networks the controller's pods connect from;
+	// the server believes X-Forwarded-For only from them.
+	TrustedProxies []string
 	// SkipIngressAwait is set when the controller has no LoadBalancer.
 	SkipIngressAwait    bool
 	MonitoringNamespace string

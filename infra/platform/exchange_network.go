@@ -13,10 +13,12 @@ import (
 const namespaceLabel = "kubernetes.io/metadata.name"
 
 // networkPolicies deny everything in the exchange namespace, then allow:
-// the ingress controller and Prometheus to the server's port, server pods
-// to each other on that port (followers forward sequencer commands to the
-// leader), and every exchange pod to PostgreSQL and DNS. Backup pods get S3
-// from BackupJobs.
+// the ingress controller to the server's public port, Prometheus to its
+// internal port (metrics), server pods to each other on the internal port
+// (followers forward sequencer commands to the leader there), and every
+// exchange pod to PostgreSQL and DNS. Nobody but the controller needs the
+// public port, and the controller must never reach the internal one.
+// Backup pods get S3 from BackupJobs.
 func (a *ExchangeApp) networkPolicies(ctx *pulumi.Context, args *ExchangeAppArgs) error {
 	db := args.Database
 	policies := []struct {
@@ -32,15 +34,16 @@ func (a *ExchangeApp) networkPolicies(ctx *pulumi.Context, args *ExchangeAppArgs
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
 			Ingress: networkingv1.NetworkPolicyIngressRuleArray{
 				networkingv1.NetworkPolicyIngressRuleArgs{
-					From: networkingv1.NetworkPolicyPeerArray{
-						namespacePeer(args.IngressNamespace, args.IngressPodLabels),
-						namespacePeer(args.MonitoringNamespace, args.PrometheusPodLabels),
-					},
+					From:  networkingv1.NetworkPolicyPeerArray{namespacePeer(args.IngressNamespace, args.IngressPodLabels)},
 					Ports: tcpPorts(httpPort),
 				},
 				networkingv1.NetworkPolicyIngressRuleArgs{
+					From:  networkingv1.NetworkPolicyPeerArray{namespacePeer(args.MonitoringNamespace, args.PrometheusPodLabels)},
+					Ports: tcpPorts(internalPort),
+				},
+				networkingv1.NetworkPolicyIngressRuleArgs{
 					From:  networkingv1.NetworkPolicyPeerArray{serverPeer()},
-					Ports: tcpPorts(httpPort),
+					Ports: tcpPorts(internalPort),
 				},
 			},
 		}},
@@ -49,7 +52,7 @@ func (a *ExchangeApp) networkPolicies(ctx *pulumi.Context, args *ExchangeAppArgs
 			PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
 			Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
 				To:    networkingv1.NetworkPolicyPeerArray{serverPeer()},
-				Ports: tcpPorts(httpPort),
+				Ports: tcpPorts(internalPort),
 			}},
 		}},
 		{"exchange-database-egress", &networkingv1.NetworkPolicySpecArgs{

@@ -30,9 +30,17 @@ func (a *ExchangeApp) server(ctx *pulumi.Context, args *ExchangeAppArgs, sa *cor
 		Spec: &corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),
 			Selector: labels,
-			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
-				Name: pulumi.String(httpPortName), Port: pulumi.Int(80), TargetPort: pulumi.String(httpPortName),
-			}},
+			Ports: corev1.ServicePortArray{
+				corev1.ServicePortArgs{
+					Name: pulumi.String(httpPortName), Port: pulumi.Int(80), TargetPort: pulumi.String(httpPortName),
+				},
+				// For the ServiceMonitor, which names a Service port. The
+				// Ingress routes to http only, and the NetworkPolicy admits
+				// only Prometheus and the server pods here.
+				corev1.ServicePortArgs{
+					Name: pulumi.String(internalPortName), Port: pulumi.Int(internalPort), TargetPort: pulumi.String(internalPortName),
+				},
+			},
 		},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{dep}))
 	if err != nil {
@@ -83,8 +91,10 @@ func (a *ExchangeApp) server(ctx *pulumi.Context, args *ExchangeAppArgs, sa *cor
 		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels},
 		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{
 			"selector": pulumi.Map{"matchLabels": labels},
+			// Metrics are served on the internal listener only; the public
+			// one answers 404 for /metrics.
 			"endpoints": pulumi.Array{pulumi.Map{
-				"port": pulumi.String(httpPortName), "path": pulumi.String("/metrics"), "interval": pulumi.String("30s"),
+				"port": pulumi.String(internalPortName), "path": pulumi.String("/metrics"), "interval": pulumi.String("30s"),
 			}},
 		}},
 	}, parent, args.CRDsReady, pulumi.DependsOn([]pulumi.Resource{svc})); err != nil {
@@ -93,11 +103,13 @@ func (a *ExchangeApp) server(ctx *pulumi.Context, args *ExchangeAppArgs, sa *cor
 	return nil
 }
 
-// ingress routes the configured host to the Service, with TLS (and a
-// cert-manager issuer annotation) when configured.
+// ingress routes the configured host to the Service's http port, and only
+// there (the internal port serves metrics and the replicas' forwarding),
+// with the controller's per-client limits, and with TLS (and a cert-manager
+// issuer annotation) when configured.
 func (a *ExchangeApp) ingress(ctx *pulumi.Context, args *ExchangeAppArgs, svc *corev1.Service) error {
 	s := args.Settings
-	annotations := pulumi.StringMap{}
+	annotations := pulumi.ToStringMap(args.IngressAnnotations)
 	if args.SkipIngressAwait {
 		// Without a LoadBalancer the controller may never publish an address
 		// in the Ingress status, which Pulumi would otherwise wait for.

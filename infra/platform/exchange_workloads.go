@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -101,16 +102,23 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 		secretEnv("SECRET_KEY", appSec.Metadata.Name().Elem(), secretKeyField),
 		plainEnv("EXCHANGE_MODE", pulumi.String(s.Mode)),
 		plainEnv("HTTP_ADDR", pulumi.String(fmt.Sprintf(":%d", httpPort))),
+		// Set although it is the server's default: the ports, the Service,
+		// the ServiceMonitor and the NetworkPolicies all assume it.
+		plainEnv("INTERNAL_ADDR", pulumi.String(fmt.Sprintf(":%d", internalPort))),
+		// X-Forwarded-For is believed only from the ingress controller's
+		// pods; any other peer is taken at its own address.
+		plainEnv("TRUSTED_PROXIES", pulumi.String(strings.Join(args.TrustedProxies, ","))),
 		plainEnv("SHUTDOWN_TIMEOUT", pulumi.String(s.ShutdownTimeout)),
 		// Cookies are Secure exactly when the site is served over HTTPS.
 		plainEnv("SECURE_COOKIES", pulumi.String(fmt.Sprint(s.TLS.Enabled))),
 		// Followers forward sequencer commands to the leader at the address
-		// it advertises: the pod's own IP (POD_IP must come first for the
+		// it advertises: the pod's own IP and its internal port, which the
+		// public listener does not serve (POD_IP must come first for the
 		// $(POD_IP) expansion).
 		corev1.EnvVarArgs{Name: pulumi.String("POD_IP"), ValueFrom: &corev1.EnvVarSourceArgs{
 			FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("status.podIP")},
 		}},
-		plainEnv("ADVERTISE_URL", pulumi.String(fmt.Sprintf("http://$(POD_IP):%d", httpPort))),
+		plainEnv("ADVERTISE_URL", pulumi.String(fmt.Sprintf("http://$(POD_IP):%d", internalPort))),
 	)
 	spec := &appsv1.DeploymentSpecArgs{
 		RevisionHistoryLimit: pulumi.Int(5),
@@ -138,15 +146,21 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 					Image:           pulumi.String(s.Image.Ref()),
 					ImagePullPolicy: pulumi.String("IfNotPresent"),
 					Args:            pulumi.StringArray{pulumi.String("serve")},
-					Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
-						Name: pulumi.String(httpPortName), ContainerPort: pulumi.Int(httpPort), Protocol: pulumi.String("TCP"),
-					}},
+					Ports: corev1.ContainerPortArray{
+						corev1.ContainerPortArgs{
+							Name: pulumi.String(httpPortName), ContainerPort: pulumi.Int(httpPort), Protocol: pulumi.String("TCP"),
+						},
+						corev1.ContainerPortArgs{
+							Name: pulumi.String(internalPortName), ContainerPort: pulumi.Int(internalPort), Protocol: pulumi.String("TCP"),
+						},
+					},
 					Env:             env,
 					Resources:       resourceRequirements(s.Resources),
 					SecurityContext: containerSecurityContext(),
 					VolumeMounts:    mounts,
 					// Startup gives migrations-current checks and cold caches
-					// a minute before liveness may restart the pod.
+					// a minute before liveness may restart the pod. The probes
+					// ask the public listener: the one traders depend on.
 					StartupProbe:   httpProbe("/healthz", 2, 30),
 					LivenessProbe:  httpProbe("/healthz", 10, 3),
 					ReadinessProbe: httpProbe("/readyz", 5, 2),

@@ -2,6 +2,8 @@ package platform
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -61,9 +63,62 @@ func controllerPodLabels(s settings.Ingress) map[string]string {
 	return labels
 }
 
+// rateLimitAnnotations are what the selected controller reads on the
+// exchange's Ingress: its per-client-IP limits. Each controller ignores the
+// other's annotations, so they must be in the dialect of the one deployed.
+func rateLimitAnnotations(s settings.Ingress) map[string]string {
+	rl := s.RateLimit
+	if s.Controller == "ingress-nginx" {
+		// internal/ingress/annotations/ratelimit/main.go at controller-v1.15.1:
+		// limit_req burst=rps*multiplier nodelay, and limit_conn, both keyed
+		// by $binary_remote_addr (limit-conn-zone-variable's default).
+		return map[string]string{
+			"nginx.ingress.kubernetes.io/limit-rps":              strconv.Itoa(rl.RPS),
+			"nginx.ingress.kubernetes.io/limit-burst-multiplier": strconv.Itoa(rl.BurstMultiplier),
+			"nginx.ingress.kubernetes.io/limit-connections":      strconv.Itoa(rl.Connections),
+		}
+	}
+	// F5: parseRateLimitAnnotations in internal/configs/annotations.go at
+	// v5.5.4. It has no per-client connection annotation; that limit is in
+	// the controller's ConfigMap (nginxIngressValues). Key and reject code
+	// are the controller's defaults, spelt out so they cannot drift; no
+	// delay, as ingress-nginx: a burst is served at once or refused.
+	return map[string]string{
+		"nginx.org/limit-req-rate":        fmt.Sprintf("%dr/s", rl.RPS),
+		"nginx.org/limit-req-burst":       strconv.Itoa(rl.Burst()),
+		"nginx.org/limit-req-no-delay":    "true",
+		"nginx.org/limit-req-key":         "${binary_remote_addr}",
+		"nginx.org/limit-req-reject-code": "429",
+	}
+}
+
+// externalService is what both charts need for a NodePort or LoadBalancer
+// Service. externalTrafficPolicy Local keeps the client's address (no SNAT
+// to a node's), which the per-client limits and the exchange's per-IP
+// limits count; ClusterIP has no such field.
+func externalService(s settings.Ingress) pulumi.Map {
+	service := pulumi.Map{"type": pulumi.String(s.ServiceType)}
+	if s.ServiceType != "ClusterIP" {
+		service["externalTrafficPolicy"] = pulumi.String("Local")
+	}
+	return service
+}
+
+// connectionLimitSnippet caps the connections per client IP for the F5
+// controller, which has no annotation for it: http-snippets go into the
+// http block of nginx.conf, so every server the controller renders (only
+// the exchange's here) inherits the limit. 429 matches the request limit.
+func connectionLimitSnippet(rl settings.RateLimit) string {
+	return strings.Join([]string{
+		"limit_conn_zone $binary_remote_addr zone=per_client_conn:10m;",
+		fmt.Sprintf("limit_conn per_client_conn %d;", rl.Connections),
+		"limit_conn_status 429;",
+	}, "\n")
+}
+
 // nginxIngressValues are verified against F5 nginx-ingress chart 2.6.4.
 func nginxIngressValues(s settings.Ingress) pulumi.Map {
-	service := pulumi.Map{"type": pulumi.String(s.ServiceType)}
+	service := externalService(s)
 	if s.ServiceType == "NodePort" {
 		// Fixed node ports so the minikube URL is stable across reinstalls.
 		service["httpPort"] = pulumi.Map{"nodePort": pulumi.Int(s.HTTPNodePort)}
@@ -78,6 +133,12 @@ func nginxIngressValues(s settings.Ingress) pulumi.Map {
 			},
 			"service":   service,
 			"resources": resourcesValues(s.Resources),
+			// Rendered as the ConfigMap's data (controller-configmap.yaml);
+			// read by internal/configs/configmaps.go whether or not
+			// snippets are enabled for Ingress annotations (they are not).
+			"config": pulumi.Map{"entries": pulumi.Map{
+				"http-snippets": pulumi.String(connectionLimitSnippet(s.RateLimit)),
+			}},
 			// The chart mounts emptyDirs for NGINX's writable paths.
 			"readOnlyRootFilesystem": pulumi.Bool(true),
 			// No phoning home: clusters may have no egress.
@@ -94,7 +155,7 @@ func nginxIngressValues(s settings.Ingress) pulumi.Map {
 // ingressNginxValues are verified against community ingress-nginx chart
 // 4.15.1, kept selectable for clusters that still run it.
 func ingressNginxValues(s settings.Ingress) pulumi.Map {
-	service := pulumi.Map{"type": pulumi.String(s.ServiceType)}
+	service := externalService(s)
 	if s.ServiceType == "NodePort" {
 		service["nodePorts"] = pulumi.Map{"http": pulumi.Int(s.HTTPNodePort), "https": pulumi.Int(s.HTTPSNodePort)}
 	}
@@ -110,6 +171,15 @@ func ingressNginxValues(s settings.Ingress) pulumi.Map {
 			// The webhook's certificate is created and patched by Helm hook
 			// Jobs, which helm/v4 Chart does not run.
 			"admissionWebhooks": pulumi.Map{"enabled": pulumi.Bool(false)},
+			// The ConfigMap: rejected requests and connections get 429 Too
+			// Many Requests, as from the server and the F5 controller, not
+			// the default 503 that reads as an outage. use-forwarded-headers
+			// stays off: no proxy in front is trusted, so NGINX counts and
+			// forwards the TCP peer's address.
+			"config": pulumi.Map{
+				"limit-req-status-code":  pulumi.String("429"),
+				"limit-conn-status-code": pulumi.String("429"),
+			},
 			"metrics": pulumi.Map{
 				"enabled":        pulumi.Bool(true),
 				"serviceMonitor": pulumi.Map{"enabled": pulumi.Bool(true)},

@@ -395,8 +395,10 @@ func TestExchangeServerWiring(t *testing.T) {
 						t.Errorf("%s: POD_IP = %v, want the downward API status.podIP", stack, e)
 					}
 				case "ADVERTISE_URL":
-					if get(e, "value") != "http://$(POD_IP):8080" {
-						t.Errorf("%s: ADVERTISE_URL = %v", stack, get(e, "value"))
+					// The leader takes forwarded commands on its internal
+					// listener; the public one no longer serves /internal/.
+					if get(e, "value") != "http://$(POD_IP):9090" {
+						t.Errorf("%s: ADVERTISE_URL = %v, want the pod's internal port", stack, get(e, "value"))
 					}
 				}
 			}
@@ -430,21 +432,21 @@ func TestExchangeServerWiring(t *testing.T) {
 	}
 }
 
-// Followers forward commands to the leader's pod on 8080: server pods may
-// talk to each other there, and only there.
+// Followers forward commands to the leader's pod on its internal port
+// (9090): server pods may talk to each other there, and only there.
 func TestServerPodsReachEachOther(t *testing.T) {
 	r := runStack(t, "prod")
 	in := r.one(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "exchange-server-ingress")
-	peer := get(in.Inputs, "spec.ingress.1")
+	peer := get(in.Inputs, "spec.ingress.2")
 	if get(peer, "from.0.namespaceSelector") != nil || fmt.Sprint(get(peer, "from.0.podSelector.matchLabels")) != fmt.Sprint(get(in.Inputs, "spec.podSelector.matchLabels")) ||
-		!slices.Equal(policyPorts(get(peer, "ports")), []string{"TCP/8080"}) {
+		len(asSlice(get(peer, "from"))) != 1 || !slices.Equal(policyPorts(get(peer, "ports")), []string{"TCP/9090"}) {
 		t.Errorf("server ingress from peers = %v", peer)
 	}
 	eg := r.one(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "exchange-server-peer-egress")
 	if !slices.Equal(toStrings(get(eg.Inputs, "spec.policyTypes")), []string{"Egress"}) ||
 		fmt.Sprint(get(eg.Inputs, "spec.egress.0.to.0.podSelector.matchLabels")) != fmt.Sprint(get(in.Inputs, "spec.podSelector.matchLabels")) ||
 		get(eg.Inputs, "spec.egress.0.to.0.namespaceSelector") != nil || len(asSlice(get(eg.Inputs, "spec.egress"))) != 1 ||
-		!slices.Equal(policyPorts(get(eg.Inputs, "spec.egress.0.ports")), []string{"TCP/8080"}) {
+		!slices.Equal(policyPorts(get(eg.Inputs, "spec.egress.0.ports")), []string{"TCP/9090"}) {
 		t.Errorf("server peer egress = %v", eg.Inputs["spec"])
 	}
 	if labels, _ := get(eg.Inputs, "spec.podSelector.matchLabels").(map[string]any); labels["app.kubernetes.io/component"] != serverLabel {

@@ -346,17 +346,21 @@ func TestNetworkPolicies(t *testing.T) {
 		t.Errorf("default deny = %v", deny.Inputs["spec"])
 	}
 	in := r.one(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "exchange-server-ingress")
-	peers := asSlice(get(in.Inputs, "spec.ingress.0.from"))
-	// Only the controller and Prometheus: not Grafana, Alertmanager or the
-	// exporters that share the monitoring namespace.
-	var from []string
-	for _, p := range peers {
-		labels, _ := get(p, "namespaceSelector.matchLabels").(map[string]any)
-		from = append(from, fmt.Sprintf("%s %v", labels[namespaceLabel], get(p, "podSelector.matchLabels")))
+	// Exactly: the controller to the public port, Prometheus (not Grafana,
+	// Alertmanager or the exporters that share its namespace) to the
+	// internal port, the server pods to each other's internal port. The
+	// controller never reaches /metrics or the sequencer's door, and
+	// Prometheus and the peers have no business on the public port.
+	want := []string{
+		"ingress map[app.kubernetes.io/name:nginx-ingress] → [TCP/8080]",
+		"monitoring map[app.kubernetes.io/name:prometheus] → [TCP/9090]",
+		"(own namespace) map[app.kubernetes.io/component:server app.kubernetes.io/name:exchange app.kubernetes.io/part-of:exchange-platform] → [TCP/9090]",
 	}
-	want := []string{"ingress map[app.kubernetes.io/name:nginx-ingress]", "monitoring map[app.kubernetes.io/name:prometheus]"}
-	if !slices.Equal(from, want) || !slices.Equal(policyPorts(get(in.Inputs, "spec.ingress.0.ports")), []string{"TCP/8080"}) {
-		t.Errorf("server ingress from %v ports %v, want from %v", from, policyPorts(get(in.Inputs, "spec.ingress.0.ports")), want)
+	if got := ingressRules(in); !slices.Equal(got, want) {
+		t.Errorf("server ingress admits\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !slices.Equal(toStrings(get(in.Inputs, "spec.policyTypes")), []string{"Ingress"}) {
+		t.Errorf("server ingress policy types %v", get(in.Inputs, "spec.policyTypes"))
 	}
 	eg := r.one(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "exchange-database-egress")
 	db := get(eg.Inputs, "spec.egress.0")
@@ -375,6 +379,23 @@ func TestNetworkPolicies(t *testing.T) {
 	if got := policyPorts(get(backup.Inputs, "spec.egress.0.ports")); !slices.Equal(got, []string{"TCP/443"}) {
 		t.Errorf("backup egress to AWS = %v", got)
 	}
+}
+
+// ingressRules renders each ingress rule of a NetworkPolicy as "namespace
+// podLabels → ports", one line per peer.
+func ingressRules(policy *declared) []string {
+	var out []string
+	for _, rule := range asSlice(get(policy.Inputs, "spec.ingress")) {
+		ports := policyPorts(get(rule, "ports"))
+		for _, p := range asSlice(get(rule, "from")) {
+			ns := "(own namespace)"
+			if labels, ok := get(p, "namespaceSelector.matchLabels").(map[string]any); ok {
+				ns = fmt.Sprint(labels[namespaceLabel])
+			}
+			out = append(out, fmt.Sprintf("%s %v → %v", ns, get(p, "podSelector.matchLabels"), ports))
+		}
+	}
+	return out
 }
 
 // walk calls fn for every leaf under v with its dotted path.

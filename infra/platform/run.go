@@ -104,6 +104,8 @@ func declare(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		IngressNamespace:    s.Ingress.Namespace,
 		IngressPodLabels:    controllerPodLabels(s.Ingress),
 		IngressClass:        s.Ingress.ClassName,
+		IngressAnnotations:  rateLimitAnnotations(s.Ingress),
+		TrustedProxies:      s.Ingress.PodCIDRs,
 		SkipIngressAwait:    s.Ingress.ServiceType != "LoadBalancer",
 		MonitoringNamespace: s.Monitoring.Namespace,
 		PrometheusPodLabels: prometheusPodLabels,

@@ -93,6 +93,8 @@ func jsonKind(t reflect.Type) string {
 		return "string"
 	case reflect.Struct, reflect.Map:
 		return "mapping"
+	case reflect.Slice:
+		return "list"
 	default:
 		return t.Kind().String()
 	}

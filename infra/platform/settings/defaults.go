@@ -67,6 +67,11 @@ func defaults() Settings {
 			ServiceType: "LoadBalancer",
 			Replicas:    1,
 			Resources:   res("100m", "128Mi", "500m", "256Mi"),
+			// 50 requests/s sustained and bursts of 250 per client IP are far
+			// above what a trader's browser or bot sends (the server's own
+			// limits answer long before); 100 connections leave room for
+			// many tabs, WebSockets and bots behind one address.
+			RateLimit: RateLimit{RPS: 50, BurstMultiplier: 5, Connections: 100},
 		},
 		Database: Database{
 			Engine:            "bitnami",
@@ -129,6 +134,34 @@ func defaults() Settings {
 		},
 		Alerting: Alerting{Receiver: "none", RepeatInterval: "4h"},
 	}
+}
+
+// The networks the ingress controller's pods connect to the exchange from,
+// on the clusters the committed stacks target: the default of
+// ingress.podCIDRs.
+const (
+	// MinikubePodCIDR is what minikube's bridge and kindnet CNIs hand out to
+	// pods (DefaultPodCIDR in pkg/minikube/cni, minikube v1.38.1), kind's
+	// default as well.
+	MinikubePodCIDR = "10.244.0.0/16"
+	// EKSDefaultVPCCIDR is the VPC that eksctl and the EKS user guide's VPC
+	// template create. With the AWS VPC CNI (EKS's default) pods get
+	// addresses from the VPC's subnets, so the controller connects from the
+	// VPC's range. Pulumi.prod.yaml names no VPC; a cluster in another VPC
+	// must set ingress.podCIDRs to that VPC's CIDR (docs/deploy.md).
+	EKSDefaultVPCCIDR = "192.168.0.0/16"
+)
+
+// defaultPodCIDRs depends on the stack because the network is the
+// cluster's, which no other setting describes: prod runs on EKS, every
+// other stack (dev, the e2e stacks, tests) on minikube or a kind-like
+// cluster. A wrong guess fails safe: the exchange then trusts nobody's
+// X-Forwarded-For and counts every client under the controller's address.
+func defaultPodCIDRs(stack string) []string {
+	if stack == "prod" {
+		return []string{EKSDefaultVPCCIDR}
+	}
+	return []string{MinikubePodCIDR}
 }
 
 // defaultChart returns the chart of the selected ingress controller.

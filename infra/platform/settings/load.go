@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"time"
@@ -54,6 +55,10 @@ func Load(stack string, get Lookup) (*Settings, error) {
 		return nil, err
 	}
 	fillChart(&s.Ingress.Chart, s.Ingress.defaultChart())
+	if s.Ingress.PodCIDRs == nil {
+		// Omitted (an explicit empty list stays empty: trust nobody).
+		s.Ingress.PodCIDRs = defaultPodCIDRs(stack)
+	}
 	fillChart(&s.Database.Chart, s.Database.defaultChart())
 	fillImage(&s.Database.Image, s.Database.defaultImage())
 	fillImage(&s.Database.MetricsImage, BitnamiExporterImage)
@@ -120,6 +125,14 @@ func (i Ingress) validate(p *problems) {
 	p.intRange(key("ingress.replicas"), i.Replicas, 1, 10)
 	p.resources(key("ingress.resources"), i.Resources)
 	p.chart(key("ingress.chart"), i.Chart)
+	for n, cidr := range i.PodCIDRs {
+		p.trustedCIDR(key(fmt.Sprintf("ingress.podCIDRs[%d]", n)), cidr)
+	}
+	// Zero would switch a limit off (ingress-nginx) or be refused by the
+	// controller (F5); the upper bounds only catch typos.
+	p.intRange(key("ingress.rateLimit.rps"), i.RateLimit.RPS, 1, 10000)
+	p.intRange(key("ingress.rateLimit.burstMultiplier"), i.RateLimit.BurstMultiplier, 1, 100)
+	p.intRange(key("ingress.rateLimit.connections"), i.RateLimit.Connections, 1, 10000)
 }
 
 func (d Database) validate(p *problems) {

@@ -3,6 +3,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -125,6 +126,20 @@ func (p *problems) image(key string, i Image) {
 	}
 	if !imageTag.MatchString(i.Tag) || strings.EqualFold(i.Tag, "latest") {
 		p.add("%s.tag: %q is not a pinned image tag; allowed a fixed tag such as 1.2.3 or a commit SHA (not latest)", key, i.Tag)
+	}
+}
+
+// trustedCIDR is one network the exchange believes X-Forwarded-For from,
+// in the form the server parses (net.ParseCIDR). A /0 would let any client
+// name the address its per-IP limits count.
+func (p *problems) trustedCIDR(key, v string) {
+	_, network, err := net.ParseCIDR(v)
+	if err != nil {
+		p.add("%s: %q is not a CIDR; allowed an address range such as 10.244.0.0/16, the network the ingress controller's pods connect from", key, v)
+		return
+	}
+	if ones, _ := network.Mask.Size(); ones == 0 {
+		p.add("%s: %q trusts every address; allowed the network the ingress controller's pods connect from, such as 10.244.0.0/16", key, v)
 	}
 }
 

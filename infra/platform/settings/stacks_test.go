@@ -150,6 +150,37 @@ func TestOmittedObjectsGetDefaults(t *testing.T) {
 	if s.Backup.Schedule != "0 2 * * *" || s.App.ShutdownTimeout != "25s" {
 		t.Errorf("backup schedule %q, shutdown %q: defaults not applied", s.Backup.Schedule, s.App.ShutdownTimeout)
 	}
+	if want := (RateLimit{RPS: 50, BurstMultiplier: 5, Connections: 100}); s.Ingress.RateLimit != want || s.Ingress.RateLimit.Burst() != 250 {
+		t.Errorf("ingress rate limit = %+v, want %+v (burst 250)", s.Ingress.RateLimit, want)
+	}
+	if !slices.Equal(s.Ingress.PodCIDRs, []string{MinikubePodCIDR}) {
+		t.Errorf("ingress pod CIDRs = %v, want minikube's %s", s.Ingress.PodCIDRs, MinikubePodCIDR)
+	}
+}
+
+// The networks the exchange trusts X-Forwarded-For from default to the pod
+// network of each stack's cluster; a stack may name its own, or none.
+func TestPodCIDRsFollowTheCluster(t *testing.T) {
+	for stack, want := range map[string][]string{"dev": {"10.244.0.0/16"}, "prod": {"192.168.0.0/16"}} {
+		if got := mustLoad(t, stack, committed(t, stack)).Ingress.PodCIDRs; !slices.Equal(got, want) {
+			t.Errorf("%s: pod CIDRs %v, want %v", stack, got, want)
+		}
+	}
+	c := committed(t, "prod")
+	c.set(t, "ingress", "podCIDRs", []any{"10.0.0.0/16", "100.64.0.0/16"})
+	if got := mustLoad(t, "prod", c).Ingress.PodCIDRs; !slices.Equal(got, []string{"10.0.0.0/16", "100.64.0.0/16"}) {
+		t.Errorf("configured pod CIDRs = %v", got)
+	}
+	c = committed(t, "dev")
+	c.set(t, "ingress", "podCIDRs", []any{})
+	if got := mustLoad(t, "dev", c).Ingress.PodCIDRs; got == nil || len(got) != 0 {
+		t.Errorf("an explicit empty list (trust nobody) became %v", got)
+	}
+	c = committed(t, "dev")
+	c.set(t, "ingress", "rateLimit", map[string]any{"rps": 20})
+	if got := mustLoad(t, "dev", c).Ingress.RateLimit; got != (RateLimit{RPS: 20, BurstMultiplier: 5, Connections: 100}) {
+		t.Errorf("overriding only rps gives %+v", got)
+	}
 }
 
 func TestEngineSelectsChartAndImage(t *testing.T) {

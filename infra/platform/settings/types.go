@@ -82,7 +82,34 @@ type Ingress struct {
 	Replicas      int       `json:"replicas"`
 	Resources     Resources `json:"resources"`
 	Chart         ChartRef  `json:"chart"`
+	// PodCIDRs are the address ranges the controller's pods connect to the
+	// exchange from. The exchange believes X-Forwarded-For only from a peer
+	// in one of them (TRUSTED_PROXIES) and otherwise takes the peer's own
+	// address, so a client cannot choose the address its per-IP limits
+	// count. An empty list trusts nobody. Omitted, it is the pod network of
+	// the stack's cluster (see defaultPodCIDRs).
+	PodCIDRs []string `json:"podCIDRs"`
+	// RateLimit is what the controller allows each client IP.
+	RateLimit RateLimit `json:"rateLimit"`
 }
+
+// RateLimit is the ingress controller's limit per client IP in front of the
+// exchange. It is a second layer behind the server's own per-user and
+// per-IP limits: generous enough that a trader's normal use never meets it
+// and those limits decide first, while a flood stops at NGINX before it
+// costs the server anything.
+type RateLimit struct {
+	// RPS is the sustained number of requests per second.
+	RPS int `json:"rps"`
+	// BurstMultiplier times RPS is how many requests above the rate a client
+	// may send at once (a page load, a reconnect) before it gets 429.
+	BurstMultiplier int `json:"burstMultiplier"`
+	// Connections is the most connections open at once, WebSockets included.
+	Connections int `json:"connections"`
+}
+
+// Burst is the number of requests above the rate NGINX lets through at once.
+func (r RateLimit) Burst() int { return r.RPS * r.BurstMultiplier }
 
 // Database configures PostgreSQL.
 type Database struct {

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,10 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 )
+
+// keyIDPattern is what CreateAPIKey makes: "ak_" and 12 random bytes in
+// base64url. Anything else is refused before it reaches a query.
+var keyIDPattern = regexp.MustCompile(`^ak_[A-Za-z0-9_-]{16}$`)
 
 // SignatureWindow is how far a request's timestamp may be from server time.
 // Seen signatures are remembered for twice that, so none is replayable.
@@ -79,12 +84,17 @@ func ParseScopes(names []string) (Scope, string, error) {
 }
 
 // CreateAPIKey makes a key and returns its secret, which is never shown again.
-func (s *Service) CreateAPIKey(ctx context.Context, p Principal, label string, scopes []string) (APIKey, string, error) {
+// With two-factor authentication on, it takes a current code (StepUp):
+// a key is a credential as strong as the session that makes it.
+func (s *Service) CreateAPIKey(ctx context.Context, p Principal, label string, scopes []string, code string) (APIKey, string, error) {
 	if len(label) > 64 {
 		return APIKey{}, "", apierr.New(apierr.InvalidRequest, "label must be at most 64 characters")
 	}
 	_, canonical, err := ParseScopes(scopes)
 	if err != nil {
+		return APIKey{}, "", err
+	}
+	if err := s.StepUp(ctx, p, code); err != nil {
 		return APIKey{}, "", err
 	}
 	var active int64
@@ -120,16 +130,23 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, erro
 	return out, nil
 }
 
-// RevokeAPIKey revokes one of the user's keys; revoking twice is harmless.
+// RevokeAPIKey revokes one of the user's keys, and closes the streams
+// opened with it; revoking twice is harmless.
 func (s *Service) RevokeAPIKey(ctx context.Context, userID int64, keyID string) error {
-	res := s.db.WithContext(ctx).Model(&apiKeyRow{}).
-		Where("id = ? AND user_id = ?", keyID, userID).
-		Update("revoked_at", gorm.Expr("coalesce(revoked_at, ?)", s.now()))
-	if res.Error != nil {
-		return fmt.Errorf("revoke api key: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return apierr.New(apierr.NotFound, "API key %q not found", keyID)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&apiKeyRow{}).
+			Where("id = ? AND user_id = ?", keyID, userID).
+			Update("revoked_at", gorm.Expr("coalesce(revoked_at, ?)", s.now()))
+		if res.Error != nil {
+			return fmt.Errorf("revoke api key: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apierr.New(apierr.NotFound, "API key %q not found", keyID)
+		}
+		return notifyAccess(tx, AccessChange{UserID: userID, KeyID: keyID})
+	})
+	if err != nil {
+		return err
 	}
 	s.forgetKeys(keyID)
 	return nil
@@ -150,7 +167,7 @@ type SignedRequest struct {
 // been seen before by any replica.
 func (s *Service) VerifySignature(ctx context.Context, r SignedRequest) (Principal, error) {
 	ts, err := strconv.ParseInt(r.Timestamp, 10, 64)
-	if err != nil {
+	if err != nil || !keyIDPattern.MatchString(r.KeyID) {
 		return Principal{}, errNoPrincipal
 	}
 	if d := s.now().Sub(time.Unix(ts, 0)); d > SignatureWindow || d < -SignatureWindow {

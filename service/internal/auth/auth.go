@@ -1,5 +1,6 @@
 // Package auth knows who is calling: users and their passwords, browser
-// sessions, API keys with signed requests, and login throttling.
+// sessions, API keys with signed requests, two-factor codes, and login
+// throttling.
 package auth
 
 import (
@@ -9,10 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -29,14 +30,6 @@ const (
 const (
 	StatusActive = "active"
 	StatusFrozen = "frozen"
-)
-
-// Login throttling: failures counted in a sliding window per account and per
-// client IP, in Postgres so that every replica sees the same counts.
-const (
-	throttleWindow     = 15 * time.Minute
-	maxFailuresPerUser = 5
-	maxFailuresPerIP   = 50
 )
 
 // User is a person (or bot owner) with a login.
@@ -61,20 +54,25 @@ type Service struct {
 	now     func() time.Time
 	// dummyHash is verified against when an email is unknown, so a login
 	// takes as long for a missing account as for a wrong password.
-	dummyHash  string
-	signatures *signatureLog
+	dummyHash   string
+	recoveryKey []byte
+	signatures  *signatureLog
+	gate        *gate
 
 	keysMu sync.Mutex
 	keys   map[string]cachedKey
 }
 
-// New builds the service. secretKey seals API key secrets at rest; tools
-// that never touch API keys (create-admin) pass nil.
+// New builds the service. secretKey seals API key secrets and two-factor
+// secrets at rest; tools that never touch them (create-admin) pass nil.
 func New(db *gorm.DB, secretKey []byte, now func() time.Time) (*Service, error) {
-	var seal []byte
+	var seal, recovery []byte
 	if secretKey != nil {
 		var err error
 		if seal, err = deriveSealKey(secretKey); err != nil {
+			return nil, err
+		}
+		if recovery, err = deriveRecoveryKey(secretKey); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +84,11 @@ func New(db *gorm.DB, secretKey []byte, now func() time.Time) (*Service, error) 
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	return &Service{db: db, sealKey: seal, now: now, dummyHash: dummy, signatures: &signatureLog{db: sqlDB}, keys: map[string]cachedKey{}}, nil
+	// As many hashes at once as there are cores, four times that waiting
+	// at most a second: a burst beyond is told to come back (429).
+	cores := runtime.GOMAXPROCS(0)
+	return &Service{db: db, sealKey: seal, recoveryKey: recovery, now: now, dummyHash: dummy, signatures: &signatureLog{db: sqlDB},
+		gate: newGate(cores, 4*cores, time.Second), keys: map[string]cachedKey{}}, nil
 }
 
 func normaliseEmail(raw string) (string, error) {
@@ -98,172 +100,222 @@ func normaliseEmail(raw string) (string, error) {
 	return email, nil
 }
 
-func checkPasswordPolicy(password, email string) error {
-	n := utf8.RuneCountInString(password)
-	switch {
-	case n < 10:
-		return apierr.New(apierr.WeakPassword, "the password must be at least 10 characters long")
-	case n > 128:
-		return apierr.New(apierr.InvalidPassword, "the password must be at most 128 characters long")
-	case strings.EqualFold(password, email):
-		return apierr.New(apierr.WeakPassword, "the password must not be the email address")
-	}
-	return nil
-}
-
-// Register creates a user with the given role and its ledger account.
+// Register creates a user with the given role and its ledger account. It
+// says when the email is taken: it is for operators (create-admin), not
+// for the public sign-up, which is SignUp.
 func (s *Service) Register(ctx context.Context, rawEmail, password, role string) (User, error) {
-	email, err := normaliseEmail(rawEmail)
+	u, created, err := s.create(ctx, rawEmail, password, role)
 	if err != nil {
 		return User{}, err
 	}
-	if err := checkPasswordPolicy(password, email); err != nil {
-		return User{}, err
-	}
-	hash, err := hashPassword(password)
-	if err != nil {
-		return User{}, err
-	}
-	u := User{Email: email, PasswordHash: hash, Role: role, Status: StatusActive}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&u).Error; err != nil {
-			return err
-		}
-		return tx.Exec("INSERT INTO accounts (kind, user_id) VALUES ('user', ?)", u.ID).Error
-	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	if !created {
 		return User{}, apierr.New(apierr.EmailTaken, "an account with this email already exists")
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("register: %w", err)
 	}
 	return u, nil
 }
 
-// Login checks credentials under throttling and opens a session. It is
-// LoginWithCode without a code, for accounts without two-factor
-// authentication.
-func (s *Service) Login(ctx context.Context, rawEmail, password, ip string) (Session, Principal, error) {
-	return s.LoginWithCode(ctx, rawEmail, password, "", ip)
+// SignUp registers a trader. Its answer is the same whether or not the
+// address already has an account, so nobody can learn who has one; the
+// mail it queues tells the address's owner which it was.
+func (s *Service) SignUp(ctx context.Context, rawEmail, password string) (email string, err error) {
+	u, _, err := s.create(ctx, rawEmail, password, RoleTrader)
+	return u.Email, err
 }
 
-// LoginWithCode checks credentials under throttling and opens a session.
-// Once the user has enabled two-factor authentication, totpCode must be a
-// current code: without one the answer is totp_required (the password was
-// right), and a wrong or replayed code counts as a failed login, so the
-// throttle bounds guessing it as it bounds guessing passwords.
-func (s *Service) LoginWithCode(ctx context.Context, rawEmail, password, totpCode, ip string) (Session, Principal, error) {
-	email := strings.ToLower(strings.TrimSpace(rawEmail))
-	if err := s.checkThrottle(ctx, email, ip); err != nil {
-		return Session{}, Principal{}, err
+// create makes the user unless the email is taken (created false); either
+// way the password is checked and hashed first, so both take as long.
+func (s *Service) create(ctx context.Context, rawEmail, password, role string) (User, bool, error) {
+	email, err := normaliseEmail(rawEmail)
+	if err != nil {
+		return User{}, false, err
 	}
+	if err := checkPasswordPolicy(password, email); err != nil {
+		return User{}, false, err
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return User{}, false, err
+	}
+	u := User{Email: email, PasswordHash: hash, Role: role, Status: StatusActive}
+	created := false
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`INSERT INTO users (email, password_hash, role, status) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`,
+			u.Email, u.PasswordHash, u.Role, u.Status)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return enqueueMail(tx, alreadyRegisteredMail(email))
+		}
+		created = true
+		if err := tx.Where("email = ?", email).Take(&u).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec("INSERT INTO accounts (kind, user_id) VALUES ('user', ?)", u.ID).Error; err != nil {
+			return err
+		}
+		return enqueueMail(tx, welcomeMail(email))
+	})
+	if err != nil {
+		return User{}, false, fmt.Errorf("register: %w", err)
+	}
+	return u, created, nil
+}
+
+// LoginRequest is one attempt to log in.
+type LoginRequest struct {
+	Email, Password string
+	// Code is a current two-factor code or an unused recovery code, once
+	// the account has two-factor authentication.
+	Code string
+	IP   string
+	// Device is the device cookie the client sent, if any.
+	Device string
+}
+
+// LoginResult is an open session, and a device cookie to set when the
+// client did not have a valid one for this account.
+type LoginResult struct {
+	Session       Session
+	Principal     Principal
+	Device        string
+	DeviceExpires time.Time
+}
+
+// Login checks credentials under throttling and opens a session. Each
+// attempt is counted before the password is checked (throttle.go), and
+// the check waits its turn for a hashing slot. Once the user has enabled
+// two-factor authentication, Code must be a current code or a recovery
+// code: without one the answer is totp_required (the password was right),
+// and a wrong or replayed code counts as a failed attempt.
+func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginResult, error) {
+	email := strings.ToLower(strings.TrimSpace(r.Email))
 	var u User
 	err := s.db.WithContext(ctx).Where("email = ?", email).Take(&u).Error
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-		return Session{}, Principal{}, fmt.Errorf("login: %w", err)
+		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
+	device, err := s.knownDevice(ctx, r.Device, u.ID)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	attempts := loginAttempts(email, r.IP, device)
+	if err := s.reserve(ctx, attempts); err != nil {
+		return LoginResult{}, err
+	}
+	res, failed, err := s.login(ctx, u, r, device)
+	if !failed {
+		// Not a wrong guess: hand the attempt back (and on success start
+		// this IP's or device's count afresh).
+		if rerr := s.release(ctx, attempts, err == nil); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return res, err
+}
+
+// login does the checks once the attempt is counted; failed says whether
+// the attempt was a wrong guess that must keep counting.
+func (s *Service) login(ctx context.Context, u User, r LoginRequest, device []byte) (res LoginResult, failed bool, err error) {
 	hash := u.PasswordHash
 	if u.ID == 0 {
 		hash = s.dummyHash
 	}
-	ok, err := verifyPassword(hash, password)
+	ok, err := s.verify(ctx, hash, r.Password)
 	if err != nil {
-		return Session{}, Principal{}, fmt.Errorf("login: user %d: %w", u.ID, err)
+		if isBusy(err) {
+			return res, false, err
+		}
+		return res, false, fmt.Errorf("login: user %d: %w", u.ID, err)
 	}
 	if !ok || u.ID == 0 {
-		return Session{}, Principal{}, s.loginFailed(ctx, email, ip, apierr.New(apierr.InvalidCredentials, "wrong email or password"))
+		return res, true, apierr.New(apierr.InvalidCredentials, "wrong email or password")
 	}
 	if u.Status == StatusFrozen {
-		return Session{}, Principal{}, apierr.New(apierr.AccountFrozen, "this account is frozen; contact support")
+		return res, false, apierr.New(apierr.AccountFrozen, "this account is frozen; contact support")
 	}
 	if u.TOTPEnabled {
-		if strings.TrimSpace(totpCode) == "" {
-			return Session{}, Principal{}, apierr.New(apierr.TOTPRequired, "this account has two-factor authentication: give the 6-digit code from the authenticator app")
+		if strings.TrimSpace(r.Code) == "" {
+			return res, false, apierr.New(apierr.TOTPRequired, "this account has two-factor authentication: give the 6-digit code from the authenticator app, or a recovery code")
 		}
-		if err := s.consumeTOTP(ctx, u, totpCode); err != nil {
-			if _, ok := apierr.As(err); ok {
-				return Session{}, Principal{}, s.loginFailed(ctx, email, ip, err)
-			}
-			return Session{}, Principal{}, err
+		if err := s.consumeSecondFactor(ctx, u, r.Code); err != nil {
+			_, client := apierr.As(err)
+			return res, client, err
 		}
 	}
-	if err := s.db.WithContext(ctx).Exec("DELETE FROM login_failures WHERE email = ?", email).Error; err != nil {
-		return Session{}, Principal{}, fmt.Errorf("login: reset failures: %w", err)
+	if res.Session, err = s.createSession(ctx, u.ID); err != nil {
+		return res, false, err
 	}
-	sess, err := s.createSession(ctx, u.ID)
-	if err != nil {
-		return Session{}, Principal{}, err
+	if res.Principal, err = s.principalForUser(ctx, u.ID); err != nil {
+		return res, false, err
 	}
-	p, err := s.principalForUser(ctx, u.ID)
-	if err != nil {
-		return Session{}, Principal{}, err
+	res.Principal.Session = &res.Session
+	if device == nil {
+		if res.Device, res.DeviceExpires, err = s.rememberDevice(ctx, u.ID); err != nil {
+			return res, false, err
+		}
 	}
-	p.Session = &sess
-	return sess, p, nil
+	return res, false, nil
 }
 
-// loginFailed records a failed attempt for the throttle and returns why.
-func (s *Service) loginFailed(ctx context.Context, email, ip string, why error) error {
-	if err := s.db.WithContext(ctx).Exec("INSERT INTO login_failures (email, ip) VALUES (?, ?)", email, ip).Error; err != nil {
-		return fmt.Errorf("login: record failure: %w", err)
-	}
-	return why
-}
-
-func (s *Service) checkThrottle(ctx context.Context, email, ip string) error {
-	since := s.now().Add(-throttleWindow)
-	var byUser, byIP int64
-	if err := s.db.WithContext(ctx).Raw(`SELECT
-		count(*) FILTER (WHERE email = ?), count(*) FILTER (WHERE ip = ?)
-		FROM login_failures WHERE failed_at > ? AND (email = ? OR ip = ?)`, email, ip, since, email, ip).
-		Row().Scan(&byUser, &byIP); err != nil {
-		return fmt.Errorf("login throttle: %w", err)
-	}
-	if byUser >= maxFailuresPerUser || byIP >= maxFailuresPerIP {
-		return apierr.New(apierr.TooManyRequests, "too many failed logins; try again in %d minutes", int(throttleWindow.Minutes()))
-	}
-	return nil
-}
-
-// ChangePassword replaces the password after checking the current one and
-// ends every other session of the user.
-func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) error {
+// ChangePassword replaces the password after checking the current one
+// (and, with two-factor authentication on, a current code). It ends every
+// other session of the user and revokes every API key: a password is
+// changed when it may have leaked, and a key made by whoever had it must
+// not outlive it. Streams opened with them end too.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next, code string) error {
 	var u User
 	if err := s.db.WithContext(ctx).Take(&u, p.UserID).Error; err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	ok, err := verifyPassword(u.PasswordHash, current)
+	ok, err := s.verify(ctx, u.PasswordHash, current)
 	if err != nil {
+		if isBusy(err) {
+			return err
+		}
 		return fmt.Errorf("change password: %w", err)
 	}
 	if !ok {
 		return apierr.New(apierr.InvalidCredentials, "the current password is wrong")
 	}
+	if err := s.StepUp(ctx, p, code); err != nil {
+		return err
+	}
 	if err := checkPasswordPolicy(next, u.Email); err != nil {
 		return err
 	}
-	hash, err := hashPassword(next)
+	hash, err := s.hash(ctx, next)
 	if err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	change := AccessChange{UserID: u.ID}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{"password_hash": hash, "updated_at": s.now()}).Error; err != nil {
 			return fmt.Errorf("change password: %w", err)
 		}
 		q := tx.Where("user_id = ?", u.ID)
 		if p.Session != nil {
 			q = q.Where("token_hash <> ?", p.Session.tokenHash)
+			change.KeepSession = p.Session.ID()
 		}
 		if err := q.Delete(&sessionRow{}).Error; err != nil {
 			return fmt.Errorf("change password: end other sessions: %w", err)
 		}
-		return nil
+		if err := tx.Model(&apiKeyRow{}).Where("user_id = ? AND revoked_at IS NULL", u.ID).Update("revoked_at", s.now()).Error; err != nil {
+			return fmt.Errorf("change password: revoke api keys: %w", err)
+		}
+		return notifyAccess(tx, change)
 	})
+	if err != nil {
+		return err
+	}
+	s.forgetKeys()
+	return nil
 }
 
 // SetStatus freezes or unfreezes a user for an admin, who may not change
-// their own status. A frozen user's sessions end and their API keys stop
-// working until unfrozen.
+// their own status. A frozen user's sessions end, their API keys stop
+// working until unfrozen, and their open streams close.
 func (s *Service) SetStatus(ctx context.Context, admin Principal, userID int64, status string) error {
 	if userID == admin.UserID {
 		return apierr.New(apierr.Forbidden, "admins cannot change their own status")
@@ -276,9 +328,15 @@ func (s *Service) SetStatus(ctx context.Context, admin Principal, userID int64, 
 		if res.RowsAffected == 0 {
 			return apierr.New(apierr.NotFound, "user %d not found", userID)
 		}
+		if err := Audit(tx, admin.UserID, "user_"+status, &userID, fmt.Sprintf("user %d", userID), ""); err != nil {
+			return err
+		}
 		if status == StatusFrozen {
 			if err := tx.Where("user_id = ?", userID).Delete(&sessionRow{}).Error; err != nil {
 				return fmt.Errorf("end sessions of frozen user: %w", err)
+			}
+			if err := notifyAccess(tx, AccessChange{UserID: userID}); err != nil {
+				return err
 			}
 		}
 		s.forgetKeys()
@@ -286,15 +344,26 @@ func (s *Service) SetStatus(ctx context.Context, admin Principal, userID int64, 
 	})
 }
 
-// Prune deletes expired sessions, replay-window signatures and old login
-// failures. Every replica runs it now and then; it is idempotent.
+// Audit records an admin's action in the append-only admin_audit table,
+// inside the transaction that carries the action out.
+func Audit(tx *gorm.DB, adminID int64, action string, target *int64, subject, detail string) error {
+	if err := tx.Exec("INSERT INTO admin_audit (admin_id, action, target_user_id, subject, detail) VALUES (?, ?, ?, ?, ?)",
+		adminID, action, target, subject, detail).Error; err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// Prune deletes expired sessions, devices, replay-window signatures and
+// spent login windows. Every replica runs it now and then; it is idempotent.
 func (s *Service) Prune(ctx context.Context) error {
 	now := s.now()
 	db := s.db.WithContext(ctx)
 	return errors.Join(
 		db.Exec("DELETE FROM sessions WHERE expires_at < ?", now).Error,
+		db.Exec("DELETE FROM login_devices WHERE expires_at < ?", now).Error,
 		db.Exec("DELETE FROM api_signatures WHERE expires_at < ?", now).Error,
-		db.Exec("DELETE FROM login_failures WHERE failed_at < ?", now.Add(-throttleWindow)).Error,
+		db.Exec("DELETE FROM login_attempts WHERE window_start < ?", now.Add(-limitIP.window)).Error,
 	)
 }
 

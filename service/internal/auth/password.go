@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/trustelem/zxcvbn"
 	"golang.org/x/crypto/argon2"
+
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
 )
 
 // Argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, 1
@@ -21,6 +25,39 @@ const (
 	argonKeyLen    = 32
 	argonSaltLen   = 16
 )
+
+// Password rules, after NIST SP 800-63B: a length floor, no composition
+// rules, and no password that is common, breached or guessable from the
+// account itself. The estimator (zxcvbn, its dictionaries compiled into
+// the binary) scores 0 to 4; 3 means "safely unguessable" (~10^8 guesses
+// and more), which is what it takes to pass.
+const (
+	minPasswordLength = 12
+	maxPasswordLength = 128
+	minPasswordScore  = 3
+)
+
+// checkPasswordPolicy refuses a password that is too short, too long, or
+// guessable. The email and the site's name count as guessable inputs.
+func checkPasswordPolicy(password, email string) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case !utf8.ValidString(password):
+		return apierr.New(apierr.InvalidPassword, "the password is not valid text")
+	case n < minPasswordLength:
+		return apierr.New(apierr.WeakPassword, "the password must be at least %d characters long; a few unrelated words make a good one", minPasswordLength)
+	case n > maxPasswordLength:
+		return apierr.New(apierr.InvalidPassword, "the password must be at most %d characters long", maxPasswordLength)
+	case strings.EqualFold(password, email):
+		return apierr.New(apierr.WeakPassword, "the password must not be the email address")
+	}
+	local, domain, _ := strings.Cut(email, "@")
+	inputs := []string{email, local, domain, "exchange", "crypto", "bitcoin"}
+	if zxcvbn.PasswordStrength(password, inputs).Score < minPasswordScore {
+		return apierr.New(apierr.WeakPassword, "this password is too common or too easy to guess (it is on lists of used passwords, or made of a word, a name or a pattern); choose a longer, less predictable one")
+	}
+	return nil
+}
 
 // hashPassword returns a PHC-format argon2id string.
 func hashPassword(password string) (string, error) {

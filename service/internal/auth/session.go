@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -44,6 +45,9 @@ type Principal struct {
 	Session *Session
 	// KeyID is set for API-key requests.
 	KeyID string
+	// TOTP says the user has two-factor authentication on, so sensitive
+	// actions ask for a code again (StepUp).
+	TOTP bool
 }
 
 // Owner is whose account an operation is on: a user and their ledger account.
@@ -71,6 +75,9 @@ type Session struct {
 	Renewed   bool
 	tokenHash []byte
 }
+
+// ID names the session without revealing its token: the hex of its hash.
+func (s *Session) ID() string { return hex.EncodeToString(s.tokenHash) }
 
 type sessionRow struct {
 	TokenHash []byte `gorm:"primaryKey"`
@@ -103,13 +110,14 @@ var errNoPrincipal = apierr.New(apierr.Unauthorized, "authentication required")
 
 // principalRow is what one join gives for a session or an API key.
 type principalRow struct {
-	UserID    int64
-	AccountID int64
-	Email     string
-	Role      string
-	Status    string
-	CSRFToken string
-	ExpiresAt time.Time
+	UserID      int64
+	AccountID   int64
+	Email       string
+	Role        string
+	Status      string
+	TOTPEnabled bool
+	CSRFToken   string
+	ExpiresAt   time.Time
 }
 
 // Authenticate resolves a session cookie's token. An expired, unknown or
@@ -121,7 +129,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	th := hashToken(token)
 	var r principalRow
 	err := s.db.WithContext(ctx).Raw(`
-		SELECT u.id AS user_id, a.id AS account_id, u.email, u.role, u.status, s.csrf_token, s.expires_at
+		SELECT u.id AS user_id, a.id AS account_id, u.email, u.role, u.status, u.totp_enabled, s.csrf_token, s.expires_at
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.user_id = u.id
 		WHERE s.token_hash = ? AND s.expires_at > ?`, th, s.now()).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -140,27 +148,29 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			return Principal{}, fmt.Errorf("renew session: %w", err)
 		}
 	}
-	return Principal{UserID: r.UserID, AccountID: r.AccountID, Email: r.Email, Role: r.Role, Scopes: allScopes, Session: sess}, nil
+	return Principal{UserID: r.UserID, AccountID: r.AccountID, Email: r.Email, Role: r.Role, Scopes: allScopes, Session: sess, TOTP: r.TOTPEnabled}, nil
 }
 
-// Logout ends the session.
-func (s *Service) Logout(ctx context.Context, sess *Session) error {
-	if sess == nil {
+// Logout ends the session, and the streams opened with it.
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	if p.Session == nil {
 		return nil
 	}
-	if err := s.db.WithContext(ctx).Where("token_hash = ?", sess.tokenHash).Delete(&sessionRow{}).Error; err != nil {
-		return fmt.Errorf("logout: %w", err)
-	}
-	return nil
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("token_hash = ?", p.Session.tokenHash).Delete(&sessionRow{}).Error; err != nil {
+			return fmt.Errorf("logout: %w", err)
+		}
+		return notifyAccess(tx, AccessChange{UserID: p.UserID, Session: p.Session.ID()})
+	})
 }
 
 func (s *Service) principalForUser(ctx context.Context, userID int64) (Principal, error) {
 	var r principalRow
 	err := s.db.WithContext(ctx).Raw(`
-		SELECT u.id AS user_id, a.id AS account_id, u.email, u.role, u.status
+		SELECT u.id AS user_id, a.id AS account_id, u.email, u.role, u.status, u.totp_enabled
 		FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.id = ?`, userID).Take(&r).Error
 	if err != nil {
 		return Principal{}, fmt.Errorf("load user %d: %w", userID, err)
 	}
-	return Principal{UserID: r.UserID, AccountID: r.AccountID, Email: r.Email, Role: r.Role, Scopes: allScopes}, nil
+	return Principal{UserID: r.UserID, AccountID: r.AccountID, Email: r.Email, Role: r.Role, Scopes: allScopes, TOTP: r.TOTPEnabled}, nil
 }

@@ -75,27 +75,38 @@ func (s *Service) StartTOTP(ctx context.Context, p Principal) error {
 }
 
 // EnableTOTP turns two-factor authentication on once code shows that the
-// user's app holds the pending secret.
-func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) error {
+// user's app holds the pending secret, and returns the recovery codes,
+// which are never shown again.
+func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) ([]string, error) {
 	u, err := s.user(ctx, p.UserID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if u.TOTPEnabled {
-		return apierr.New(apierr.Conflict, "two-factor authentication is already on")
+		return nil, apierr.New(apierr.Conflict, "two-factor authentication is already on")
 	}
 	if u.TOTPSecretSealed == nil {
-		return apierr.New(apierr.Conflict, "start the two-factor setup first")
+		return nil, apierr.New(apierr.Conflict, "start the two-factor setup first")
 	}
 	if err := s.consumeTOTP(ctx, u, code); err != nil {
-		return err
+		return nil, err
 	}
-	return s.updateTOTP(ctx, u.ID, map[string]any{"totp_enabled": true})
+	var codes []string
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if codes, err = s.newRecoveryCodes(tx, u.ID); err != nil {
+			return err
+		}
+		return tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{"totp_enabled": true, "updated_at": s.now()}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enable totp of user %d: %w", u.ID, err)
+	}
+	return codes, nil
 }
 
 // DisableTOTP turns two-factor authentication off; it takes the password
-// and a current code, so neither a stolen session nor a stolen phone alone
-// can remove it.
+// and a current code (or a recovery code), so neither a stolen session nor
+// a stolen phone alone can remove it.
 func (s *Service) DisableTOTP(ctx context.Context, p Principal, password, code string) error {
 	u, err := s.user(ctx, p.UserID)
 	if err != nil {
@@ -104,17 +115,26 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, password, code s
 	if !u.TOTPEnabled {
 		return apierr.New(apierr.Conflict, "two-factor authentication is not on")
 	}
-	ok, err := verifyPassword(u.PasswordHash, password)
+	ok, err := s.verify(ctx, u.PasswordHash, password)
 	if err != nil {
+		if isBusy(err) {
+			return err
+		}
 		return fmt.Errorf("disable totp: user %d: %w", u.ID, err)
 	}
 	if !ok {
 		return apierr.New(apierr.InvalidCredentials, "the password is wrong")
 	}
-	if err := s.consumeTOTP(ctx, u, code); err != nil {
+	if err := s.StepUp(ctx, p, code); err != nil {
 		return err
 	}
-	return s.updateTOTP(ctx, u.ID, map[string]any{"totp_secret_sealed": nil, "totp_enabled": false, "totp_last_step": 0})
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("DELETE FROM recovery_codes WHERE user_id = ?", u.ID).Error; err != nil {
+			return fmt.Errorf("disable totp: %w", err)
+		}
+		return tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
+			"totp_secret_sealed": nil, "totp_enabled": false, "totp_last_step": 0, "updated_at": s.now()}).Error
+	})
 }
 
 // consumeTOTP accepts code if it is current and its time step is later

@@ -180,7 +180,7 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := a.Login(ctx, email, "a trader password", "127.0.0.1"); err != nil {
+		if _, err := a.Login(ctx, auth.LoginRequest{Email: email, Password: "a trader password", IP: "127.0.0.1"}); err != nil {
 			t.Fatal(err)
 		}
 		var account int64

@@ -26,8 +26,18 @@ type Asset struct {
 	Name                 string       `json:"name"`
 	Precision            int          `json:"precision"`
 	WithdrawalDailyLimit money.Amount `json:"withdrawal_daily_limit"`
-	CreatedAt            time.Time    `json:"-"`
+	// DepositMax caps one deposit, BalanceMax what an account may hold
+	// after a deposit or an adjustment: no user can push a shared total to
+	// the edge of the range and so make someone else's deposit fail.
+	DepositMax money.Amount `json:"deposit_max"`
+	BalanceMax money.Amount `json:"balance_max"`
+	CreatedAt  time.Time    `json:"-"`
 }
+
+// MaxBalanceCap is the largest balance cap an asset may have: a tenth of
+// the amounts' range, so that trades, which may credit an account beyond
+// its cap, stay far from the edge.
+const MaxBalanceCap money.Amount = 10_000_000_000 * money.One
 
 // Market statuses.
 const (
@@ -135,9 +145,9 @@ func Defaults() Listing {
 	m := money.MustParse
 	return Listing{
 		Assets: []Asset{
-			{Symbol: "BTC", Name: "Bitcoin", Precision: 8, WithdrawalDailyLimit: m("10")},
-			{Symbol: "ETH", Name: "Ether", Precision: 8, WithdrawalDailyLimit: m("200")},
-			{Symbol: "USDT", Name: "Tether USD", Precision: 6, WithdrawalDailyLimit: m("1000000")},
+			{Symbol: "BTC", Name: "Bitcoin", Precision: 8, WithdrawalDailyLimit: m("10"), DepositMax: m("1000"), BalanceMax: m("10000")},
+			{Symbol: "ETH", Name: "Ether", Precision: 8, WithdrawalDailyLimit: m("200"), DepositMax: m("20000"), BalanceMax: m("200000")},
+			{Symbol: "USDT", Name: "Tether USD", Precision: 6, WithdrawalDailyLimit: m("1000000"), DepositMax: m("100000000"), BalanceMax: m("1000000000")},
 		},
 		Markets: []Market{
 			{Name: "BTC-USDT", Base: "BTC", Quote: "USDT", TickSize: m("0.01"), LotSize: m("0.0001"), MinNotional: m("1"), MakerFeeBps: 10, TakerFeeBps: 20, Status: MarketOpen},
@@ -154,6 +164,9 @@ func Seed(ctx context.Context, db *gorm.DB, l Listing) error {
 	for _, a := range l.Assets {
 		if a.Precision < 0 || a.Precision > money.Scale {
 			return fmt.Errorf("asset %s: precision must be 0..%d", a.Symbol, money.Scale)
+		}
+		if a.DepositMax <= 0 || a.BalanceMax < a.DepositMax || a.BalanceMax > MaxBalanceCap {
+			return fmt.Errorf("asset %s: need 0 < deposit max <= balance max <= %s", a.Symbol, MaxBalanceCap)
 		}
 		bySymbol[a.Symbol] = a
 	}

@@ -75,6 +75,9 @@ func (s *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(principalKey, p)
 		reqlog.SetUser(c, p.UserID)
+		// Whatever an authenticated request answers is the account's own
+		// (a CSRF token, a key secret, balances): no cache may keep it.
+		noStore(c)
 		return next(c)
 	}
 }

@@ -53,16 +53,31 @@ type userJSON struct {
 	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
+// registeredJSON is the sign-up answer: the same whether or not the
+// address already had an account (a mail tells its owner which).
+type registeredJSON struct {
+	Email   string `json:"email"`
+	Message string `json:"message"`
+}
+
 func (s *api) register(c echo.Context) error {
 	var req credentials
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	u, err := s.Auth.Register(c.Request().Context(), req.Email, req.Password, auth.RoleTrader)
+	email, err := s.Auth.SignUp(c.Request().Context(), req.Email, req.Password)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, userJSON{ID: u.ID, Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt})
+	noStore(c)
+	return c.JSON(http.StatusCreated, registeredJSON{Email: email,
+		Message: "If this address is new, its account is ready: log in with it. Either way a mail went to the address."})
+}
+
+// noStore keeps a response out of every cache: it carries a CSRF token, a
+// key secret or an account's details.
+func noStore(c echo.Context) {
+	c.Response().Header().Set("Cache-Control", "no-store")
 }
 
 type sessionJSON struct {
@@ -79,12 +94,19 @@ func (s *api) login(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	sess, p, err := s.Auth.LoginWithCode(c.Request().Context(), req.Email, req.Password, req.TOTPCode, c.RealIP())
+	res, err := s.Auth.Login(c.Request().Context(), auth.LoginRequest{
+		Email: req.Email, Password: req.Password, Code: req.TOTPCode, IP: c.RealIP(), Device: cookieValue(c, auth.DeviceCookie),
+	})
 	if err != nil {
 		return err
 	}
+	sess, p := res.Session, res.Principal
 	reqlog.SetUser(c, p.UserID)
 	s.setSessionCookie(c, sess.Token, sess.ExpiresAt)
+	if res.Device != "" {
+		c.SetCookie(auth.NewDeviceCookie(res.Device, res.DeviceExpires, s.Config.SecureCookies))
+	}
+	noStore(c)
 	return c.JSON(http.StatusOK, sessionJSON{
 		User:      userJSON{ID: p.UserID, Email: p.Email, Role: p.Role},
 		CSRFToken: sess.CSRFToken,
@@ -93,7 +115,7 @@ func (s *api) login(c echo.Context) error {
 }
 
 func (s *api) logout(c echo.Context) error {
-	if err := s.Auth.Logout(c.Request().Context(), mustPrincipal(c).Session); err != nil {
+	if err := s.Auth.Logout(c.Request().Context(), mustPrincipal(c)); err != nil {
 		return err
 	}
 	s.clearSessionCookie(c)
@@ -104,11 +126,12 @@ func (s *api) changePassword(c echo.Context) error {
 	var req struct {
 		CurrentPassword string `json:"current_password"`
 		NewPassword     string `json:"new_password"`
+		TOTPCode        string `json:"totp_code"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := s.Auth.ChangePassword(c.Request().Context(), mustPrincipal(c), req.CurrentPassword, req.NewPassword); err != nil {
+	if err := s.Auth.ChangePassword(c.Request().Context(), mustPrincipal(c), req.CurrentPassword, req.NewPassword, req.TOTPCode); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -131,13 +154,14 @@ func (s *api) account(c echo.Context) error {
 
 func (s *api) createAPIKey(c echo.Context) error {
 	var req struct {
-		Label  string   `json:"label"`
-		Scopes []string `json:"scopes"`
+		Label    string   `json:"label"`
+		Scopes   []string `json:"scopes"`
+		TOTPCode string   `json:"totp_code"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	key, secret, err := s.Auth.CreateAPIKey(c.Request().Context(), mustPrincipal(c), req.Label, req.Scopes)
+	key, secret, err := s.Auth.CreateAPIKey(c.Request().Context(), mustPrincipal(c), req.Label, req.Scopes, req.TOTPCode)
 	if err != nil {
 		return err
 	}
@@ -197,14 +221,23 @@ func (s *api) deposit(c echo.Context) error {
 
 func (s *api) withdraw(c echo.Context) error {
 	var req struct {
-		Asset   string `json:"asset"`
-		Amount  string `json:"amount"`
-		Address string `json:"address"`
+		Asset    string `json:"asset"`
+		Amount   string `json:"amount"`
+		Address  string `json:"address"`
+		TOTPCode string `json:"totp_code"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	w, err := s.Wallet.RequestWithdrawal(c.Request().Context(), mustPrincipal(c).Owner(), req.Asset, req.Amount, req.Address)
+	p := mustPrincipal(c)
+	// A session must show a current two-factor code again; an API key's
+	// withdraw scope was granted under one when the key was made.
+	if p.Session != nil {
+		if err := s.Auth.StepUp(c.Request().Context(), p, req.TOTPCode); err != nil {
+			return err
+		}
+	}
+	w, err := s.Wallet.RequestWithdrawal(c.Request().Context(), p.Owner(), req.Asset, req.Amount, req.Address)
 	if err != nil {
 		return err
 	}

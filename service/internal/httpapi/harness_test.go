@@ -115,6 +115,13 @@ func (c *client) do(method, path string, body any) (int, []byte) {
 
 func (c *client) doWithHeaders(method, path string, body any, headers map[string]string) (int, []byte) {
 	c.x.t.Helper()
+	status, out, _ := c.doFull(method, path, body, headers)
+	return status, out
+}
+
+// doFull is doWithHeaders that also returns the response headers.
+func (c *client) doFull(method, path string, body any, headers map[string]string) (int, []byte, http.Header) {
+	c.x.t.Helper()
 	var raw []byte
 	switch b := body.(type) {
 	case nil:
@@ -157,7 +164,14 @@ func (c *client) doWithHeaders(method, path string, body any, headers map[string
 	}
 	defer res.Body.Close()
 	out, _ := io.ReadAll(res.Body)
-	return res.StatusCode, out
+	return res.StatusCode, out, res.Header
+}
+
+// errorCode is the contract error's code in body, or "".
+func errorCode(body []byte) string {
+	var e struct{ Error struct{ Code string } }
+	json.Unmarshal(body, &e)
+	return e.Error.Code
 }
 
 // mustJSON asserts the status and decodes the response into out (if not nil).

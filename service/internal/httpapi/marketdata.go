@@ -159,3 +159,10 @@ func hasCookie(r *http.Request, name string) bool {
 	_, err := r.Cookie(name)
 	return err == nil
 }
+
+func cookieValue(c echo.Context, name string) string {
+	if ck, err := c.Cookie(name); err == nil {
+		return ck.Value
+	}
+	return ""
+}

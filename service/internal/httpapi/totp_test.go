@@ -34,8 +34,9 @@ func TestLoginWithTwoFactorCode(t *testing.T) {
 	}
 	secret := st.Pending.Secret()
 	now, _ := totp.GenerateCode(secret, time.Now())
-	if err := a.EnableTOTP(ctx, p, now); err != nil {
-		t.Fatal(err)
+	recovery, err := a.EnableTOTP(ctx, p, now)
+	if err != nil || len(recovery) != 10 {
+		t.Fatalf("enable: %d recovery codes, %v", len(recovery), err)
 	}
 
 	var email struct{ User struct{ Email string } }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -118,19 +119,43 @@ func New(d Deps) *Server {
 	return s
 }
 
-// clientIP believes X-Forwarded-For only as far as it was written by the
-// configured proxies (the ingress controller): any other peer could write
-// any address there, to dodge its own throttles or to lock out someone
-// else's.
+// clientIP is the TCP peer, unless the peer is one of the configured
+// proxies (the ingress controller's pods): then it is the address that
+// proxy appended to X-Forwarded-For, the last entry. Entries further left
+// were written by the client and are never believed, even when they look
+// like trusted addresses: anyone could write any address there, to dodge
+// their own throttles or to use up someone else's.
 func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	direct := echo.ExtractIPDirect()
 	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
+		return direct
 	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, n := range trusted {
-		opts = append(opts, echo.TrustIPRange(n))
+	return func(req *http.Request) string {
+		peer := direct(req)
+		ip := net.ParseIP(peer)
+		if ip == nil || !contains(trusted, ip) {
+			return peer
+		}
+		xff := req.Header.Values(echo.HeaderXForwardedFor)
+		if len(xff) == 0 {
+			return peer
+		}
+		entries := strings.Split(xff[len(xff)-1], ",")
+		last := strings.Trim(strings.TrimSpace(entries[len(entries)-1]), "[]")
+		if client := net.ParseIP(last); client != nil {
+			return client.String()
+		}
+		return peer
 	}
-	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func contains(nets []*net.IPNet, ip net.IP) bool {
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 func hstsMaxAge(secure bool) int {

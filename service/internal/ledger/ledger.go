@@ -174,6 +174,9 @@ func Post(ctx context.Context, tx *gorm.DB, e Entry) (int64, error) {
 }
 
 func apply(ctx context.Context, tx *gorm.DB, k balanceKey, d delta) error {
+	if k.account == ExternalAccount {
+		return applyExternal(ctx, tx, k, d)
+	}
 	if err := tx.WithContext(ctx).Exec(
 		"INSERT INTO balances (account_id, asset) VALUES (?, ?) ON CONFLICT DO NOTHING", k.account, k.asset).Error; err != nil {
 		return fmt.Errorf("ledger: create balance %d/%s: %w", k.account, k.asset, err)
@@ -201,6 +204,20 @@ func apply(ctx context.Context, tx *gorm.DB, k balanceKey, d delta) error {
 		"UPDATE balances SET available = ?, held = ?, updated_at = now() WHERE account_id = ? AND asset = ?",
 		avail, held, k.account, k.asset).Error; err != nil {
 		return fmt.Errorf("ledger: update balance %d/%s: %w", k.account, k.asset, err)
+	}
+	return nil
+}
+
+// applyExternal adds the delta in SQL, never in Go: the external account's
+// balance is minus everything every user holds, so it may pass what an
+// Amount can hold long before any one balance does, and it must never be
+// the reason someone's deposit fails. NUMERIC(30,8) has room for it.
+func applyExternal(ctx context.Context, tx *gorm.DB, k balanceKey, d delta) error {
+	if err := tx.WithContext(ctx).Exec(`INSERT INTO balances (account_id, asset, available, held) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, asset) DO UPDATE SET available = balances.available + EXCLUDED.available,
+			held = balances.held + EXCLUDED.held, updated_at = now()`,
+		k.account, k.asset, d.available, d.held).Error; err != nil {
+		return fmt.Errorf("ledger: update external %s: %w", k.asset, err)
 	}
 	return nil
 }

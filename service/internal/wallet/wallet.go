@@ -88,10 +88,16 @@ func (s *Service) Deposit(ctx context.Context, o auth.Owner, symbol, rawAmount s
 	if err != nil {
 		return Deposit{}, err
 	}
+	if amount > asset.DepositMax {
+		return Deposit{}, apierr.New(apierr.LimitExceeded, "a single %s deposit is at most %s", asset.Symbol, asset.DepositMax)
+	}
 	now := s.now()
 	d := Deposit{UserID: o.UserID, Asset: asset.Symbol, Amount: amount, Status: DepositPending, CreatedAt: now, UpdatedAt: now}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.mode == config.ModeDemo {
+			if err := checkBalanceCap(tx, o.AccountID, asset, amount); err != nil {
+				return err
+			}
 			id, err := ledger.Post(ctx, tx, ledger.Entry{Kind: "deposit", Memo: "demo deposit",
 				Legs: ledger.Transfer(asset.Symbol, amount, ledger.ExternalAccount, ledger.Available, o.AccountID, ledger.Available)})
 			if err != nil {
@@ -107,17 +113,28 @@ func (s *Service) Deposit(ctx context.Context, o auth.Owner, symbol, rawAmount s
 	return d, nil
 }
 
-// ReviewDeposit credits (approve) or rejects a pending deposit.
+// ReviewDeposit credits (approve) or rejects a pending deposit. An admin
+// cannot decide their own deposit: another admin must (four eyes).
 func (s *Service) ReviewDeposit(ctx context.Context, adminID, depositID int64, approve bool) (Deposit, error) {
 	var d Deposit
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := lockPending(tx, &d, depositID, "deposit"); err != nil {
 			return err
 		}
+		if d.UserID == adminID {
+			return errFourEyes("deposit")
+		}
 		d.Status, d.ReviewedBy, d.UpdatedAt = DepositRejected, &adminID, s.now()
 		if approve {
 			account, err := accountOf(tx, d.UserID)
 			if err != nil {
+				return err
+			}
+			asset, err := catalog.AssetBySymbol(ctx, tx, d.Asset)
+			if err != nil {
+				return err
+			}
+			if err := checkBalanceCap(tx, account, asset, d.Amount); err != nil {
 				return err
 			}
 			id, err := ledger.Post(ctx, tx, ledger.Entry{Kind: "deposit", Memo: fmt.Sprintf("deposit %d approved", d.ID), CreatedBy: &adminID,
@@ -126,6 +143,9 @@ func (s *Service) ReviewDeposit(ctx context.Context, adminID, depositID int64, a
 				return err
 			}
 			d.Status, d.EntryID = DepositCredited, &id
+		}
+		if err := auth.Audit(tx, adminID, "deposit_"+d.Status, &d.UserID, fmt.Sprintf("deposit %d", d.ID), fmt.Sprintf("%s %s", d.Amount, d.Asset)); err != nil {
+			return err
 		}
 		return tx.Save(&d).Error
 	})
@@ -185,7 +205,8 @@ func (s *Service) RequestWithdrawal(ctx context.Context, o auth.Owner, symbol, r
 }
 
 // ReviewWithdrawal completes (the funds leave) or rejects (they return) a
-// pending withdrawal.
+// pending withdrawal. An admin cannot decide their own withdrawal:
+// another admin must (four eyes).
 func (s *Service) ReviewWithdrawal(ctx context.Context, adminID, withdrawalID int64, approve bool, reason string) (Withdrawal, error) {
 	if !approve && reason == "" {
 		return Withdrawal{}, apierr.New(apierr.InvalidRequest, "a rejection needs a reason")
@@ -194,6 +215,9 @@ func (s *Service) ReviewWithdrawal(ctx context.Context, adminID, withdrawalID in
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := lockPending(tx, &w, withdrawalID, "withdrawal"); err != nil {
 			return err
+		}
+		if w.UserID == adminID {
+			return errFourEyes("withdrawal")
 		}
 		account, err := accountOf(tx, w.UserID)
 		if err != nil {
@@ -212,6 +236,9 @@ func (s *Service) ReviewWithdrawal(ctx context.Context, adminID, withdrawalID in
 			return err
 		}
 		w.FinalEntryID, w.ReviewedBy, w.Reason, w.UpdatedAt = &id, &adminID, reason, s.now()
+		if err := auth.Audit(tx, adminID, "withdrawal_"+w.Status, &w.UserID, fmt.Sprintf("withdrawal %d", w.ID), fmt.Sprintf("%s %s %s", w.Amount, w.Asset, reason)); err != nil {
+			return err
+		}
 		return tx.Save(&w).Error
 	})
 	if err != nil {
@@ -221,10 +248,14 @@ func (s *Service) ReviewWithdrawal(ctx context.Context, adminID, withdrawalID in
 }
 
 // Adjust corrects a user's available balance by a signed amount, with a
-// mandatory reason that stays in the journal.
+// mandatory reason that stays in the journal and the audit trail. No admin
+// adjusts their own account: another admin must (four eyes).
 func (s *Service) Adjust(ctx context.Context, adminID, userID int64, symbol, rawAmount, reason string) (int64, error) {
 	if len(reason) < 5 {
 		return 0, apierr.New(apierr.InvalidRequest, "an adjustment needs a reason of at least 5 characters")
+	}
+	if userID == adminID {
+		return 0, errFourEyes("adjustment")
 	}
 	asset, err := catalog.AssetBySymbol(ctx, s.db, symbol)
 	if err != nil {
@@ -240,9 +271,17 @@ func (s *Service) Adjust(ctx context.Context, adminID, userID int64, symbol, raw
 		if err != nil {
 			return err
 		}
+		if amount > 0 {
+			if err := checkBalanceCap(tx, account, asset, amount); err != nil {
+				return err
+			}
+		}
 		entryID, err = ledger.Post(ctx, tx, ledger.Entry{Kind: "adjustment", Memo: reason, CreatedBy: &adminID,
 			Legs: ledger.Transfer(asset.Symbol, amount, ledger.ExternalAccount, ledger.Available, account, ledger.Available)})
-		return err
+		if err != nil {
+			return err
+		}
+		return auth.Audit(tx, adminID, "adjustment", &userID, fmt.Sprintf("entry %d", entryID), fmt.Sprintf("%s %s: %s", amount, asset.Symbol, reason))
 	})
 	if err != nil {
 		return 0, wrap("adjustment", err)
@@ -298,6 +337,25 @@ func lockPending[T Deposit | Withdrawal](tx *gorm.DB, row *T, id int64, what str
 	}
 	if status != "pending" {
 		return apierr.New(apierr.Conflict, "%s %d is already %s", what, id, status)
+	}
+	return nil
+}
+
+func errFourEyes(what string) error {
+	return apierr.New(apierr.FourEyesRequired, "admins cannot decide their own %s; another admin must (four eyes)", what)
+}
+
+// checkBalanceCap refuses a credit that would take the account's balance
+// of the asset (available and held) above the asset's cap. It locks the
+// balance row, so concurrent credits are counted one after the other.
+func checkBalanceCap(tx *gorm.DB, account int64, asset catalog.Asset, credit money.Amount) error {
+	var total money.Amount
+	if err := tx.Raw("SELECT coalesce(sum(available + held), 0) FROM (SELECT available, held FROM balances WHERE account_id = ? AND asset = ? FOR UPDATE) b",
+		account, asset.Symbol).Row().Scan(&total); err != nil {
+		return fmt.Errorf("read balance for the cap: %w", err)
+	}
+	if after, err := total.Add(credit); err != nil || after > asset.BalanceMax {
+		return apierr.New(apierr.LimitExceeded, "an account holds at most %s %s; it holds %s now", asset.BalanceMax, asset.Symbol, total)
 	}
 	return nil
 }

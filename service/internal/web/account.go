@@ -31,22 +31,21 @@ func (s *site) signupPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "signup", "Sign up", authForm{FormToken: s.formToken(c), Email: f.Form["email"]})
 }
 
-// signup creates a trader and logs them in at once.
+// signup creates a trader and sends them to log in. The answer is the same
+// whether or not the address had an account already, so the page tells
+// nobody who is a customer; the mail to the address says which it was.
 func (s *site) signup(c echo.Context) error {
-	ctx := c.Request().Context()
-	email, password := c.FormValue("email"), c.FormValue("password")
-	if password != c.FormValue("password_again") {
+	email, password := formValue(c, "email"), formValue(c, "password")
+	if password != formValue(c, "password_again") {
 		return s.failed(c, "/signup", apierr.New(apierr.InvalidRequest, "The two passwords differ."), "email")
 	}
-	if _, err := s.Auth.Register(ctx, email, password, auth.RoleTrader); err != nil {
+	normalised, err := s.Auth.SignUp(c.Request().Context(), email, password)
+	if err != nil {
 		return s.failed(c, "/signup", err, "email")
 	}
-	sess, _, err := s.Auth.Login(ctx, email, password, c.RealIP())
-	if err != nil {
-		return s.failed(c, "/login", err, "email")
-	}
-	c.SetCookie(auth.NewSessionCookie(sess.Token, sess.ExpiresAt, s.Config.SecureCookies))
-	return s.done(c, "/wallet", "Welcome! Your account is ready: deposit funds to start trading.", nil)
+	s.setFlash(c, flash{Notice: "If this address is new, its account is ready: log in with it. Either way we sent a mail to the address.",
+		Form: map[string]string{"email": normalised}})
+	return c.Redirect(http.StatusSeeOther, "/login")
 }
 
 func (s *site) loginPage(c echo.Context) error {
@@ -66,10 +65,13 @@ func (s *site) loginPage(c echo.Context) error {
 // login opens a session. When the account has two-factor authentication
 // and no code came, the form comes back asking for one.
 func (s *site) login(c echo.Context) error {
-	next := localPath(c.FormValue("next"), "/")
-	sess, p, err := s.Auth.LoginWithCode(c.Request().Context(), c.FormValue("email"), c.FormValue("password"), c.FormValue("totp_code"), c.RealIP())
+	next := localPath(formValue(c, "next"), "/")
+	res, err := s.Auth.Login(c.Request().Context(), auth.LoginRequest{
+		Email: formValue(c, "email"), Password: formValue(c, "password"), Code: formValue(c, "totp_code"),
+		IP: c.RealIP(), Device: cookieValue(c, auth.DeviceCookie),
+	})
 	if e, ok := apierr.As(err); ok {
-		f := flash{Error: capitalised(e.Message), Form: map[string]string{"email": c.FormValue("email"), "next": next}}
+		f := flash{Error: capitalised(e.Message), Form: map[string]string{"email": formValue(c, "email"), "next": next}}
 		if e.Code == apierr.TOTPRequired || e.Code == apierr.InvalidTOTP {
 			f.Form["need_code"] = "1"
 		}
@@ -79,13 +81,16 @@ func (s *site) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	reqlog.SetUser(c, p.UserID)
-	c.SetCookie(auth.NewSessionCookie(sess.Token, sess.ExpiresAt, s.Config.SecureCookies))
+	reqlog.SetUser(c, res.Principal.UserID)
+	c.SetCookie(auth.NewSessionCookie(res.Session.Token, res.Session.ExpiresAt, s.Config.SecureCookies))
+	if res.Device != "" {
+		c.SetCookie(auth.NewDeviceCookie(res.Device, res.DeviceExpires, s.Config.SecureCookies))
+	}
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
 func (s *site) logout(c echo.Context) error {
-	if err := s.Auth.Logout(c.Request().Context(), mustPrincipal(c).Session); err != nil {
+	if err := s.Auth.Logout(c.Request().Context(), mustPrincipal(c)); err != nil {
 		return err
 	}
 	c.SetCookie(auth.ExpiredSessionCookie(s.Config.SecureCookies))
@@ -96,21 +101,39 @@ type accountView struct {
 	TOTP   auth.TOTPState
 	QR     template.URL
 	Secret string
+	// RecoveryCodes are shown once, on the page that answers turning
+	// two-factor authentication on; RecoveryLeft counts the unused ones.
+	RecoveryCodes []string
+	RecoveryLeft  int
 }
 
 func (s *site) accountPage(c echo.Context) error {
-	st, err := s.Auth.TOTP(c.Request().Context(), mustPrincipal(c).UserID)
+	v, err := s.accountView(c)
 	if err != nil {
 		return err
 	}
+	return s.render(c, http.StatusOK, "account", "Account", v)
+}
+
+func (s *site) accountView(c echo.Context) (accountView, error) {
+	ctx, userID := c.Request().Context(), mustPrincipal(c).UserID
+	st, err := s.Auth.TOTP(ctx, userID)
+	if err != nil {
+		return accountView{}, err
+	}
 	v := accountView{TOTP: st}
+	if st.Enabled {
+		if v.RecoveryLeft, err = s.Auth.RecoveryCodesLeft(ctx, userID); err != nil {
+			return v, err
+		}
+	}
 	if st.Pending != nil {
 		if v.QR, err = qrDataURI(st.Pending); err != nil {
-			return err
+			return v, err
 		}
 		v.Secret = st.Pending.Secret()
 	}
-	return s.render(c, http.StatusOK, "account", "Account", v)
+	return v, nil
 }
 
 // qrDataURI draws the otpauth key as a PNG QR code, inline in the page, so
@@ -129,13 +152,13 @@ func qrDataURI(key *otp.Key) (template.URL, error) {
 }
 
 func (s *site) changePassword(c echo.Context) error {
-	if c.FormValue("new_password") != c.FormValue("new_password_again") {
+	if formValue(c, "new_password") != formValue(c, "new_password_again") {
 		return s.failed(c, "/account", apierr.New(apierr.InvalidRequest, "The two new passwords differ."))
 	}
-	if err := s.Auth.ChangePassword(c.Request().Context(), mustPrincipal(c), c.FormValue("current_password"), c.FormValue("new_password")); err != nil {
+	if err := s.Auth.ChangePassword(c.Request().Context(), mustPrincipal(c), formValue(c, "current_password"), formValue(c, "new_password"), formValue(c, "totp_code")); err != nil {
 		return s.failed(c, "/account", err)
 	}
-	return s.done(c, "/account", "Password changed. Your other sessions were logged out.", nil)
+	return s.done(c, "/account", "Password changed. Your other sessions were logged out and your API keys revoked.", nil)
 }
 
 func (s *site) startTOTP(c echo.Context) error {
@@ -145,15 +168,25 @@ func (s *site) startTOTP(c echo.Context) error {
 	return s.done(c, "/account", "Scan the QR code with your authenticator app, then enter the code it shows.", nil)
 }
 
+// enableTOTP answers with the page itself rather than a redirect, so the
+// recovery codes travel once, in a response nothing stores (no-store),
+// and never in a cookie.
 func (s *site) enableTOTP(c echo.Context) error {
-	if err := s.Auth.EnableTOTP(c.Request().Context(), mustPrincipal(c), c.FormValue("totp_code")); err != nil {
+	codes, err := s.Auth.EnableTOTP(c.Request().Context(), mustPrincipal(c), formValue(c, "totp_code"))
+	if err != nil {
 		return s.failed(c, "/account", err)
 	}
-	return s.done(c, "/account", "Two-factor authentication is on: logging in now takes a code from your app.", nil)
+	v, err := s.accountView(c)
+	if err != nil {
+		return err
+	}
+	v.RecoveryCodes = codes
+	c.Set(flashKey, flash{Notice: "Two-factor authentication is on: logging in now takes a code from your app. Keep the recovery codes below somewhere safe."})
+	return s.render(c, http.StatusOK, "account", "Account", v)
 }
 
 func (s *site) disableTOTP(c echo.Context) error {
-	if err := s.Auth.DisableTOTP(c.Request().Context(), mustPrincipal(c), c.FormValue("password"), c.FormValue("totp_code")); err != nil {
+	if err := s.Auth.DisableTOTP(c.Request().Context(), mustPrincipal(c), formValue(c, "password"), formValue(c, "totp_code")); err != nil {
 		return s.failed(c, "/account", err)
 	}
 	return s.done(c, "/account", "Two-factor authentication is off.", nil)

@@ -85,7 +85,7 @@ func (s *site) adminReviewWithdrawal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := s.Wallet.ReviewWithdrawal(c.Request().Context(), mustPrincipal(c).UserID, id, approve, c.FormValue("reason"))
+	w, err := s.Wallet.ReviewWithdrawal(c.Request().Context(), mustPrincipal(c).UserID, id, approve, formValue(c, "reason"))
 	if err != nil {
 		return s.failed(c, "/admin/wallet", err)
 	}
@@ -143,7 +143,7 @@ func (s *site) adminUserStatus(c echo.Context) error {
 	if freeze {
 		status = auth.StatusFrozen
 	}
-	back := "/admin/users?q=" + url.QueryEscape(c.FormValue("q"))
+	back := "/admin/users?q=" + url.QueryEscape(formValue(c, "q"))
 	if err := s.Auth.SetStatus(c.Request().Context(), mustPrincipal(c), id, status); err != nil {
 		return s.failed(c, back, err)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 )
 
@@ -30,11 +31,10 @@ func (s *site) apiKeysPage(c echo.Context) error {
 func (s *site) createAPIKey(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := mustPrincipal(c)
-	form, err := c.FormParams()
-	if err != nil {
-		return err
+	if err := c.Request().ParseForm(); err != nil {
+		return apierr.New(apierr.InvalidRequest, "The form could not be read.")
 	}
-	key, secret, err := s.Auth.CreateAPIKey(ctx, p, c.FormValue("label"), form["scopes"])
+	key, secret, err := s.Auth.CreateAPIKey(ctx, p, formValue(c, "label"), c.Request().PostForm["scopes"], formValue(c, "totp_code"))
 	if err != nil {
 		return s.failed(c, "/api-keys", err, "label")
 	}

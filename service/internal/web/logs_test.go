@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -67,10 +68,13 @@ func wantLogged(t *testing.T, line map[string]any, userID, orderID int64, market
 func signUpVisitor(t *testing.T, v *visitor, email string) string {
 	t.Helper()
 	_, signup := v.get("/signup")
-	v.post("/signup", url.Values{"csrf_token": {token(t, signup)}, "email": {email}, "password": {testPassword}, "password_again": {testPassword}}, "/wallet")
+	v.post("/signup", url.Values{"csrf_token": {token(t, signup)}, "email": {email}, "password": {testPassword}, "password_again": {testPassword}}, "/login")
+	v.logIn(email)
 	_, wallet := v.get("/wallet")
 	return token(t, wallet)
 }
+
+var recoveryCode = regexp.MustCompile(`<li><code>([a-z2-7]{5}-[a-z2-7]{5})</code></li>`)
 
 func userID(t *testing.T, x *exchange, email string) int64 {
 	t.Helper()
@@ -124,7 +128,8 @@ func TestNoSecretsInWebLogs(t *testing.T) {
 	}
 	_, signup := v.get("/signup")
 	secrets["sign-up form token"] = token(t, signup)
-	v.post("/signup", url.Values{"csrf_token": {secrets["sign-up form token"]}, "email": {email}, "password": {testPassword}, "password_again": {testPassword}}, "/wallet")
+	v.post("/signup", url.Values{"csrf_token": {secrets["sign-up form token"]}, "email": {email}, "password": {testPassword}, "password_again": {testPassword}}, "/login")
+	v.logIn(email)
 	cookies("after signing up")
 	_, wallet := v.get("/wallet")
 	csrf := token(t, wallet)
@@ -139,9 +144,20 @@ func TestNoSecretsInWebLogs(t *testing.T) {
 	secret := m[1]
 	secrets["totp secret"] = secret
 	enableCode := code(t, secret, time.Now())
-	v.post("/account/totp/enable", url.Values{"csrf_token": {csrf}, "totp_code": {enableCode}}, "/account")
-	if _, account = v.get("/account"); !strings.Contains(account, "Two-factor authentication is on") {
-		t.Fatalf("two-factor authentication did not turn on: %.500s", account)
+	// The answer is the page itself, with the recovery codes shown once.
+	status, _, account := v.send("POST", "/account/totp/enable", url.Values{"csrf_token": {csrf}, "totp_code": {enableCode}}, nil)
+	if status != http.StatusOK || !strings.Contains(account, "Two-factor authentication is on") {
+		t.Fatalf("two-factor authentication did not turn on: %d %.500s", status, account)
+	}
+	recovery := recoveryCode.FindAllStringSubmatch(account, -1)
+	if len(recovery) != 10 {
+		t.Fatalf("%d recovery codes on the page", len(recovery))
+	}
+	for i, m := range recovery {
+		secrets[fmt.Sprintf("recovery code %d", i)] = m[1]
+	}
+	if _, account = v.get("/account"); strings.Contains(account, recovery[0][1]) || !strings.Contains(account, "10 unused recovery codes") {
+		t.Fatalf("the account page shows recovery codes again, or not how many are left: %.500s", account)
 	}
 	v.post("/logout", url.Values{"csrf_token": {csrf}}, "/")
 

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -97,7 +100,7 @@ var errStaleForm = apierr.New(apierr.CSRFFailed, "This form was out of date or d
 // page can make the browser post with the cookie, but cannot read the token.
 func (s *site) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !sameToken(c.FormValue(csrfField), mustPrincipal(c).Session.CSRFToken) {
+		if !sameToken(formValue(c, csrfField), mustPrincipal(c).Session.CSRFToken) {
 			return errStaleForm
 		}
 		return next(c)
@@ -108,7 +111,7 @@ func (s *site) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *site) checkFormToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		cookie, err := c.Cookie(formTokenCookie)
-		if err != nil || !sameToken(c.FormValue(csrfField), cookie.Value) {
+		if err != nil || !sameToken(formValue(c, csrfField), cookie.Value) {
 			return errStaleForm
 		}
 		return next(c)
@@ -208,17 +211,64 @@ func (s *site) failed(c echo.Context, to string, err error, keep ...string) erro
 	}
 	f := flash{Error: capitalised(e.Message), Form: map[string]string{}}
 	for _, k := range keep {
-		f.Form[k] = c.FormValue(k)
+		f.Form[k] = formValue(c, k)
 	}
 	s.setFlash(c, f)
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
 // localPath is raw if it is a path on this site, else fallback, so that a
-// crafted link cannot send someone elsewhere after logging in.
+// crafted link cannot send someone elsewhere after logging in. It is
+// decided by parsing, not by looking at the first characters: browsers
+// drop tabs and line breaks from a Location and read a backslash as a
+// slash, so "/\t/evil.example" or "/\\evil.example" would leave the site.
+// What passes is re-encoded from the parsed path and query.
 func localPath(raw, fallback string) string {
-	if !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") || strings.Contains(raw, `\`) {
+	if raw == "" || raw[0] != '/' || len(raw) > 2048 || !plainText(raw) {
 		return fallback
 	}
-	return raw
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !plainText(u.Path) {
+		return fallback
+	}
+	// After decoding and resolving dot segments, the path must still be
+	// one path on this host: not "//host", not "/\\host".
+	clean := path.Clean(u.Path)
+	if !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(clean, "//") || strings.ContainsAny(u.Path, "\\") ||
+		strings.HasPrefix(u.EscapedPath(), "//") || clean != u.Path && clean+"/" != u.Path {
+		return fallback
+	}
+	out := u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
+}
+
+// plainText is valid UTF-8 with no control, space or invisible character
+// and no backslash.
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func cookieValue(c echo.Context, name string) string {
+	if ck, err := c.Cookie(name); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// formValue reads a field from the form body only, never from the query
+// string: a link cannot pre-fill a form's hidden fields (the CSRF token,
+// the page to return to) for a victim who follows it.
+func formValue(c echo.Context, name string) string {
+	return c.Request().PostFormValue(name)
 }

@@ -96,7 +96,7 @@ func (s *site) marketPage(c echo.Context) error {
 
 // optional is a form field as the order request's optional string.
 func optional(c echo.Context, name string) *string {
-	if v := c.FormValue(name); v != "" {
+	if v := formValue(c, name); v != "" {
 		return &v
 	}
 	return nil
@@ -107,11 +107,11 @@ func (s *site) placeOrder(c echo.Context) error {
 	back := "/markets/" + c.Param("market")
 	req := orders.PlaceRequest{
 		Market:      c.Param("market"),
-		Side:        c.FormValue("side"),
-		Type:        c.FormValue("type"),
+		Side:        formValue(c, "side"),
+		Type:        formValue(c, "type"),
 		Quantity:    optional(c, "quantity"),
-		TimeInForce: c.FormValue("time_in_force"),
-		PostOnly:    c.FormValue("post_only") != "",
+		TimeInForce: formValue(c, "time_in_force"),
+		PostOnly:    formValue(c, "post_only") != "",
 	}
 	// One form serves both types; its price box means nothing to a market order.
 	if req.Type != "market" {
@@ -131,7 +131,7 @@ func (s *site) placeOrder(c echo.Context) error {
 
 func (s *site) cancelOrder(c echo.Context) error {
 	ctx := c.Request().Context()
-	back := localPath(c.FormValue("back"), "/orders")
+	back := localPath(formValue(c, "back"), "/orders")
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return apierr.New(apierr.NotFound, "There is no order %q.", c.Param("id"))

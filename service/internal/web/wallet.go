@@ -45,7 +45,7 @@ func (s *site) walletPage(c echo.Context) error {
 func owner(c echo.Context) auth.Owner { return mustPrincipal(c).Owner() }
 
 func (s *site) deposit(c echo.Context) error {
-	d, err := s.Wallet.Deposit(c.Request().Context(), owner(c), c.FormValue("asset"), c.FormValue("amount"))
+	d, err := s.Wallet.Deposit(c.Request().Context(), owner(c), formValue(c, "asset"), formValue(c, "amount"))
 	if err != nil {
 		return s.failed(c, "/wallet", err, "asset", "amount")
 	}
@@ -57,7 +57,11 @@ func (s *site) deposit(c echo.Context) error {
 }
 
 func (s *site) withdraw(c echo.Context) error {
-	w, err := s.Wallet.RequestWithdrawal(c.Request().Context(), owner(c), c.FormValue("asset"), c.FormValue("amount"), c.FormValue("address"))
+	ctx := c.Request().Context()
+	if err := s.Auth.StepUp(ctx, mustPrincipal(c), formValue(c, "totp_code")); err != nil {
+		return s.failed(c, "/wallet", err, "asset", "amount", "address")
+	}
+	w, err := s.Wallet.RequestWithdrawal(ctx, owner(c), formValue(c, "asset"), formValue(c, "amount"), formValue(c, "address"))
 	if err != nil {
 		return s.failed(c, "/wallet", err, "asset", "amount", "address")
 	}
