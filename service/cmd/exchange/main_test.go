@@ -147,7 +147,7 @@ func shutdown(t *testing.T, timeout string, lockSeconds int, drains bool) {
 	}
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL, "HTTP_ADDR=127.0.0.1:0", "INTERNAL_ADDR=127.0.0.1:0",
+		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL, "HTTP_ADDR=127.0.0.1:0", "INTERNAL_ADDR=127.0.0.1:0", "RATE_LIMITS=off",
 		"SECRET_KEY=" + strings.Repeat("s", 32), "EXCHANGE_MODE=demo", "SECURE_COOKIES=false", "SHUTDOWN_TIMEOUT=" + timeout,
 	}
 	stderr, _ := cmd.StderrPipe()

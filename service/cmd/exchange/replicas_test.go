@@ -40,7 +40,7 @@ func startReplica(t *testing.T, dbURL string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL, "HTTP_ADDR=127.0.0.1:0", "INTERNAL_ADDR=127.0.0.1:0",
+		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL, "HTTP_ADDR=127.0.0.1:0", "INTERNAL_ADDR=127.0.0.1:0", "RATE_LIMITS=off",
 		"SECRET_KEY=" + strings.Repeat("r", 32), "EXCHANGE_MODE=demo", "SECURE_COOKIES=false", "LOG_LEVEL=info",
 	}
 	stderr, _ := cmd.StderrPipe()

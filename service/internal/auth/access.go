@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -65,23 +66,29 @@ func (p Principal) Credential() Credential {
 }
 
 // StillValid reports whether a connection's credential still grants
-// access: the session or key exists and the user is not frozen. Streams
-// ask after missing notifications (a reconnect of their listener) and
-// when a session reaches its expiry.
-func (s *Service) StillValid(ctx context.Context, c Credential) (bool, error) {
-	var n int64
-	var err error
+// access: the session or key exists and the user is not frozen; for a
+// session, also until when (it is renewed while its owner uses the site).
+// Streams ask after missing notifications (a reconnect of their listener)
+// and when a session reaches its expiry.
+func (s *Service) StillValid(ctx context.Context, c Credential) (expires time.Time, ok bool, err error) {
+	var rows []time.Time
 	if c.KeyID != "" {
-		err = s.db.WithContext(ctx).Raw(`SELECT count(*) FROM api_keys k JOIN users u ON u.id = k.user_id
-			WHERE k.id = ? AND k.user_id = ? AND k.revoked_at IS NULL AND u.status = ?`, c.KeyID, c.UserID, StatusActive).Row().Scan(&n)
+		err = s.db.WithContext(ctx).Raw(`SELECT k.created_at FROM api_keys k JOIN users u ON u.id = k.user_id
+			WHERE k.id = ? AND k.user_id = ? AND k.revoked_at IS NULL AND u.status = ?`, c.KeyID, c.UserID, StatusActive).Scan(&rows).Error
 	} else {
-		err = s.db.WithContext(ctx).Raw(`SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id
-			WHERE s.token_hash = decode(?, 'hex') AND s.user_id = ? AND s.expires_at > ? AND u.status = ?`, c.Session, c.UserID, s.now(), StatusActive).Row().Scan(&n)
+		err = s.db.WithContext(ctx).Raw(`SELECT s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+			WHERE s.token_hash = decode(?, 'hex') AND s.user_id = ? AND s.expires_at > ? AND u.status = ?`, c.Session, c.UserID, s.now(), StatusActive).Scan(&rows).Error
 	}
 	if err != nil {
-		return false, fmt.Errorf("check credential: %w", err)
+		return time.Time{}, false, fmt.Errorf("check credential: %w", err)
 	}
-	return n > 0, nil
+	if len(rows) == 0 {
+		return time.Time{}, false, nil
+	}
+	if c.KeyID != "" {
+		return time.Time{}, true, nil
+	}
+	return rows[0], true, nil
 }
 
 // AccessChanged is told of every change announced on AccessChannel, from

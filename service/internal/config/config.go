@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 )
 
 // Mode decides whether money can appear from nowhere.
@@ -59,6 +61,9 @@ type Server struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// (the ingress controller's pods). Empty: the TCP peer is the client.
 	TrustedProxies []*net.IPNet
+	// RateLimits are the request budgets per route class (package
+	// ratelimit); nil means none.
+	RateLimits ratelimit.Rules
 }
 
 // Getenv is os.Getenv's shape; tests pass a map lookup instead.
@@ -187,6 +192,11 @@ func LoadServer(env Getenv) (Server, error) {
 		PprofAddr:        r.str("PPROF_ADDR", ""),
 	}
 	s.TrustedProxies = r.cidrs("TRUSTED_PROXIES")
+	if rules, err := ratelimit.Parse(r.str("RATE_LIMITS", "")); err != nil {
+		r.fail("RATE_LIMITS", r.str("RATE_LIMITS", ""), "allowed: off, or overrides like \"orders.user=100/1s:200,signup.ip=50/1h\" ("+err.Error()+")")
+	} else {
+		s.RateLimits = rules
+	}
 	if s.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(s.PprofAddr); err != nil {
 			r.fail("PPROF_ADDR", s.PprofAddr, `allowed: host:port, e.g. "127.0.0.1:6060"`)

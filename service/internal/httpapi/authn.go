@@ -11,6 +11,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
 
@@ -75,6 +76,9 @@ func (s *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(principalKey, p)
 		reqlog.SetUser(c, p.UserID)
+		if err := ratelimit.ChargeUser(c, p.UserID, 1); err != nil {
+			return err
+		}
 		// Whatever an authenticated request answers is the account's own
 		// (a CSRF token, a key secret, balances): no cache may keep it.
 		noStore(c)

@@ -40,15 +40,28 @@ type exchange struct {
 	url string
 	// internalURL is the internal listener: metrics.
 	internalURL string
-	users       atomic.Int64
-	nonce       atomic.Int64
-	logs        *logtest.Buffer
+	// users and nonce count across every replica of one database.
+	users *atomic.Int64
+	nonce *atomic.Int64
+	logs  *logtest.Buffer
+	// replica is what join starts more replicas of.
+	replica *replicatest.Exchange
 }
 
 func newExchange(t *testing.T, mode config.Mode, opts ...func(*config.Server)) *exchange {
 	t.Helper()
 	r := replicatest.Start(t, mode, secretKey, opts...)
-	return &exchange{t: t, db: r.DB, srv: r.Server, url: r.URL, internalURL: r.InternalURL, logs: r.Logs}
+	return &exchange{t: t, db: r.DB, srv: r.Server, url: r.URL, internalURL: r.InternalURL, logs: r.Logs, replica: r,
+		users: new(atomic.Int64), nonce: new(atomic.Int64)}
+}
+
+// join starts a second replica on x's database: the returned exchange
+// shares x's users and counters, and talks to the other replica.
+func (x *exchange) join() *exchange {
+	x.t.Helper()
+	r := x.replica.Join(x.t)
+	return &exchange{t: x.t, db: x.db, srv: r.Server, url: r.URL, internalURL: r.InternalURL, logs: r.Logs, replica: r,
+		users: x.users, nonce: x.nonce}
 }
 
 // client is one browser (cookie jar + CSRF token) or one API-key bot.

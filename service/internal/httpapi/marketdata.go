@@ -11,6 +11,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 )
 
 // market resolves the :market path parameter.
@@ -138,7 +139,7 @@ func timeParam(c echo.Context, name string, def time.Time) (time.Time, error) {
 // session cookie or a signed API-key request the private channels open too.
 func (s *api) websocket(c echo.Context) error {
 	req := c.Request()
-	var userID, accountID int64
+	var access marketdata.Access
 	if req.Header.Get("EX-KEY") != "" || hasCookie(req, sessionCookie) {
 		if err := s.authenticate(func(c echo.Context) error { return nil })(c); err != nil {
 			return err
@@ -147,12 +148,15 @@ func (s *api) websocket(c echo.Context) error {
 		if !p.Can(auth.ScopeRead) {
 			return apierr.New(apierr.Forbidden, "this API key lacks the read scope")
 		}
-		userID, accountID = p.UserID, p.AccountID
+		access = marketdata.Access{Credential: p.Credential(), AccountID: p.AccountID}
+		if p.Session != nil {
+			access.Expires = p.Session.ExpiresAt
+		}
 	}
 	if !s.Feed.Ready() {
 		return errFeedNotReady()
 	}
-	return s.Feed.ServeWS(c.Response(), req, userID, accountID)
+	return s.Feed.ServeWS(c.Response(), req, access, ratelimit.Connection(c, ratelimit.WSMessages))
 }
 
 func hasCookie(r *http.Request, name string) bool {

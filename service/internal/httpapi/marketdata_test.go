@@ -31,9 +31,14 @@ type wsConn struct {
 
 func (x *exchange) dialWS(header http.Header) *wsConn {
 	x.t.Helper()
+	return x.dialWSPath("/api/v1/ws", header)
+}
+
+func (x *exchange) dialWSPath(path string, header http.Header) *wsConn {
+	x.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, res, err := websocket.Dial(ctx, strings.Replace(x.url, "http", "ws", 1)+"/api/v1/ws", &websocket.DialOptions{HTTPHeader: header})
+	c, res, err := websocket.Dial(ctx, strings.Replace(x.url, "http", "ws", 1)+path, &websocket.DialOptions{HTTPHeader: header})
 	if err != nil {
 		x.t.Fatalf("dial ws: %v (%v)", err, res)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/httperr"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/trading"
 )
@@ -52,6 +53,10 @@ func (s *api) placeOrders(c echo.Context) error {
 		Orders []orders.PlaceRequest `json:"orders"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	// A batch weighs one order budget per order; authenticate spent one.
+	if err := ratelimit.ChargeUser(c, mustPrincipal(c).UserID, len(req.Orders)-1); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()

@@ -28,6 +28,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
 	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/trading"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
@@ -55,12 +56,13 @@ type Server struct {
 	echo     *echo.Echo
 	internal *http.ServeMux
 	metrics  *httpMetrics
+	limiter  *ratelimit.Limiter
 	draining atomic.Bool
 }
 
 // New wires middleware and routes.
 func New(d Deps) *Server {
-	s := &Server{Deps: d, metrics: newHTTPMetrics(d.Registry)}
+	s := &Server{Deps: d, metrics: newHTTPMetrics(d.Registry), limiter: ratelimit.New(d.Config.RateLimits, d.Now)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -71,6 +73,7 @@ func New(d Deps) *Server {
 		s.recoverPanics,
 		middleware.BodyLimit("64K"),
 		inputcheck.Middleware,
+		ratelimit.Middleware(s.limiter, classify),
 		// The CSP's img-src allows data: for the inline PNG of the two-factor QR code.
 		middleware.SecureWithConfig(middleware.SecureConfig{
 			XSSProtection:         "0", // the legacy XSS auditor is itself a risk; CSP replaces it
@@ -197,6 +200,7 @@ func (s *Server) Run(ctx context.Context, ready func(Addrs)) error {
 	if ready != nil {
 		ready(Addrs{Public: pub.Addr(), Internal: in.Addr()})
 	}
+	go s.sweepLimits(ctx)
 	errc := make(chan error, 2)
 	go func() { errc <- servers[0].Serve(pub) }()
 	go func() { errc <- servers[1].Serve(in) }()
@@ -228,6 +232,21 @@ func (s *Server) Run(ctx context.Context, ready func(Addrs)) error {
 		}
 	}
 	return nil
+}
+
+// sweepLimits forgets full buckets now and then, so idle clients cost no
+// memory.
+func (s *Server) sweepLimits(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.limiter.Sweep()
+		}
+	}
 }
 
 func (s *Server) httpServer(h http.Handler) *http.Server {

@@ -3,6 +3,7 @@ package marketdata
 import (
 	"context"
 	"encoding/json"
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestBalanceChangesAreNeverLost(t *testing.T) {
 	}
 	clients := map[int64]*Client{}
 	for _, id := range ids {
-		c := f.hub.NewClient(id, id)
+		c := f.hub.NewClient(Access{Credential: auth.Credential{UserID: id}, AccountID: id})
 		f.hub.subscribe(c, "balances")
 		clients[id] = c
 	}

@@ -21,17 +21,26 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
 
+// Gatekeeper tells a feed whether a stream's credential still grants
+// access, and hears of every change of access the feed hears of.
+type Gatekeeper interface {
+	StillValid(ctx context.Context, c auth.Credential) (expires time.Time, ok bool, err error)
+	AccessChanged(auth.AccessChange)
+}
+
 // Feed follows the leader's events on this replica.
 type Feed struct {
-	url string
-	db  *gorm.DB
-	log *slog.Logger
-	hub *Hub
+	url  string
+	db   *gorm.DB
+	log  *slog.Logger
+	hub  *Hub
+	gate Gatekeeper // nil: streams are never rechecked
 
 	// mu orders book changes against subscriptions: a subscriber gets a
 	// snapshot and then exactly the deltas after it.
@@ -58,9 +67,9 @@ type book struct {
 }
 
 // NewFeed makes a feed for the database at url (the feed's own LISTEN
-// connection) and db (reads); Run starts it.
-func NewFeed(url string, db *gorm.DB, log *slog.Logger, hub *Hub) *Feed {
-	return &Feed{url: url, db: db, log: log, hub: hub, books: map[string]*book{}, last: map[string]money.Amount{},
+// connection) and db (reads); Run starts it. gate rechecks streams' access.
+func NewFeed(url string, db *gorm.DB, log *slog.Logger, hub *Hub, gate Gatekeeper) *Feed {
+	return &Feed{url: url, db: db, log: log, hub: hub, gate: gate, books: map[string]*book{}, last: map[string]money.Amount{},
 		stats: map[string]stats24h{}, balances: newPendingAccounts(), metrics: hub.metrics}
 }
 
@@ -72,6 +81,7 @@ func (f *Feed) Ready() bool { return f.ready.Load() }
 func (f *Feed) Run(ctx context.Context) {
 	go f.pushBalances(ctx)
 	go f.refreshStats(ctx)
+	go f.expireSessions(ctx)
 	for ctx.Err() == nil {
 		err := f.follow(ctx)
 		f.ready.Store(false)
@@ -94,7 +104,7 @@ func (f *Feed) follow(ctx context.Context) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 	// Listen first, then read the books: an event committed meanwhile is
 	// queued on the connection and applied (or skipped as already seen).
-	for _, ch := range []string{sequencer.EventsChannel, ledger.BalancesChannel} {
+	for _, ch := range []string{sequencer.EventsChannel, ledger.BalancesChannel, auth.AccessChannel} {
 		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
 			return fmt.Errorf("listen %s: %w", ch, err)
 		}
@@ -102,6 +112,9 @@ func (f *Feed) follow(ctx context.Context) error {
 	if err := f.snapshot(ctx, conn); err != nil {
 		return err
 	}
+	// Changes of access announced while no connection listened are lost:
+	// ask again about every authenticated stream.
+	go f.recheck(ctx, f.hub.authenticated())
 	f.ready.Store(true)
 	var r sequencer.Reassembler
 	for {
@@ -109,8 +122,12 @@ func (f *Feed) follow(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("wait for events: %w", err)
 		}
-		if n.Channel == ledger.BalancesChannel {
+		switch n.Channel {
+		case ledger.BalancesChannel:
 			f.queueBalances(parseIDs(n.Payload))
+			continue
+		case auth.AccessChannel:
+			f.accessChanged(n.Payload)
 			continue
 		}
 		ev, done, err := r.Add(n.Payload)

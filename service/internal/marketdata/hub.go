@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
@@ -21,7 +22,17 @@ type Hub struct {
 	channels map[string]map[*Client]struct{}
 	orders   map[int64]map[*Client]struct{} // by user
 	balances map[int64]map[*Client]struct{} // by account
+	users    map[int64]map[*Client]struct{} // every authenticated client, by user
 	metrics  *metrics
+}
+
+// Access is who a connection belongs to; the zero value is an anonymous
+// connection, which may only use the public channels.
+type Access struct {
+	auth.Credential
+	AccountID int64
+	// Expires is when the session lapses unless renewed; zero for a key.
+	Expires time.Time
 }
 
 // Client is one subscriber connection's outbox.
@@ -29,10 +40,26 @@ type Client struct {
 	send      chan []byte
 	UserID    int64 // 0: not authenticated
 	AccountID int64
+	access    Access
+	expires   atomic.Int64    // unix nanoseconds; 0 for a key
 	subs      map[string]bool // guarded by Hub.mu
 	dropped   atomic.Bool
+	revoked   atomic.Bool
 	// Dropped is closed when the hub gives up on the client.
 	Dropped chan struct{}
+	// Revoked is closed when the credential the connection was opened
+	// with stops granting access.
+	Revoked    chan struct{}
+	revokeOnce sync.Once
+}
+
+// revoke stops the client's deliveries at once and has its connection
+// closed.
+func (c *Client) revoke() {
+	c.revokeOnce.Do(func() {
+		c.revoked.Store(true)
+		close(c.Revoked)
+	})
 }
 
 // ClientBuffer is how many messages may wait for a slow client.
@@ -44,14 +71,53 @@ func NewHub(reg prometheus.Registerer) *Hub {
 		channels: map[string]map[*Client]struct{}{},
 		orders:   map[int64]map[*Client]struct{}{},
 		balances: map[int64]map[*Client]struct{}{},
+		users:    map[int64]map[*Client]struct{}{},
 		metrics:  newMetrics(reg),
 	}
 }
 
 // NewClient registers a connection; Remove must follow.
-func (h *Hub) NewClient(userID, accountID int64) *Client {
+func (h *Hub) NewClient(a Access) *Client {
 	h.metrics.connections.Inc()
-	return &Client{send: make(chan []byte, ClientBuffer), UserID: userID, AccountID: accountID, subs: map[string]bool{}, Dropped: make(chan struct{})}
+	c := &Client{send: make(chan []byte, ClientBuffer), UserID: a.UserID, AccountID: a.AccountID, access: a,
+		subs: map[string]bool{}, Dropped: make(chan struct{}), Revoked: make(chan struct{})}
+	if !a.Expires.IsZero() {
+		c.expires.Store(a.Expires.UnixNano())
+	}
+	if a.UserID != 0 {
+		h.mu.Lock()
+		addTo(h.users, a.UserID, c)
+		h.mu.Unlock()
+	}
+	return c
+}
+
+// Revoke closes the connections that a change of access ends, and returns
+// how many it closed.
+func (h *Hub) Revoke(change auth.AccessChange) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for c := range h.users[change.UserID] {
+		if change.Revokes(c.UserID, c.access.Session, c.access.KeyID) {
+			c.revoke()
+			n++
+		}
+	}
+	return n
+}
+
+// authenticated lists the connections opened with credentials.
+func (h *Hub) authenticated() []*Client {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []*Client
+	for _, set := range h.users {
+		for c := range set {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Outbox is what the connection's writer sends, in order.
@@ -63,6 +129,7 @@ func (h *Hub) Remove(c *Client) {
 	for ch := range c.subs {
 		h.unsubscribeLocked(c, ch)
 	}
+	removeFrom(h.users, c.UserID, c)
 	h.mu.Unlock()
 	h.metrics.connections.Dec()
 }
@@ -130,7 +197,7 @@ func (h *Hub) unsubscribe(c *Client, channel string) {
 
 // deliver queues msg for c, or drops c if its buffer is full.
 func (h *Hub) deliver(c *Client, msg []byte) {
-	if c.dropped.Load() {
+	if c.dropped.Load() || c.revoked.Load() {
 		return
 	}
 	select {

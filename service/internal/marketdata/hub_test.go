@@ -1,6 +1,7 @@
 package marketdata
 
 import (
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"testing"
 )
 
@@ -8,7 +9,7 @@ import (
 // others keep receiving every message, and publishing never blocks.
 func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 	h := NewHub(nil)
-	slow, fast := h.NewClient(0, 0), h.NewClient(0, 0)
+	slow, fast := h.NewClient(Access{}), h.NewClient(Access{})
 	h.subscribe(slow, "trades:BTC-USDT")
 	h.subscribe(fast, "trades:BTC-USDT")
 	received := 0
@@ -43,7 +44,7 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 
 func TestPrivateChannelsRouteByUser(t *testing.T) {
 	h := NewHub(nil)
-	alice, bob := h.NewClient(1, 101), h.NewClient(2, 102)
+	alice, bob := h.NewClient(Access{Credential: auth.Credential{UserID: 1}, AccountID: 101}), h.NewClient(Access{Credential: auth.Credential{UserID: 2}, AccountID: 102})
 	for _, c := range []*Client{alice, bob} {
 		h.subscribe(c, "orders")
 		h.subscribe(c, "balances")

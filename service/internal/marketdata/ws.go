@@ -30,11 +30,15 @@ type reply struct {
 	Message  string   `json:"message,omitempty"`
 }
 
-// ServeWS runs one WebSocket connection until it closes. userID and
-// accountID are zero for an anonymous connection, which may only use the
-// public channels. The browser's Origin must match the Host (the library's
-// default), so another site cannot open a socket with a user's cookie.
-func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, userID, accountID int64) error {
+// ServeWS runs one WebSocket connection until it closes, or until the
+// credential it was opened with stops granting access (logout, key
+// revoked, password changed, user frozen, session expired): then it is
+// closed with 1008 and the reason. The browser's Origin must match the
+// Host (the library's default), so another site cannot open a socket with
+// a user's cookie.
+// allow is asked before each message from the client is handled; it
+// bounds how fast a connection may subscribe and unsubscribe.
+func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow func() error) error {
 	// The server's read and write deadlines for ordinary requests would
 	// otherwise outlive the upgrade and cut the socket.
 	rc := http.NewResponseController(w)
@@ -45,7 +49,7 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, userID, accountID
 		return err
 	}
 	conn.SetReadLimit(maxInbound)
-	c := f.hub.NewClient(userID, accountID)
+	c := f.hub.NewClient(a)
 	defer f.hub.Remove(c)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
@@ -58,6 +62,10 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, userID, accountID
 		if err != nil {
 			conn.CloseNow()
 			return nil
+		}
+		if err := allow(); err != nil {
+			f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_requests", Message: err.Error()}))
+			continue
 		}
 		var req request
 		if err := json.Unmarshal(data, &req); err != nil {
@@ -77,6 +85,10 @@ func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, c *Client) {
 		select {
 		case <-c.Dropped:
 			conn.Close(websocket.StatusPolicyViolation, "too slow: messages were not read in time; reconnect and resubscribe")
+		case <-c.Revoked:
+			// The close handshake ends the read loop, which ends the
+			// writer: nothing else closes the socket first.
+			conn.Close(websocket.StatusPolicyViolation, "access ended (logged out, key revoked, password changed or account frozen); authenticate again")
 		case <-ctx.Done():
 		}
 	}()

@@ -64,7 +64,7 @@ func New(cfg Config) (*Replica, error) {
 	reg := httpserver.NewRegistry(sqlDB)
 	seq := sequencer.New(sequencer.Config{DatabaseURL: cfg.DatabaseURL, Retry: cfg.ElectionRetry}, cfg.Log, now, reg)
 	seqClient := sequencer.NewClient(seq, sqlDB, cfg.Server.SecretKey)
-	feed := marketdata.NewFeed(cfg.DatabaseURL, cfg.DB, cfg.Log, marketdata.NewHub(reg))
+	feed := marketdata.NewFeed(cfg.DatabaseURL, cfg.DB, cfg.Log, marketdata.NewHub(reg), authSvc)
 	cat := catalog.NewCache(cfg.DB, cfg.CatalogTTL, now)
 	srv := httpserver.New(httpserver.Deps{
 		DB:        cfg.DB,

@@ -17,6 +17,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/httperr"
+	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
 
@@ -62,6 +63,9 @@ func (s *site) optionalUser(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(principalKey, p)
 		reqlog.SetUser(c, p.UserID)
+		if err := ratelimit.ChargeUser(c, p.UserID, 1); err != nil {
+			return err
+		}
 		return next(c)
 	}
 }
