@@ -97,4 +97,3 @@ func refusal(class Class, scope Scope, d Decision) error {
 }
 
 func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
-
