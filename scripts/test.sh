@@ -38,7 +38,8 @@ step "fuzz (bounded)"
 for target in \
   "./service/internal/engine FuzzCommandStream" \
   "./service/internal/orders FuzzParse" \
-  "./service/internal/money FuzzParseRoundTrip"; do
+  "./service/internal/money FuzzParseRoundTrip" \
+  "./service/internal/strictjson FuzzDecodeNeverPanics"; do
   set -- $target
   timed go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZ_TIME:-15s}" "$1"
 done

@@ -1,9 +1,8 @@
 // Package inputcheck turns hostile bytes away at the edge, before any
 // handler (or PostgreSQL, which refuses NUL and invalid UTF-8 with an
 // error that would otherwise surface as a 500) sees them: the path, the
-// query, form bodies, the declared charset, and the headers the server
-// consumes itself. JSON bodies are checked where they are decoded
-// (package strictjson). Every refusal is a 4xx with a code and a message.
+// query, JSON and form bodies, the declared charset, and the request id.
+// Every refusal is a 4xx with a code and a message.
 package inputcheck
 
 import (
@@ -19,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/strictjson"
 )
 
 // Middleware refuses a request whose path, query, form body or charset is
@@ -111,6 +111,19 @@ func checkBody(req *http.Request) error {
 	switch ct {
 	case "multipart/form-data":
 		return apierr.New(apierr.UnsupportedMedia, "multipart bodies are not accepted; send a form as application/x-www-form-urlencoded")
+	case echo.MIMEApplicationJSON:
+		// Whatever a route does with its body (some ignore it), a body
+		// declared JSON must be clean JSON: one value, UTF-8, no control
+		// characters, no name twice. What it must hold is the handler's.
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return err // the body limit's 413
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if len(body) == 0 {
+			return nil
+		}
+		return strictjson.Check(body)
 	case echo.MIMEApplicationForm:
 		body, err := io.ReadAll(req.Body)
 		if err != nil {

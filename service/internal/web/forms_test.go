@@ -122,6 +122,10 @@ func TestFormsWithoutJavaScript(t *testing.T) {
 	if status, _, _ := v.send("POST", "/wallet/deposits", deposit, nil); status != http.StatusForbidden {
 		t.Fatalf("deposit without the CSRF token: %d", status)
 	}
+	// The token counts only in the form body: a link cannot carry it.
+	if status, _, _ := v.send("POST", "/wallet/deposits?csrf_token="+url.QueryEscape(csrf), deposit, nil); status != http.StatusForbidden {
+		t.Fatalf("deposit with the CSRF token in the query string: %d", status)
+	}
 	deposit.Set("csrf_token", "forged")
 	if status, _, _ := v.send("POST", "/wallet/deposits", deposit, nil); status != http.StatusForbidden {
 		t.Fatalf("deposit with a forged CSRF token: %d", status)
