@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/audit"
 )
 
 // Roles.
@@ -328,7 +329,7 @@ func (s *Service) SetStatus(ctx context.Context, admin Principal, userID int64, 
 		if res.RowsAffected == 0 {
 			return apierr.New(apierr.NotFound, "user %d not found", userID)
 		}
-		if err := Audit(tx, admin.UserID, "user_"+status, &userID, fmt.Sprintf("user %d", userID), ""); err != nil {
+		if err := audit.Record(tx, audit.Entry{AdminID: admin.UserID, Action: "user_" + status, Target: &userID, Subject: fmt.Sprintf("user %d", userID)}); err != nil {
 			return err
 		}
 		if status == StatusFrozen {
@@ -342,16 +343,6 @@ func (s *Service) SetStatus(ctx context.Context, admin Principal, userID int64, 
 		s.forgetKeys()
 		return nil
 	})
-}
-
-// Audit records an admin's action in the append-only admin_audit table,
-// inside the transaction that carries the action out.
-func Audit(tx *gorm.DB, adminID int64, action string, target *int64, subject, detail string) error {
-	if err := tx.Exec("INSERT INTO admin_audit (admin_id, action, target_user_id, subject, detail) VALUES (?, ?, ?, ?, ?)",
-		adminID, action, target, subject, detail).Error; err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	return nil
 }
 
 // Prune deletes expired sessions, devices, replay-window signatures and

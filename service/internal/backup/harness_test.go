@@ -168,7 +168,12 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := wallet.New(db, config.ModeDemo, now)
+	seq, stop := startSequencer(t, dbURL)
+	// Stopped before seed returns, so the sequencer holds no connection
+	// while a test dumps, drops or restores the database.
+	defer stop()
+	client := sequencer.NewClient(seq, database.SQL(db), []byte("backup-test-secret-0123456789abcdef"))
+	w := wallet.New(db, client, config.ModeDemo, now)
 	var traders []auth.Owner
 	admin, err := a.Register(ctx, "admin@example.com", "an admin password", auth.RoleAdmin)
 	if err != nil {
@@ -215,30 +220,33 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 			t.Fatal(err)
 		}
 	}
-	seedTrading(t, dbURL, traders)
+	seedTrading(t, seq, traders)
 }
 
-// seedTrading places orders the way the API does, through a sequencer that
-// leads on dbURL: a resting sell that a crossing buy partly fills (one
-// trade; the taker filled at the maker's price, the maker partially
-// filled), and a buy resting below the book. The sequencer is stopped
-// before it returns, so it holds no connection while a test dumps, drops or
-// restores the database.
-func seedTrading(t *testing.T, dbURL string, traders []auth.Owner) {
+// startSequencer runs a sequencer that leads on dbURL until stop.
+func startSequencer(t *testing.T, dbURL string) (*sequencer.Sequencer, func()) {
 	t.Helper()
-	ctx := context.Background()
 	seq := sequencer.New(sequencer.Config{DatabaseURL: dbURL, Retry: 20 * time.Millisecond},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now, nil)
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); seq.Run(runCtx, "http://127.0.0.1:1") }()
-	defer func() { cancel(); <-done }()
 	for deadline := time.Now().Add(30 * time.Second); !seq.IsLeader(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("sequencer did not become leader")
 		}
 	}
-	place := func(o auth.Owner, side engine.Side, price, qty, wantStatus string) {
+	return seq, func() { cancel(); <-done }
+}
+
+// seedTrading places orders the way the API does, through the sequencer:
+// a resting sell that a crossing buy partly fills (one trade; the taker
+// filled at the maker's price, the maker partially filled), and a buy
+// resting below the book.
+func seedTrading(t *testing.T, seq *sequencer.Sequencer, traders []auth.Owner) {
+	t.Helper()
+	ctx := context.Background()
+	place := func(o auth.Owner, side engine.Side, price, qty string, wantStatus orders.Status) {
 		t.Helper()
 		cmd := sequencer.Command{Place: &sequencer.Place{UserID: o.UserID, AccountID: o.AccountID, Market: "BTC-USDT",
 			Order: engine.Order{Kind: engine.Limit, TIF: engine.GTC, Side: side, Price: money.MustParse(price), Quantity: money.MustParse(qty)}}}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -91,4 +92,20 @@ func (l *slogGorm) Trace(ctx context.Context, begin time.Time, fc func() (string
 		sql, _ := fc()
 		l.log.WarnContext(ctx, "slow query", "sql", sql, "duration_seconds", elapsed.Seconds())
 	}
+}
+
+// ReserveIDs takes n ids from table's identity sequence in one statement,
+// for a writer that numbers its rows itself (the sequencer writes a batch
+// in one go and answers with the ids). Ids lost when a batch fails leave
+// gaps, which ids may have.
+func ReserveIDs(ctx context.Context, conn *pgx.Conn, table string, n int) ([]int64, error) {
+	rows, err := conn.Query(ctx, `SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)`, table, n)
+	if err != nil {
+		return nil, fmt.Errorf("reserve %s ids: %w", table, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("reserve %s ids: %w", table, err)
+	}
+	return ids, nil
 }

@@ -8,7 +8,12 @@
 // multiplication goes through 128-bit checked arithmetic.
 package engine
 
-import "github.com/crypto-exchange/exchange/service/internal/money"
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/crypto-exchange/exchange/service/internal/money"
+)
 
 // Side of an order.
 type Side uint8
@@ -25,6 +30,30 @@ func (s Side) String() string {
 	return "sell"
 }
 
+// ParseSide reads "buy" or "sell".
+func ParseSide(s string) (Side, bool) {
+	switch s {
+	case "buy":
+		return Buy, true
+	case "sell":
+		return Sell, true
+	}
+	return 0, false
+}
+
+// MarshalText writes the side as the API and the database name it.
+func (s Side) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a side's name.
+func (s *Side) UnmarshalText(b []byte) error {
+	v, ok := ParseSide(string(b))
+	if !ok {
+		return fmt.Errorf("engine: unknown side %q", b)
+	}
+	*s = v
+	return nil
+}
+
 // Opposite is the side an order of this side trades against.
 func (s Side) Opposite() Side { return 3 - s }
 
@@ -35,6 +64,37 @@ const (
 	Limit Kind = iota + 1
 	Market
 )
+
+func (k Kind) String() string {
+	if k == Market {
+		return "market"
+	}
+	return "limit"
+}
+
+// ParseKind reads "limit" or "market".
+func ParseKind(s string) (Kind, bool) {
+	switch s {
+	case "limit":
+		return Limit, true
+	case "market":
+		return Market, true
+	}
+	return 0, false
+}
+
+// MarshalText writes the kind as the API and the database name it.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a kind's name.
+func (k *Kind) UnmarshalText(b []byte) error {
+	v, ok := ParseKind(string(b))
+	if !ok {
+		return fmt.Errorf("engine: unknown order type %q", b)
+	}
+	*k = v
+	return nil
+}
 
 // TimeInForce says what happens to the part of an order that does not
 // trade at once.
@@ -48,6 +108,42 @@ const (
 	// FOK trades in full at once or not at all.
 	FOK
 )
+
+func (t TimeInForce) String() string {
+	switch t {
+	case IOC:
+		return "IOC"
+	case FOK:
+		return "FOK"
+	}
+	return "GTC"
+}
+
+// ParseTimeInForce reads "GTC", "IOC" or "FOK".
+func ParseTimeInForce(s string) (TimeInForce, bool) {
+	switch s {
+	case "GTC":
+		return GTC, true
+	case "IOC":
+		return IOC, true
+	case "FOK":
+		return FOK, true
+	}
+	return 0, false
+}
+
+// MarshalText writes the time in force as the API and the database name it.
+func (t TimeInForce) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText reads a time in force's name.
+func (t *TimeInForce) UnmarshalText(b []byte) error {
+	v, ok := ParseTimeInForce(string(b))
+	if !ok {
+		return fmt.Errorf("engine: unknown time in force %q", b)
+	}
+	*t = v
+	return nil
+}
 
 // Reject is why an order was refused before anything happened. The zero
 // value means accepted.
@@ -182,4 +278,31 @@ type Level struct {
 	Price    money.Amount
 	Quantity money.Amount
 	Orders   int
+}
+
+// The sequencer's internal protocol carries these as JSON between replicas.
+// Replicas of the release before wrote them as numbers; reading both lets
+// a rolling update mix the two.
+
+// UnmarshalJSON reads a side as its name or its number.
+func (s *Side) UnmarshalJSON(b []byte) error { return unmarshalEnum(b, (*uint8)(s), s.UnmarshalText) }
+
+// UnmarshalJSON reads a kind as its name or its number.
+func (k *Kind) UnmarshalJSON(b []byte) error { return unmarshalEnum(b, (*uint8)(k), k.UnmarshalText) }
+
+// UnmarshalJSON reads a time in force as its name or its number.
+func (t *TimeInForce) UnmarshalJSON(b []byte) error {
+	return unmarshalEnum(b, (*uint8)(t), t.UnmarshalText)
+}
+
+func unmarshalEnum(b []byte, n *uint8, text func([]byte) error) error {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		return text(b[1 : len(b)-1])
+	}
+	v, err := strconv.ParseUint(string(b), 10, 8)
+	if err != nil {
+		return fmt.Errorf("engine: %s is neither a name nor a number", b)
+	}
+	*n = uint8(v)
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
-	"github.com/crypto-exchange/exchange/service/internal/wallet"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
 type assetJSON struct {
@@ -245,15 +245,15 @@ func (s *api) withdraw(c echo.Context) error {
 }
 
 func (s *api) listDeposits(c echo.Context) error {
-	return listPage(c, func(p page) ([]wallet.Deposit, error) {
-		return s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", wallet.Page(p))
-	}, func(d wallet.Deposit) int64 { return d.ID })
+	return listPage(c, func(p page) ([]transfers.Deposit, error) {
+		return s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
+	}, func(d transfers.Deposit) int64 { return d.ID })
 }
 
 func (s *api) listWithdrawals(c echo.Context) error {
-	return listPage(c, func(p page) ([]wallet.Withdrawal, error) {
-		return s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", wallet.Page(p))
-	}, func(w wallet.Withdrawal) int64 { return w.ID })
+	return listPage(c, func(p page) ([]transfers.Withdrawal, error) {
+		return s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
+	}, func(w transfers.Withdrawal) int64 { return w.ID })
 }
 
 // pageJSON is the contract's paginated list: items plus the cursor of the next page.
@@ -308,8 +308,8 @@ func pathID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-func statusFilter(c echo.Context, allowed ...string) (string, error) {
-	st := c.QueryParam("status")
+func statusFilter[S ~string](c echo.Context, allowed ...S) (S, error) {
+	st := S(c.QueryParam("status"))
 	if st == "" {
 		return "", nil
 	}
@@ -322,23 +322,23 @@ func statusFilter(c echo.Context, allowed ...string) (string, error) {
 }
 
 func (s *api) adminListDeposits(c echo.Context) error {
-	status, err := statusFilter(c, wallet.DepositPending, wallet.DepositCredited, wallet.DepositRejected)
+	status, err := statusFilter(c, transfers.DepositPending, transfers.DepositCredited, transfers.DepositRejected)
 	if err != nil {
 		return err
 	}
-	return listPage(c, func(p page) ([]wallet.Deposit, error) {
-		return s.Wallet.Deposits(c.Request().Context(), 0, status, wallet.Page(p))
-	}, func(d wallet.Deposit) int64 { return d.ID })
+	return listPage(c, func(p page) ([]transfers.Deposit, error) {
+		return s.Wallet.Deposits(c.Request().Context(), 0, status, transfers.Page(p))
+	}, func(d transfers.Deposit) int64 { return d.ID })
 }
 
 func (s *api) adminListWithdrawals(c echo.Context) error {
-	status, err := statusFilter(c, wallet.WithdrawalPending, wallet.WithdrawalCompleted, wallet.WithdrawalRejected)
+	status, err := statusFilter(c, transfers.WithdrawalPending, transfers.WithdrawalCompleted, transfers.WithdrawalRejected)
 	if err != nil {
 		return err
 	}
-	return listPage(c, func(p page) ([]wallet.Withdrawal, error) {
-		return s.Wallet.Withdrawals(c.Request().Context(), 0, status, wallet.Page(p))
-	}, func(w wallet.Withdrawal) int64 { return w.ID })
+	return listPage(c, func(p page) ([]transfers.Withdrawal, error) {
+		return s.Wallet.Withdrawals(c.Request().Context(), 0, status, transfers.Page(p))
+	}, func(w transfers.Withdrawal) int64 { return w.ID })
 }
 
 func (s *api) adminReviewDeposit(approve bool) echo.HandlerFunc {

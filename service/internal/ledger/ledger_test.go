@@ -8,49 +8,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"gorm.io/gorm"
 
-	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/pgtest"
+	"github.com/crypto-exchange/exchange/service/internal/risk"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var m = money.MustParse
 
-func TestValidate(t *testing.T) {
-	cases := []struct {
-		name string
-		e    ledger.Entry
-		want string
-	}{
-		{"no kind", ledger.Entry{Legs: ledger.Transfer("BTC", 1, 1, ledger.Available, 2, ledger.Available)}, "without a kind"},
-		{"one leg", ledger.Entry{Kind: "x", Legs: []ledger.Leg{{1, "BTC", ledger.Available, 1}}}, "needs at least 2"},
-		{"zero leg", ledger.Entry{Kind: "x", Legs: ledger.Transfer("BTC", 0, 1, ledger.Available, 2, ledger.Available)}, "zero leg"},
-		{"unbalanced", ledger.Entry{Kind: "x", Legs: []ledger.Leg{{1, "BTC", ledger.Available, 2}, {2, "BTC", ledger.Available, -1}}}, "does not balance"},
-		{"balanced across assets is not balanced", ledger.Entry{Kind: "x", Legs: []ledger.Leg{{1, "BTC", ledger.Available, 1}, {2, "ETH", ledger.Available, -1}}}, "does not balance"},
-		{"bad bucket", ledger.Entry{Kind: "x", Legs: []ledger.Leg{{1, "BTC", "frozen", 1}, {2, "BTC", ledger.Available, -1}}}, "bucket"},
-		{"overflow", ledger.Entry{Kind: "x", Legs: []ledger.Leg{{1, "BTC", ledger.Available, money.Max}, {1, "BTC", ledger.Available, money.Max}, {2, "BTC", ledger.Available, -1}}}, "overflows"},
-	}
-	for _, c := range cases {
-		err := c.e.Validate()
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
-		}
-	}
-	if err := (ledger.Entry{Kind: "ok", Legs: ledger.Transfer("BTC", 5, 1, ledger.Available, 2, ledger.Held)}).Validate(); err != nil {
-		t.Errorf("a transfer must validate: %v", err)
-	}
-}
-
-func setup(t *testing.T) (*gorm.DB, int64) {
-	db := pgtest.Open(t)
+func setup(t *testing.T) (*gorm.DB, string, int64) {
+	url := pgtest.URL(t)
+	db := pgtest.OpenURL(t, url)
 	ctx := context.Background()
 	if err := catalog.Seed(ctx, db, catalog.Defaults()); err != nil {
 		t.Fatal(err)
@@ -63,36 +40,75 @@ func setup(t *testing.T) (*gorm.DB, int64) {
 	if err := db.Raw("INSERT INTO accounts (kind, user_id) SELECT 'user', id FROM users RETURNING id").Scan(&account).Error; err != nil {
 		t.Fatal(err)
 	}
-	return db, account
+	return db, url, account
 }
 
-func post(t *testing.T, db *gorm.DB, e ledger.Entry) error {
-	return db.Transaction(func(tx *gorm.DB) error {
-		_, err := ledger.Post(context.Background(), tx, e)
-		return err
-	})
-}
-
-func TestPostAndCheck(t *testing.T) {
-	db, acct := setup(t)
+// deposit writes a deposit of amount BTC to account through the writer the
+// sequencer uses: the entry, its legs, the account's balance as risk
+// holds it, and the external account's delta.
+func deposit(t *testing.T, url string, account int64, amount string) {
+	t.Helper()
 	ctx := context.Background()
-	if err := post(t, db, ledger.Entry{Kind: "deposit", Legs: ledger.Transfer("BTC", m("2"), ledger.ExternalAccount, ledger.Available, acct, ledger.Available)}); err != nil {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := post(t, db, ledger.Entry{Kind: "withdrawal_hold", Legs: ledger.Transfer("BTC", m("2.00000001"), acct, ledger.Available, acct, ledger.Held)})
-	if e, ok := apierr.As(err); !ok || e.Code != apierr.InsufficientFunds || e.Message != "available 2 BTC, needs 2.00000001 BTC" {
-		t.Fatalf("overdraw: %v", err)
+	defer conn.Close(ctx)
+	ids, err := ledger.ReserveEntryIDs(ctx, conn, 1)
+	if err != nil {
+		t.Fatal(err)
 	}
+	balances := risk.NewBalances()
+	if err := ledger.LoadBalances(ctx, conn, balances.Load); err != nil {
+		t.Fatal(err)
+	}
+	var p risk.Postings
+	p.Transfer("BTC", m(amount), ledger.ExternalAccount, ledger.Available, account, ledger.Available)
+	if err := balances.Apply(p.Legs()); err != nil {
+		t.Fatal(err)
+	}
+	var c ledger.Changes
+	c.Post(ids[0], ledger.Entry{Kind: "deposit", Legs: p.Legs()})
+	for _, k := range balances.Touched() {
+		c.Balances = append(c.Balances, ledger.Row{Key: k, Balance: balances.Get(k)})
+	}
+	q := &pgx.Batch{}
+	q.Queue("BEGIN")
+	c.Queue(q, time.Now())
+	q.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, q).Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// What the writer writes adds up: entries balance, balances equal their
+// legs, and the external account mirrors what users hold, in NUMERIC.
+func TestWriterKeepsTheBooks(t *testing.T) {
+	db, url, acct := setup(t)
+	ctx := context.Background()
+	deposit(t, url, acct, "2")
+	deposit(t, url, acct, "0.5")
 	bs, err := ledger.Balances(ctx, db, acct)
-	if err != nil || len(bs) != 1 || bs[0].Available != m("2") || bs[0].Held != 0 {
+	if err != nil || len(bs) != 1 || bs[0].Available != m("2.5") || bs[0].Held != 0 {
 		t.Fatalf("balances = %+v, %v", bs, err)
 	}
 	ext, _ := ledger.Balances(ctx, db, ledger.ExternalAccount)
-	if len(ext) != 1 || ext[0].Available != m("-2") {
+	if len(ext) != 1 || ext[0].Available != m("-2.5") {
 		t.Fatalf("external = %+v", ext)
 	}
 	if v, err := ledger.Check(ctx, db); err != nil || len(v) != 0 {
 		t.Fatalf("clean books: %v %v", v, err)
+	}
+	// The external account's balance is never read into an Amount: it may
+	// pass what one holds and deposits still add up.
+	if err := db.Exec("UPDATE balances SET available = available - 1e12 WHERE account_id = 1").Error; err != nil {
+		t.Fatal(err)
+	}
+	deposit(t, url, acct, "1")
+	var external string
+	db.Raw("SELECT available::text FROM balances WHERE account_id = 1 AND asset = 'BTC'").Scan(&external)
+	if external != "-1000000000003.50000000" {
+		t.Fatalf("external after a deposit past the Amount range: %s", external)
 	}
 }
 
@@ -105,15 +121,13 @@ func TestCheckFindsCorruption(t *testing.T) {
 	}{
 		{"balance edited by hand", "UPDATE balances SET available = available + 1 WHERE account_id = %d", "balances equal the sum of their journal legs"},
 		{"held without a reservation", "UPDATE balances SET held = held + 1, available = available - 1 WHERE account_id = %d", "held funds equal open reservations"},
-		{"unbalanced entry written around Post", "WITH e AS (INSERT INTO journal_entries (kind) VALUES ('rogue') RETURNING id) INSERT INTO journal_legs SELECT id, %d, 'BTC', 'available', 5 FROM e", "every entry balances per asset"},
+		{"unbalanced entry written around the writer", "WITH e AS (INSERT INTO journal_entries (kind) VALUES ('rogue') RETURNING id) INSERT INTO journal_legs SELECT id, %d, 'BTC', 'available', 5 FROM e", "every entry balances per asset"},
 		{"negative balance", "UPDATE balances SET available = -1 WHERE account_id = %d", "no balance is negative"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			db, acct := setup(t)
-			if err := post(t, db, ledger.Entry{Kind: "deposit", Legs: ledger.Transfer("BTC", m("2"), ledger.ExternalAccount, ledger.Available, acct, ledger.Available)}); err != nil {
-				t.Fatal(err)
-			}
+			db, url, acct := setup(t)
+			deposit(t, url, acct, "2")
 			// The schema itself refuses negative balances; a corrupted
 			// database may have lost that constraint, so drop it here.
 			if err := db.Exec("ALTER TABLE balances DROP CONSTRAINT balances_nonnegative").Error; err != nil {
@@ -143,10 +157,8 @@ func TestCheckFindsCorruption(t *testing.T) {
 }
 
 func TestMonitorExportsViolations(t *testing.T) {
-	db, acct := setup(t)
-	if err := post(t, db, ledger.Entry{Kind: "deposit", Legs: ledger.Transfer("BTC", m("2"), ledger.ExternalAccount, ledger.Available, acct, ledger.Available)}); err != nil {
-		t.Fatal(err)
-	}
+	db, url, acct := setup(t)
+	deposit(t, url, acct, "2")
 	reg := prometheus.NewRegistry()
 	mon := ledger.NewMonitor(db, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	ctx, cancel := context.WithCancel(context.Background())

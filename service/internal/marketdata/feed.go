@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +20,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
-	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
@@ -104,7 +101,7 @@ func (f *Feed) follow(ctx context.Context) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 	// Listen first, then read the books: an event committed meanwhile is
 	// queued on the connection and applied (or skipped as already seen).
-	for _, ch := range []string{sequencer.EventsChannel, ledger.BalancesChannel, auth.AccessChannel} {
+	for _, ch := range []string{sequencer.EventsChannel, auth.AccessChannel} {
 		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
 			return fmt.Errorf("listen %s: %w", ch, err)
 		}
@@ -122,11 +119,7 @@ func (f *Feed) follow(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("wait for events: %w", err)
 		}
-		switch n.Channel {
-		case ledger.BalancesChannel:
-			f.queueBalances(parseIDs(n.Payload))
-			continue
-		case auth.AccessChannel:
+		if n.Channel == auth.AccessChannel {
 			f.accessChanged(n.Payload)
 			continue
 		}
@@ -389,15 +382,5 @@ func (p *pendingAccounts) take() []int64 {
 		out = append(out, id)
 	}
 	slices.Sort(out)
-	return out
-}
-
-func parseIDs(payload string) []int64 {
-	var out []int64
-	for _, s := range strings.Split(payload, ",") {
-		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
-			out = append(out, id)
-		}
-	}
 	return out
 }

@@ -1,6 +1,7 @@
-// Package orders is the trading vocabulary shared by the API and the
-// sequencer: an order as stored and shown, a request parsed and checked
-// against its market's rules, and the read queries on orders and fills.
+// Package orders owns the orders and trades tables: the trading
+// vocabulary shared by the API and the sequencer (an order as stored and
+// shown, a request parsed and checked against its market's rules), the
+// reads, and the batch writer the sequencer calls.
 package orders
 
 import (
@@ -14,15 +15,6 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/money"
 )
 
-// Statuses an order goes through. Rejected orders are answered with a 4xx
-// and never stored, so they leave no trace.
-const (
-	StatusOpen            = "open"
-	StatusPartiallyFilled = "partially_filled"
-	StatusFilled          = "filled"
-	StatusCancelled       = "cancelled"
-)
-
 // Order is an order as stored.
 type Order struct {
 	ID             int64
@@ -30,9 +22,9 @@ type Order struct {
 	AccountID      int64
 	Market         string
 	ClientOrderID  *string
-	Side           string
-	Type           string
-	TimeInForce    string
+	Side           engine.Side
+	Type           engine.Kind
+	TimeInForce    engine.TimeInForce
 	PostOnly       bool
 	Price          *money.Amount
 	Quantity       *money.Amount
@@ -40,34 +32,36 @@ type Order struct {
 	FilledQuantity money.Amount
 	FilledQuote    money.Amount
 	Fee            money.Amount
-	Status         string
+	Status         Status
+	CancelReason   CancelReason
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
 
 // Open reports whether the order rests on the book.
-func (o *Order) Open() bool { return o.Status == StatusOpen || o.Status == StatusPartiallyFilled }
+func (o *Order) Open() bool { return o.Status.Resting() }
 
 // JSON is the order as the API shows it.
 type JSON struct {
-	ID             string        `json:"id"`
-	ClientOrderID  *string       `json:"client_order_id"`
-	Market         string        `json:"market"`
-	Side           string        `json:"side"`
-	Type           string        `json:"type"`
-	TimeInForce    string        `json:"time_in_force"`
-	PostOnly       bool          `json:"post_only"`
-	Price          *money.Amount `json:"price"`
-	Quantity       *money.Amount `json:"quantity"`
-	QuoteQuantity  *money.Amount `json:"quote_quantity,omitempty"`
-	FilledQuantity money.Amount  `json:"filled_quantity"`
-	FilledQuote    money.Amount  `json:"filled_quote"`
-	AveragePrice   *money.Amount `json:"average_price"`
-	Fee            money.Amount  `json:"fee"`
-	FeeAsset       string        `json:"fee_asset"`
-	Status         string        `json:"status"`
-	CreatedAt      time.Time     `json:"created_at"`
-	UpdatedAt      time.Time     `json:"updated_at"`
+	ID             string             `json:"id"`
+	ClientOrderID  *string            `json:"client_order_id"`
+	Market         string             `json:"market"`
+	Side           engine.Side        `json:"side"`
+	Type           engine.Kind        `json:"type"`
+	TimeInForce    engine.TimeInForce `json:"time_in_force"`
+	PostOnly       bool               `json:"post_only"`
+	Price          *money.Amount      `json:"price"`
+	Quantity       *money.Amount      `json:"quantity"`
+	QuoteQuantity  *money.Amount      `json:"quote_quantity,omitempty"`
+	FilledQuantity money.Amount       `json:"filled_quantity"`
+	FilledQuote    money.Amount       `json:"filled_quote"`
+	AveragePrice   *money.Amount      `json:"average_price"`
+	Fee            money.Amount       `json:"fee"`
+	FeeAsset       string             `json:"fee_asset"`
+	Status         Status             `json:"status"`
+	CancelReason   CancelReason       `json:"cancel_reason,omitzero"`
+	CreatedAt      time.Time          `json:"created_at"`
+	UpdatedAt      time.Time          `json:"updated_at"`
 }
 
 // View renders the order for the API. The average price is rounded down
@@ -76,10 +70,10 @@ func (o *Order) View(m catalog.Market) JSON {
 	j := JSON{
 		ID: formatID(o.ID), ClientOrderID: o.ClientOrderID, Market: o.Market, Side: o.Side, Type: o.Type,
 		TimeInForce: o.TimeInForce, PostOnly: o.PostOnly, Price: o.Price, Quantity: o.Quantity, QuoteQuantity: o.QuoteQuantity,
-		FilledQuantity: o.FilledQuantity, FilledQuote: o.FilledQuote, Fee: o.Fee, Status: o.Status,
+		FilledQuantity: o.FilledQuantity, FilledQuote: o.FilledQuote, Fee: o.Fee, Status: o.Status, CancelReason: o.CancelReason,
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, FeeAsset: m.Base,
 	}
-	if o.Side == "sell" {
+	if o.Side == engine.Sell {
 		j.FeeAsset = m.Quote
 	}
 	if o.FilledQuantity > 0 {
@@ -122,28 +116,21 @@ func Parse(r PlaceRequest, m catalog.Market, base, quote catalog.Asset) (Spec, e
 		return s, apierr.New(apierr.InvalidClientOrderID, "client_order_id must be 1 to 64 characters of letters, digits and _ . : -")
 	}
 	o := &s.Order
-	switch r.Side {
-	case "buy":
-		o.Side = engine.Buy
-	case "sell":
-		o.Side = engine.Sell
-	default:
+	var ok bool
+	if o.Side, ok = engine.ParseSide(r.Side); !ok {
 		return s, apierr.New(apierr.InvalidRequest, "side must be buy or sell")
 	}
-	switch r.Type {
-	case "limit":
-		o.Kind, o.TIF = engine.Limit, engine.GTC
-	case "market":
-		o.Kind, o.TIF = engine.Market, engine.IOC
-	default:
+	if o.Kind, ok = engine.ParseKind(r.Type); !ok {
 		return s, apierr.New(apierr.InvalidRequest, "type must be limit or market")
 	}
-	switch r.TimeInForce {
-	case "":
-	case "GTC", "IOC", "FOK":
-		o.TIF = map[string]engine.TimeInForce{"GTC": engine.GTC, "IOC": engine.IOC, "FOK": engine.FOK}[r.TimeInForce]
-	default:
-		return s, apierr.New(apierr.InvalidRequest, "time_in_force must be GTC, IOC or FOK")
+	o.TIF = engine.GTC
+	if o.Kind == engine.Market {
+		o.TIF = engine.IOC
+	}
+	if r.TimeInForce != "" {
+		if o.TIF, ok = engine.ParseTimeInForce(r.TimeInForce); !ok {
+			return s, apierr.New(apierr.InvalidRequest, "time_in_force must be GTC, IOC or FOK")
+		}
 	}
 	o.PostOnly = r.PostOnly
 	var err error

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,30 +16,101 @@ import (
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
 
+// columns are read as text where they are NUMERIC or named: the text form
+// is exact, money.Parse turns it into an Amount without floats, and the
+// vocabulary's names become typed values in one place, scan.
+const columns = `id, user_id, account_id, market, client_order_id, side, type, time_in_force, post_only,
+	price::text, quantity::text, quote_quantity::text, filled_quantity::text, filled_quote::text, fee::text,
+	status, coalesce(cancel_reason, ''), created_at, updated_at`
+
+// row is what both database/sql and pgx rows can do.
+type row interface{ Scan(dest ...any) error }
+
+func scan(r row) (*Order, error) {
+	var o Order
+	var side, kind, tif, status, reason string
+	var price, qty, quoteQty *string
+	var filled, filledQuote, fee string
+	if err := r.Scan(&o.ID, &o.UserID, &o.AccountID, &o.Market, &o.ClientOrderID, &side, &kind, &tif, &o.PostOnly,
+		&price, &qty, &quoteQty, &filled, &filledQuote, &fee, &status, &reason, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		return nil, err
+	}
+	err := errors.Join(o.Side.UnmarshalText([]byte(side)), o.Type.UnmarshalText([]byte(kind)), o.TimeInForce.UnmarshalText([]byte(tif)),
+		o.Status.UnmarshalText([]byte(status)), o.CancelReason.UnmarshalText([]byte(reason)))
+	if err != nil {
+		return nil, fmt.Errorf("order %d: %w", o.ID, err)
+	}
+	if o.Price, err = optionalAmount(price); err != nil {
+		return nil, err
+	}
+	if o.Quantity, err = optionalAmount(qty); err != nil {
+		return nil, err
+	}
+	if o.QuoteQuantity, err = optionalAmount(quoteQty); err != nil {
+		return nil, err
+	}
+	for _, a := range []struct {
+		text string
+		dst  *money.Amount
+	}{{filled, &o.FilledQuantity}, {filledQuote, &o.FilledQuote}, {fee, &o.Fee}} {
+		if *a.dst, err = money.Parse(a.text); err != nil {
+			return nil, fmt.Errorf("order %d: amount %q: %w", o.ID, a.text, err)
+		}
+	}
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	return &o, nil
+}
+
+func optionalAmount(s *string) (*money.Amount, error) {
+	if s == nil {
+		return nil, nil
+	}
+	a, err := money.Parse(*s)
+	if err != nil {
+		return nil, fmt.Errorf("amount %q: %w", *s, err)
+	}
+	return &a, nil
+}
+
+func query(ctx context.Context, db *gorm.DB, q string, args ...any) ([]Order, error) {
+	rows, err := db.WithContext(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		o, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *o)
+	}
+	return out, rows.Err()
+}
+
 // Get returns one of the user's orders.
 func Get(ctx context.Context, db *gorm.DB, userID, id int64) (Order, error) {
-	var o Order
-	err := db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&o).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return o, apierr.New(apierr.NotFound, "order %d not found", id)
-	}
+	list, err := query(ctx, db, "SELECT "+columns+" FROM orders WHERE id = ? AND user_id = ?", id, userID)
 	if err != nil {
-		return o, fmt.Errorf("get order %d: %w", id, err)
+		return Order{}, fmt.Errorf("get order %d: %w", id, err)
 	}
-	return o, nil
+	if len(list) == 0 {
+		return Order{}, apierr.New(apierr.NotFound, "order %d not found", id)
+	}
+	return list[0], nil
 }
 
 // ByClientID finds the user's order with a client_order_id, if any.
 func ByClientID(ctx context.Context, db *gorm.DB, userID int64, clientID string) (Order, bool, error) {
-	var o Order
-	err := db.WithContext(ctx).Where("user_id = ? AND client_order_id = ?", userID, clientID).Take(&o).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return o, false, nil
-	}
+	list, err := query(ctx, db, "SELECT "+columns+" FROM orders WHERE user_id = ? AND client_order_id = ?", userID, clientID)
 	if err != nil {
-		return o, false, fmt.Errorf("find order by client id: %w", err)
+		return Order{}, false, fmt.Errorf("find order by client id: %w", err)
 	}
-	return o, true, nil
+	if len(list) == 0 {
+		return Order{}, false, nil
+	}
+	return list[0], true, nil
 }
 
 // Filter selects a user's orders.
@@ -53,22 +125,17 @@ type Filter struct {
 
 // List returns a page of the user's orders, newest first.
 func List(ctx context.Context, db *gorm.DB, f Filter) ([]Order, error) {
-	q := db.WithContext(ctx).Where("user_id = ?", f.UserID)
-	if f.Market != "" {
-		q = q.Where("market = ?", f.Market)
-	}
+	q := "SELECT " + columns + " FROM orders WHERE user_id = @user AND (@market = '' OR market = @market) AND (@before = 0 OR id < @before)"
 	if f.Open != nil {
 		if *f.Open {
-			q = q.Where("status IN ?", []string{StatusOpen, StatusPartiallyFilled})
+			q += " AND status IN ('open', 'partially_filled')"
 		} else {
-			q = q.Where("status NOT IN ?", []string{StatusOpen, StatusPartiallyFilled})
+			q += " AND status NOT IN ('open', 'partially_filled')"
 		}
 	}
-	if f.Before > 0 {
-		q = q.Where("id < ?", f.Before)
-	}
-	var out []Order
-	if err := q.Order("id DESC").Limit(f.Limit).Find(&out).Error; err != nil {
+	q += " ORDER BY id DESC LIMIT @limit"
+	out, err := query(ctx, db, q, sql.Named("user", f.UserID), sql.Named("market", f.Market), sql.Named("before", f.Before), sql.Named("limit", f.Limit))
+	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
 	return out, nil

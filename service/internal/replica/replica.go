@@ -69,7 +69,7 @@ func New(cfg Config) (*Replica, error) {
 	srv := httpserver.New(httpserver.Deps{
 		DB:        cfg.DB,
 		Auth:      authSvc,
-		Wallet:    wallet.New(cfg.DB, cfg.Server.Mode, now),
+		Wallet:    wallet.New(cfg.DB, seqClient, cfg.Server.Mode, now),
 		Trading:   trading.New(cfg.DB, cat, seqClient, reg),
 		Catalog:   cat,
 		Sequencer: seqClient,

@@ -1,11 +1,13 @@
-// Package sequencer is the exchange's single writer for trading. One
-// replica at a time, elected through a PostgreSQL advisory lock, owns the
-// order books in memory, applies commands in batches, and persists each
-// batch (orders, trades, journal entries, balances) in one transaction on
-// the very connection that holds the lock, so a replica that lost the lock
-// can never commit. Clients are answered only after their batch committed.
-// On start or failover the books are rebuilt from the open orders in
-// Postgres: there is no snapshot that could drift from the data.
+// Package sequencer is the exchange's single writer of everything that
+// changes a balance. One replica at a time, elected through a PostgreSQL
+// advisory lock, holds the order books and every balance in memory (the
+// engine and risk packages), applies commands in batches, and hands what a
+// batch changed to each table's owner to write (orders, ledger, transfers,
+// audit, catalog) in one transaction on the very connection that holds
+// the lock, so a replica that lost the lock can never commit. Clients are
+// answered only after their batch committed. On start or failover the
+// state is rebuilt from the database: there is no snapshot that could
+// drift from the data.
 package sequencer
 
 import (
@@ -13,15 +15,22 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/engine"
+	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
 // Command is one request to change books or balances. Exactly one field is set.
 type Command struct {
-	Place        *Place        `json:"place,omitempty"`
-	Cancel       *Cancel       `json:"cancel,omitempty"`
-	CancelAll    *CancelAll    `json:"cancel_all,omitempty"`
-	MarketStatus *MarketStatus `json:"market_status,omitempty"`
+	Place            *Place            `json:"place,omitempty"`
+	Cancel           *Cancel           `json:"cancel,omitempty"`
+	CancelAll        *CancelAll        `json:"cancel_all,omitempty"`
+	MarketStatus     *MarketStatus     `json:"market_status,omitempty"`
+	Deposit          *Deposit          `json:"deposit,omitempty"`
+	ReviewDeposit    *ReviewDeposit    `json:"review_deposit,omitempty"`
+	Withdraw         *Withdraw         `json:"withdraw,omitempty"`
+	ReviewWithdrawal *ReviewWithdrawal `json:"review_withdrawal,omitempty"`
+	Adjust           *Adjust           `json:"adjust,omitempty"`
 }
 
 // Place places an order. Order.ID and Order.Owner are assigned here.
@@ -44,13 +53,61 @@ type CancelAll struct {
 	UserID    int64  `json:"user_id"`
 	AccountID int64  `json:"account_id"`
 	Market    string `json:"market,omitempty"`
+	// Reason is why (default: the user asked).
+	Reason orders.CancelReason `json:"reason,omitempty"`
 }
 
 // MarketStatus halts or resumes a market. A halted market refuses new
 // orders; cancels still work.
 type MarketStatus struct {
-	Market string `json:"market"`
-	Status string `json:"status"`
+	Market  string `json:"market"`
+	Status  string `json:"status"`
+	AdminID int64  `json:"admin_id,omitempty"`
+}
+
+// Deposit records money arriving for an account: credited at once in
+// demo mode, pending an admin's review otherwise.
+type Deposit struct {
+	UserID    int64        `json:"user_id"`
+	AccountID int64        `json:"account_id"`
+	Asset     string       `json:"asset"`
+	Amount    money.Amount `json:"amount"`
+	Demo      bool         `json:"demo,omitempty"`
+}
+
+// ReviewDeposit credits (Approve) or rejects a pending deposit.
+type ReviewDeposit struct {
+	AdminID   int64 `json:"admin_id"`
+	DepositID int64 `json:"deposit_id"`
+	Approve   bool  `json:"approve"`
+}
+
+// Withdraw holds an amount at once and records a pending withdrawal.
+type Withdraw struct {
+	UserID    int64        `json:"user_id"`
+	AccountID int64        `json:"account_id"`
+	Asset     string       `json:"asset"`
+	Amount    money.Amount `json:"amount"`
+	Address   string       `json:"address"`
+}
+
+// ReviewWithdrawal completes (the funds leave) or rejects (they return) a
+// pending withdrawal.
+type ReviewWithdrawal struct {
+	AdminID      int64  `json:"admin_id"`
+	WithdrawalID int64  `json:"withdrawal_id"`
+	Approve      bool   `json:"approve"`
+	Reason       string `json:"reason,omitempty"`
+}
+
+// Adjust corrects a user's available balance by a signed amount.
+type Adjust struct {
+	AdminID   int64        `json:"admin_id"`
+	UserID    int64        `json:"user_id"`
+	AccountID int64        `json:"account_id"`
+	Asset     string       `json:"asset"`
+	Amount    money.Amount `json:"amount"`
+	Reason    string       `json:"reason"`
 }
 
 // Result is what a command did.
@@ -64,6 +121,11 @@ type Result struct {
 	// NotOpen is set when a cancel found the order already closed (or not
 	// the caller's); the caller reads its current state from the database.
 	NotOpen bool `json:"not_open,omitempty"`
+	// Deposit and Withdrawal are the transfer a command created or decided.
+	Deposit    *transfers.Deposit    `json:"deposit,omitempty"`
+	Withdrawal *transfers.Withdrawal `json:"withdrawal,omitempty"`
+	// EntryID is an adjustment's journal entry.
+	EntryID int64 `json:"entry_id,omitempty"`
 	// Error is a client error: the command was refused and changed nothing.
 	Error *apierr.Error `json:"error,omitempty"`
 }

@@ -76,10 +76,10 @@ type eventLog struct {
 	accounts map[int64]bool
 }
 
-func (e *eventLog) trade(market string, t tradeRow, now time.Time) {
+func (e *eventLog) trade(t orders.Trade, now time.Time) {
 	e.trades = append(e.trades, TradeEvent{
-		ID: t.id, Market: market, Price: t.Price, Quantity: t.Quantity, TakerSide: t.TakerSide.String(),
-		MakerOrderID: t.MakerID, TakerOrderID: t.TakerID, MakerUserID: t.makerUserID, TakerUserID: t.takerUserID, Time: now,
+		ID: t.ID, Market: t.Market, Price: t.Price, Quantity: t.Quantity, TakerSide: t.TakerSide.String(),
+		MakerOrderID: t.MakerID, TakerOrderID: t.TakerID, MakerUserID: t.MakerUserID, TakerUserID: t.TakerUserID, Time: now,
 	})
 }
 

@@ -174,7 +174,7 @@ func (s *Sequencer) campaign(ctx context.Context) error {
 
 func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 	start := time.Now()
-	st, err := load(ctx, conn)
+	st, err := load(ctx, conn, s.now())
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
@@ -185,7 +185,8 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 	if err != nil {
 		return fmt.Errorf("advertise leadership: %w", err)
 	}
-	s.log.Info("sequencer: leading", "epoch", epoch, "open_orders", len(st.open), "rebuild_seconds", time.Since(start).Seconds(), "advertise", s.Advertise())
+	s.log.Info("sequencer: leading", "epoch", epoch, "open_orders", len(st.open), "balances", st.balances.Len(),
+		"rebuild_seconds", time.Since(start).Seconds(), "advertise", s.Advertise())
 	s.leading.Store(true)
 	s.metrics.leader.Set(1)
 	defer func() {
@@ -195,9 +196,10 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 	}()
 
 	var ev engine.Events
-	var ids entryIDs
+	b := &batch{ids: newIDPools()}
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
+	forgotten := time.Now()
 	reqs := make([]*request, 0, s.cfg.MaxBatch)
 	for {
 		select {
@@ -223,7 +225,7 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 		}
 		s.metrics.queueDepth.Set(float64(len(s.queue)))
 		s.metrics.lag.Set(time.Since(reqs[0].enqueued).Seconds())
-		if err := s.runBatch(ctx, conn, st, &ids, reqs, &ev); err != nil {
+		if err := s.runBatch(ctx, conn, st, b, reqs, &ev); err != nil {
 			// Whether a failed commit took effect is unknown to the
 			// client: the same answer as a leader that never replied.
 			for _, r := range reqs {
@@ -232,30 +234,34 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 			if conn.IsClosed() || ctx.Err() != nil {
 				return err
 			}
-			// The books may hold changes that were never committed: throw
-			// them away and start again from what the database has.
+			// The state may hold changes that were never committed: throw
+			// it away and start again from what the database has.
 			s.log.Error("sequencer: batch failed; rebuilding from the database", "error", err.Error())
-			if st, err = load(ctx, conn); err != nil {
+			if st, err = load(ctx, conn, s.now()); err != nil {
 				return fmt.Errorf("rebuild after failed batch: %w", err)
 			}
+		}
+		if time.Since(forgotten) > time.Minute {
+			st.forget(s.now())
+			forgotten = time.Now()
 		}
 	}
 }
 
 // runBatch applies reqs and commits them in one transaction, then answers.
-func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, ids *entryIDs, reqs []*request, ev *engine.Events) (err error) {
+func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, b *batch, reqs []*request, ev *engine.Events) (err error) {
 	start := time.Now()
-	b := newBatch(timestamp(s.now))
-	cmds := make([]Command, len(reqs))
-	for i, r := range reqs {
-		cmds[i] = r.cmd
-	}
+	b.reset(timestamp(s.now))
 	defer func() {
 		if err != nil {
 			rollback(ctx, conn)
 		}
 	}()
-	if err := st.begin(ctx, conn, b, cmds); err != nil {
+	cmds := make([]Command, len(reqs))
+	for i, r := range reqs {
+		cmds[i] = r.cmd
+	}
+	if err := b.ids.ensure(ctx, conn, cmds); err != nil {
 		return err
 	}
 	results := make([]Result, len(reqs))
@@ -264,19 +270,15 @@ func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, ids
 			return err
 		}
 	}
-	entryIDs, err := ids.take(ctx, conn, len(b.entries))
-	if err != nil {
-		return err
-	}
-	for i := range b.entries {
-		b.entries[i].id = entryIDs[i]
-	}
 	events := b.events.seal(st, s.now().UTC())
+	for _, d := range events.Books {
+		b.markets.SetSequence(d.Market, d.Sequence)
+	}
 	notices, err := events.chunks(b.now.UnixNano())
 	if err != nil {
 		return err
 	}
-	if err := b.commit(ctx, conn, events, notices); err != nil {
+	if err := b.commit(ctx, conn, st.balances, notices); err != nil {
 		return err
 	}
 	for i, r := range reqs {
@@ -284,10 +286,10 @@ func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, ids
 	}
 	s.metrics.batchSize.Observe(float64(len(reqs)))
 	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
-	for _, t := range b.trades {
-		s.metrics.trades.WithLabelValues(t.market).Inc()
-		s.metrics.baseVolume.WithLabelValues(t.market).Add(t.Quantity.Float64())
-		s.metrics.quoteVolume.WithLabelValues(t.market).Add(t.Quote.Float64())
+	for _, t := range b.orders.Trades {
+		s.metrics.trades.WithLabelValues(t.Market).Inc()
+		s.metrics.baseVolume.WithLabelValues(t.Market).Add(t.Quantity.Float64())
+		s.metrics.quoteVolume.WithLabelValues(t.Market).Add(t.Quote.Float64())
 	}
 	return nil
 }

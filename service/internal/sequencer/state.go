@@ -9,9 +9,18 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/engine"
+	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/risk"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
+
+// clientIDWindow is how long a client_order_id is remembered in memory
+// once its order closed. The trading service looks an id up in the
+// database before it submits; the window covers the retries that race
+// their original past that look-up, which are seconds apart at most.
+const clientIDWindow = 10 * time.Minute
 
 // market is one market's rules and book.
 type market struct {
@@ -23,144 +32,110 @@ type market struct {
 	sequence int64
 }
 
+type clientKey struct {
+	user int64
+	id   string
+}
+
 // state is everything the leader holds in memory. It is rebuilt from the
 // database whenever leadership starts or a batch fails to commit.
 type state struct {
-	markets map[string]*market
+	assets   map[string]catalog.Asset
+	markets  map[string]*market
+	balances *risk.Balances
 	// open holds every resting order's full record, for updates and cancels.
-	open        map[int64]*orders.Order
-	nextOrderID int64
-	nextTradeID int64
+	open map[int64]*orders.Order
+	// clientIDs finds orders by client_order_id: every open one, and the
+	// closed ones of the last clientIDWindow.
+	clientIDs map[clientKey]*orders.Order
+	pending   transfers.Pending
+	// withdrawn counts the day's withdrawals per user and asset, for the
+	// daily limit; day is the UTC day it counts.
+	withdrawn map[transfers.DayKey]money.Amount
+	day       time.Time
+
+	nextOrderID, nextTradeID int64
 }
 
-// load rebuilds the state from the database: markets, then every open
-// order back on its book in id order, which is arrival order, so time
-// priority survives a restart.
-func load(ctx context.Context, conn *pgx.Conn) (*state, error) {
-	st := &state{markets: map[string]*market{}, open: map[int64]*orders.Order{}}
-	assets := map[string]catalog.Asset{}
-	rows, err := conn.Query(ctx, "SELECT symbol, name, precision FROM assets")
+// load rebuilds the state from the database: the listing, every balance,
+// every pending transfer, the day's withdrawals, and every open order back
+// on its book in id order, which is arrival order, so time priority
+// survives a restart.
+func load(ctx context.Context, conn *pgx.Conn, now time.Time) (*state, error) {
+	st := &state{markets: map[string]*market{}, balances: risk.NewBalances(), open: map[int64]*orders.Order{},
+		clientIDs: map[clientKey]*orders.Order{}}
+	listed, err := catalog.Load(ctx, conn)
 	if err != nil {
-		return nil, fmt.Errorf("load assets: %w", err)
+		return nil, err
 	}
-	for rows.Next() {
-		var a catalog.Asset
-		if err := rows.Scan(&a.Symbol, &a.Name, &a.Precision); err != nil {
-			return nil, fmt.Errorf("load assets: %w", err)
-		}
-		assets[a.Symbol] = a
+	st.assets = listed.Assets
+	for _, m := range listed.Markets {
+		base, quote := listed.Assets[m.Base], listed.Assets[m.Quote]
+		st.markets[m.Name] = &market{cat: m, base: base, quote: quote, book: engine.NewBook(orders.Rules(m, base, quote)), sequence: listed.Sequences[m.Name]}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load assets: %w", err)
+	if err := ledger.LoadBalances(ctx, conn, st.balances.Load); err != nil {
+		return nil, err
 	}
-	rows, err = conn.Query(ctx, `SELECT name, base, quote, tick_size::text, lot_size::text, min_notional::text,
-		maker_fee_bps, taker_fee_bps, status, book_sequence FROM markets`)
-	if err != nil {
-		return nil, fmt.Errorf("load markets: %w", err)
-	}
-	for rows.Next() {
-		var m catalog.Market
-		var tick, lot, minNotional string
-		var sequence int64
-		if err := rows.Scan(&m.Name, &m.Base, &m.Quote, &tick, &lot, &minNotional, &m.MakerFeeBps, &m.TakerFeeBps, &m.Status, &sequence); err != nil {
-			return nil, fmt.Errorf("load markets: %w", err)
-		}
-		if err := scanAmounts([]string{tick, lot, minNotional}, &m.TickSize, &m.LotSize, &m.MinNotional); err != nil {
-			return nil, fmt.Errorf("market %s: %w", m.Name, err)
-		}
-		base, quote := assets[m.Base], assets[m.Quote]
-		st.markets[m.Name] = &market{cat: m, base: base, quote: quote, book: engine.NewBook(orders.Rules(m, base, quote)), sequence: sequence}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load markets: %w", err)
-	}
-
-	rows, err = conn.Query(ctx, `SELECT `+orderColumns+` FROM orders
-		WHERE status IN ('open', 'partially_filled') ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("load open orders: %w", err)
-	}
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, fmt.Errorf("load open orders: %w", err)
-		}
+	err = orders.LoadOpen(ctx, conn, func(o *orders.Order) error {
 		m, ok := st.markets[o.Market]
 		if !ok {
-			return nil, fmt.Errorf("open order %d is in unknown market %s", o.ID, o.Market)
+			return fmt.Errorf("open order %d is in unknown market %s", o.ID, o.Market)
 		}
-		side := engine.Buy
-		if o.Side == "sell" {
-			side = engine.Sell
-		}
-		if err := m.book.Restore(engine.RestingOrder{ID: o.ID, Owner: o.AccountID, Side: side, Price: *o.Price, Remaining: *o.Quantity - o.FilledQuantity}); err != nil {
-			return nil, err
+		if err := m.book.Restore(engine.RestingOrder{ID: o.ID, Owner: o.AccountID, Side: o.Side, Price: *o.Price, Remaining: *o.Quantity - o.FilledQuantity}); err != nil {
+			return err
 		}
 		st.open[o.ID] = o
+		st.remember(o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load open orders: %w", err)
+	err = orders.LoadClientIDs(ctx, conn, now.Add(-clientIDWindow), func(o *orders.Order) error {
+		st.remember(o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(id), 0) + 1 FROM orders").Scan(&st.nextOrderID); err != nil {
-		return nil, fmt.Errorf("next order id: %w", err)
+	if st.nextOrderID, st.nextTradeID, err = orders.NextIDs(ctx, conn); err != nil {
+		return nil, err
 	}
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(id), 0) + 1 FROM trades").Scan(&st.nextTradeID); err != nil {
-		return nil, fmt.Errorf("next trade id: %w", err)
+	if st.pending, err = transfers.LoadPending(ctx, conn); err != nil {
+		return nil, err
+	}
+	st.day = now.UTC().Truncate(24 * time.Hour)
+	if st.withdrawn, err = transfers.LoadWithdrawnSince(ctx, conn, st.day); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
 
-// orderColumns are read as text where they are NUMERIC: pgx's text form is
-// exact, and money.Parse turns it into an Amount without floats.
-const orderColumns = `id, user_id, account_id, market, client_order_id, side, type, time_in_force, post_only,
-	price::text, quantity::text, quote_quantity::text, filled_quantity::text, filled_quote::text, fee::text,
-	status, created_at, updated_at`
-
-func scanOrder(row pgx.Row) (*orders.Order, error) {
-	var o orders.Order
-	var price, qty, quoteQty *string
-	var filled, filledQuote, fee string
-	if err := row.Scan(&o.ID, &o.UserID, &o.AccountID, &o.Market, &o.ClientOrderID, &o.Side, &o.Type, &o.TimeInForce, &o.PostOnly,
-		&price, &qty, &quoteQty, &filled, &filledQuote, &fee, &o.Status, &o.CreatedAt, &o.UpdatedAt); err != nil {
-		return nil, err
+// remember makes an order findable by its client_order_id.
+func (s *state) remember(o *orders.Order) {
+	if o.ClientOrderID != nil {
+		s.clientIDs[clientKey{o.UserID, *o.ClientOrderID}] = o
 	}
-	var err error
-	if o.Price, err = optionalAmount(price); err != nil {
-		return nil, err
-	}
-	if o.Quantity, err = optionalAmount(qty); err != nil {
-		return nil, err
-	}
-	if o.QuoteQuantity, err = optionalAmount(quoteQty); err != nil {
-		return nil, err
-	}
-	if err := scanAmounts([]string{filled, filledQuote, fee}, &o.FilledQuantity, &o.FilledQuote, &o.Fee); err != nil {
-		return nil, err
-	}
-	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
-	return &o, nil
 }
 
-func optionalAmount(s *string) (*money.Amount, error) {
-	if s == nil {
-		return nil, nil
-	}
-	a, err := money.Parse(*s)
-	if err != nil {
-		return nil, fmt.Errorf("amount %q: %w", *s, err)
-	}
-	return &a, nil
-}
-
-func scanAmounts(texts []string, dst ...*money.Amount) error {
-	for i, t := range texts {
-		a, err := money.Parse(t)
-		if err != nil {
-			return fmt.Errorf("amount %q: %w", t, err)
+// forget drops the closed orders' client ids older than the window.
+func (s *state) forget(now time.Time) {
+	cutoff := now.Add(-clientIDWindow)
+	for k, o := range s.clientIDs {
+		if !o.Open() && o.CreatedAt.Before(cutoff) {
+			delete(s.clientIDs, k)
 		}
-		*dst[i] = a
 	}
-	return nil
+}
+
+// withdrawnToday is the day's withdrawn amount; a new UTC day starts the
+// count afresh.
+func (s *state) withdrawnToday(now time.Time, k transfers.DayKey) money.Amount {
+	if day := now.UTC().Truncate(24 * time.Hour); day.After(s.day) {
+		s.day = day
+		clear(s.withdrawn)
+	}
+	return s.withdrawn[k]
 }
 
 // timestamp is the batch's clock reading, truncated to what Postgres stores

@@ -11,7 +11,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
-	"github.com/crypto-exchange/exchange/service/internal/wallet"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
 // adminListSize bounds the admin lists; pending items beyond it show up
@@ -23,19 +23,19 @@ func (s *site) adminHome(c echo.Context) error {
 }
 
 type adminWalletView struct {
-	Deposits    []wallet.Deposit
-	Withdrawals []wallet.Withdrawal
+	Deposits    []transfers.Deposit
+	Withdrawals []transfers.Withdrawal
 }
 
 func (s *site) adminWalletPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	var v adminWalletView
 	var err error
-	page := wallet.Page{Limit: adminListSize}
-	if v.Deposits, err = s.Wallet.Deposits(ctx, 0, wallet.DepositPending, page); err != nil {
+	page := transfers.Page{Limit: adminListSize}
+	if v.Deposits, err = s.Wallet.Deposits(ctx, 0, transfers.DepositPending, page); err != nil {
 		return err
 	}
-	if v.Withdrawals, err = s.Wallet.Withdrawals(ctx, 0, wallet.WithdrawalPending, page); err != nil {
+	if v.Withdrawals, err = s.Wallet.Withdrawals(ctx, 0, transfers.WithdrawalPending, page); err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "admin_wallet", "Admin: deposits and withdrawals", v)

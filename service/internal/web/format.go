@@ -34,8 +34,8 @@ func amount(v any) string {
 	return "—"
 }
 
-// words turns a status such as partially_filled into words.
-func words(s string) string { return strings.ReplaceAll(s, "_", " ") }
+// words turns a name such as partially_filled into words.
+func words(v any) string { return strings.ReplaceAll(fmt.Sprint(v), "_", " ") }
 
 func capitalised(s string) string {
 	if s == "" {

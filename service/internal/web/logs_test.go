@@ -12,7 +12,6 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/config"
-	"github.com/crypto-exchange/exchange/service/internal/orders"
 )
 
 // requestLines are the server's request log lines for method and route;
@@ -98,8 +97,8 @@ func TestWebOrderLogLine(t *testing.T) {
 
 	v.post("/wallet/deposits", url.Values{"csrf_token": {csrf}, "asset": {"USDT"}, "amount": {"100"}}, "/wallet")
 	v.post("/markets/ETH-USDT/orders", url.Values{"csrf_token": {csrf}, "side": {"buy"}, "type": {"limit"}, "price": {"10"}, "quantity": {"1"}}, "/markets/ETH-USDT")
-	var o orders.Order
-	if err := x.db.Where("user_id = ?", uid).Take(&o).Error; err != nil {
+	var o struct{ ID int64 }
+	if err := x.db.Raw("SELECT id FROM orders WHERE user_id = ?", uid).Scan(&o).Error; err != nil {
 		t.Fatal(err)
 	}
 	wantLogged(t, oneRequestLine(t, x, "POST", "/markets/:market/orders"), uid, o.ID, "ETH-USDT")

@@ -126,7 +126,7 @@ func (s *site) placeOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.done(c, back, fmt.Sprintf("%s order %d placed: %s.", capitalised(o.Side), o.ID, words(o.Status)), v)
+	return s.done(c, back, fmt.Sprintf("%s order %d placed: %s.", capitalised(o.Side.String()), o.ID, words(o.Status)), v)
 }
 
 func (s *site) cancelOrder(c echo.Context) error {

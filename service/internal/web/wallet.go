@@ -9,7 +9,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
-	"github.com/crypto-exchange/exchange/service/internal/wallet"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
 // historySize is how many deposits and withdrawals the wallet page lists.
@@ -18,8 +18,8 @@ const historySize = 20
 type walletView struct {
 	Balances    []ledger.Balance
 	Assets      []catalog.Asset
-	Deposits    []wallet.Deposit
-	Withdrawals []wallet.Withdrawal
+	Deposits    []transfers.Deposit
+	Withdrawals []transfers.Withdrawal
 }
 
 func (s *site) walletPage(c echo.Context) error {
@@ -33,10 +33,10 @@ func (s *site) walletPage(c echo.Context) error {
 	if v.Assets, err = s.Catalog.Assets(ctx); err != nil {
 		return err
 	}
-	if v.Deposits, err = s.Wallet.Deposits(ctx, p.UserID, "", wallet.Page{Limit: historySize}); err != nil {
+	if v.Deposits, err = s.Wallet.Deposits(ctx, p.UserID, "", transfers.Page{Limit: historySize}); err != nil {
 		return err
 	}
-	if v.Withdrawals, err = s.Wallet.Withdrawals(ctx, p.UserID, "", wallet.Page{Limit: historySize}); err != nil {
+	if v.Withdrawals, err = s.Wallet.Withdrawals(ctx, p.UserID, "", transfers.Page{Limit: historySize}); err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "wallet", "Wallet", v)
@@ -50,7 +50,7 @@ func (s *site) deposit(c echo.Context) error {
 		return s.failed(c, "/wallet", err, "asset", "amount")
 	}
 	notice := fmt.Sprintf("Deposit of %s %s credited.", d.Amount, d.Asset)
-	if d.Status == wallet.DepositPending {
+	if d.Status == transfers.DepositPending {
 		notice = fmt.Sprintf("Deposit of %s %s recorded: it is credited once an admin approves it.", d.Amount, d.Asset)
 	}
 	return s.done(c, "/wallet", notice, nil)

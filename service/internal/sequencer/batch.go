@@ -1,0 +1,163 @@
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/audit"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/ledger"
+	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/risk"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
+)
+
+// batch accumulates what a group of commands changed, for each table's
+// owner to write in one transaction. It is reused from batch to batch.
+type batch struct {
+	now       time.Time
+	orders    orders.Changes
+	ledger    ledger.Changes
+	transfers transfers.Changes
+	audit     audit.Changes
+	markets   catalog.MarketChanges
+	events    eventLog
+	ids       *idPools
+}
+
+func (b *batch) reset(now time.Time) {
+	b.now = now
+	b.orders.Reset()
+	b.ledger.Reset()
+	b.transfers.Reset()
+	b.audit.Reset()
+	b.markets.Reset()
+	b.events = eventLog{}
+}
+
+// post applies one command's postings to the balances and records its
+// journal entry. An available balance that would go negative refuses the
+// whole posting with insufficient_funds and changes nothing: only a
+// command whose postings are its first change may let that through as
+// the client's error. Anything else is a fault that fails the batch.
+func (s *state) post(b *batch, kind, memo string, createdBy *int64, p *risk.Postings) (int64, error) {
+	legs := p.Legs()
+	if len(legs) == 0 {
+		return 0, nil
+	}
+	if err := risk.Balanced(legs); err != nil {
+		return 0, err
+	}
+	if err := s.balances.Apply(legs); err != nil {
+		var ins *risk.Insufficient
+		if errors.As(err, &ins) {
+			return 0, apierr.New(apierr.InsufficientFunds, "%s", ins.Error())
+		}
+		return 0, err
+	}
+	id := b.ids.entries.take()
+	b.ledger.Post(id, ledger.Entry{Kind: kind, Memo: memo, CreatedBy: createdBy, Legs: legs})
+	for _, l := range legs {
+		if l.Account != risk.ExternalAccount {
+			b.events.account(l.Account)
+		}
+	}
+	return id, nil
+}
+
+// commit writes the batch, publishes its events and commits, in one
+// pipeline: one round trip.
+func (b *batch) commit(ctx context.Context, conn *pgx.Conn, balances *risk.Balances, notices []string) error {
+	for _, k := range balances.Touched() {
+		b.ledger.Balances = append(b.ledger.Balances, ledger.Row{Key: k, Balance: balances.Get(k)})
+	}
+	q := &pgx.Batch{}
+	q.Queue("BEGIN")
+	b.orders.Queue(q, b.now)
+	b.ledger.Queue(q, b.now)
+	b.transfers.Queue(q, b.now)
+	b.audit.Queue(q, b.now)
+	b.markets.Queue(q)
+	for _, n := range notices {
+		q.Queue("SELECT pg_notify($1, $2)", EventsChannel, n)
+	}
+	q.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, q).Close(); err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	return nil
+}
+
+// rollback ends a failed batch's transaction; harmless when none is open.
+func rollback(ctx context.Context, conn *pgx.Conn) {
+	if !conn.IsClosed() {
+		conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	}
+}
+
+// idPool hands out ids reserved from a table's identity sequence in
+// blocks, so a batch numbers its rows without a round trip. Ids lost at a
+// failover leave gaps, which ids may have.
+type idPool struct {
+	reserve func(ctx context.Context, conn *pgx.Conn, n int) ([]int64, error)
+	block   int
+	ids     []int64
+}
+
+// ensure tops the pool up to at least n ids.
+func (p *idPool) ensure(ctx context.Context, conn *pgx.Conn, n int) error {
+	if len(p.ids) >= n {
+		return nil
+	}
+	more, err := p.reserve(ctx, conn, max(n-len(p.ids), p.block))
+	if err != nil {
+		return err
+	}
+	p.ids = append(p.ids, more...)
+	return nil
+}
+
+// take hands out one id; ensure made sure there is one.
+func (p *idPool) take() int64 {
+	id := p.ids[0]
+	p.ids = p.ids[1:]
+	return id
+}
+
+type idPools struct {
+	entries, deposits, withdrawals idPool
+}
+
+func newIDPools() *idPools {
+	return &idPools{
+		entries:     idPool{reserve: ledger.ReserveEntryIDs, block: 8192},
+		deposits:    idPool{reserve: transfers.ReserveDepositIDs, block: 256},
+		withdrawals: idPool{reserve: transfers.ReserveWithdrawalIDs, block: 256},
+	}
+}
+
+// ensure reserves what cmds may number: an entry per command at most, a
+// deposit per deposit, a withdrawal per withdrawal.
+func (p *idPools) ensure(ctx context.Context, conn *pgx.Conn, cmds []Command) error {
+	deposits, withdrawals := 0, 0
+	for _, c := range cmds {
+		if c.Deposit != nil {
+			deposits++
+		}
+		if c.Withdraw != nil {
+			withdrawals++
+		}
+	}
+	if err := p.entries.ensure(ctx, conn, len(cmds)); err != nil {
+		return err
+	}
+	if err := p.deposits.ensure(ctx, conn, deposits); err != nil {
+		return err
+	}
+	return p.withdrawals.ensure(ctx, conn, withdrawals)
+}

@@ -1,0 +1,193 @@
+package sequencer
+
+import (
+	"fmt"
+
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/audit"
+	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/risk"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
+)
+
+func (s *state) asset(symbol string) (catalog.Asset, *apierr.Error) {
+	a, ok := s.assets[symbol]
+	if !ok {
+		return a, apierr.New(apierr.UnknownAsset, "unknown asset %q", symbol)
+	}
+	return a, nil
+}
+
+// capCheck refuses a credit that would take an account's balance of the
+// asset (available and held) above the asset's cap: nobody can push a
+// shared total to the edge of the range, so nobody can make someone
+// else's deposit fail.
+func (s *state) capCheck(account int64, a catalog.Asset, credit money.Amount) *apierr.Error {
+	total, err := s.balances.Get(risk.Key{Account: account, Asset: a.Symbol}).Total()
+	if err == nil {
+		total, err = total.Add(credit)
+	}
+	if err != nil || total > a.BalanceMax {
+		held, _ := s.balances.Get(risk.Key{Account: account, Asset: a.Symbol}).Total()
+		return apierr.New(apierr.LimitExceeded, "an account holds at most %s %s; it holds %s now", a.BalanceMax, a.Symbol, held)
+	}
+	return nil
+}
+
+func errFourEyes(what string) *apierr.Error {
+	return apierr.New(apierr.FourEyesRequired, "admins cannot decide their own %s; another admin must (four eyes)", what)
+}
+
+// credit moves amount from the outside world to an account.
+func (s *state) credit(b *batch, account int64, asset string, amount money.Amount, kind, memo string, by *int64) (int64, error) {
+	var p risk.Postings
+	p.Transfer(asset, amount, risk.ExternalAccount, risk.Available, account, risk.Available)
+	return s.post(b, kind, memo, by, &p)
+}
+
+func (s *state) deposit(b *batch, c *Deposit) (Result, error) {
+	a, e := s.asset(c.Asset)
+	if e != nil {
+		return refuse(e)
+	}
+	if c.Amount <= 0 || c.Amount > a.DepositMax {
+		return refuse(apierr.New(apierr.LimitExceeded, "a single %s deposit is at most %s", a.Symbol, a.DepositMax))
+	}
+	d := &transfers.Deposit{UserID: c.UserID, AccountID: c.AccountID, Asset: a.Symbol, Amount: c.Amount,
+		Status: transfers.DepositPending, CreatedAt: b.now, UpdatedAt: b.now}
+	if c.Demo {
+		if e := s.capCheck(c.AccountID, a, c.Amount); e != nil {
+			return refuse(e)
+		}
+		id, err := s.credit(b, c.AccountID, a.Symbol, c.Amount, "deposit", "demo deposit", nil)
+		if err != nil {
+			return refusal(err)
+		}
+		d.Status, d.EntryID = transfers.DepositCredited, &id
+	}
+	d.ID = b.ids.deposits.take()
+	if d.Status == transfers.DepositPending {
+		s.pending.Deposits[d.ID] = d
+	}
+	b.transfers.CreatedDeposit(d)
+	return Result{Deposit: d}, nil
+}
+
+func (s *state) reviewDeposit(b *batch, c *ReviewDeposit) (Result, error) {
+	d := s.pending.Deposits[c.DepositID]
+	if d == nil {
+		return refuse(apierr.New(apierr.Conflict, "deposit %d is not pending", c.DepositID))
+	}
+	if d.UserID == c.AdminID {
+		return refuse(errFourEyes("deposit"))
+	}
+	status := transfers.DepositRejected
+	if c.Approve {
+		a, e := s.asset(d.Asset)
+		if e != nil {
+			return refuse(e)
+		}
+		if e := s.capCheck(d.AccountID, a, d.Amount); e != nil {
+			return refuse(e)
+		}
+		id, err := s.credit(b, d.AccountID, d.Asset, d.Amount, "deposit", fmt.Sprintf("deposit %d approved", d.ID), &c.AdminID)
+		if err != nil {
+			return refusal(err)
+		}
+		d.EntryID, status = &id, transfers.DepositCredited
+	}
+	reviewer := c.AdminID
+	d.Status, d.ReviewedBy, d.UpdatedAt = status, &reviewer, b.now
+	delete(s.pending.Deposits, d.ID)
+	b.transfers.DecidedDeposit(d)
+	b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "deposit_" + string(status), Target: &d.UserID,
+		Subject: fmt.Sprintf("deposit %d", d.ID), Detail: fmt.Sprintf("%s %s", d.Amount, d.Asset)})
+	return Result{Deposit: d}, nil
+}
+
+func (s *state) withdraw(b *batch, c *Withdraw) (Result, error) {
+	a, e := s.asset(c.Asset)
+	if e != nil {
+		return refuse(e)
+	}
+	day := transfers.DayKey{UserID: c.UserID, Asset: a.Symbol}
+	today := s.withdrawnToday(b.now, day)
+	if total, err := today.Add(c.Amount); err != nil || total > a.WithdrawalDailyLimit {
+		left := max(a.WithdrawalDailyLimit-today, 0)
+		return refuse(apierr.New(apierr.LimitExceeded, "daily %s withdrawal limit is %s; %s left today", a.Symbol, a.WithdrawalDailyLimit, left))
+	}
+	var p risk.Postings
+	p.Move(c.AccountID, a.Symbol, risk.Available, risk.Held, c.Amount)
+	hold, err := s.post(b, "withdrawal_hold", "withdrawal requested", nil, &p)
+	if err != nil {
+		return refusal(err)
+	}
+	w := &transfers.Withdrawal{ID: b.ids.withdrawals.take(), UserID: c.UserID, AccountID: c.AccountID, Asset: a.Symbol, Amount: c.Amount,
+		Address: c.Address, Status: transfers.WithdrawalPending, HoldEntryID: hold, CreatedAt: b.now, UpdatedAt: b.now}
+	s.withdrawn[day] = today + c.Amount
+	s.pending.Withdrawals[w.ID] = w
+	b.transfers.CreatedWithdrawal(w)
+	return Result{Withdrawal: w}, nil
+}
+
+func (s *state) reviewWithdrawal(b *batch, c *ReviewWithdrawal) (Result, error) {
+	w := s.pending.Withdrawals[c.WithdrawalID]
+	if w == nil {
+		return refuse(apierr.New(apierr.Conflict, "withdrawal %d is not pending", c.WithdrawalID))
+	}
+	if w.UserID == c.AdminID {
+		return refuse(errFourEyes("withdrawal"))
+	}
+	if !c.Approve && c.Reason == "" {
+		return refuse(apierr.New(apierr.InvalidRequest, "a rejection needs a reason"))
+	}
+	var p risk.Postings
+	kind, memo, status := "withdrawal_complete", fmt.Sprintf("withdrawal %d sent", w.ID), transfers.WithdrawalCompleted
+	if c.Approve {
+		p.Transfer(w.Asset, w.Amount, w.AccountID, risk.Held, risk.ExternalAccount, risk.Available)
+	} else {
+		p.Move(w.AccountID, w.Asset, risk.Held, risk.Available, w.Amount)
+		kind, memo, status = "withdrawal_reject", fmt.Sprintf("withdrawal %d rejected", w.ID), transfers.WithdrawalRejected
+	}
+	id, err := s.post(b, kind, memo, &c.AdminID, &p)
+	if err != nil {
+		return Result{}, fmt.Errorf("sequencer: withdrawal %d's hold: %w", w.ID, err)
+	}
+	if status == transfers.WithdrawalRejected {
+		// A rejected withdrawal leaves the day's count: the limit counts
+		// what leaves.
+		if day := (transfers.DayKey{UserID: w.UserID, Asset: w.Asset}); !w.CreatedAt.Before(s.day) {
+			s.withdrawn[day] -= w.Amount
+		}
+	}
+	reviewer := c.AdminID
+	w.Status, w.FinalEntryID, w.ReviewedBy, w.Reason, w.UpdatedAt = status, &id, &reviewer, c.Reason, b.now
+	delete(s.pending.Withdrawals, w.ID)
+	b.transfers.DecidedWithdrawal(w)
+	b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "withdrawal_" + string(status), Target: &w.UserID,
+		Subject: fmt.Sprintf("withdrawal %d", w.ID), Detail: fmt.Sprintf("%s %s %s", w.Amount, w.Asset, c.Reason)})
+	return Result{Withdrawal: w}, nil
+}
+
+func (s *state) adjust(b *batch, c *Adjust) (Result, error) {
+	if c.UserID == c.AdminID {
+		return refuse(errFourEyes("adjustment"))
+	}
+	a, e := s.asset(c.Asset)
+	if e != nil {
+		return refuse(e)
+	}
+	if c.Amount > 0 {
+		if e := s.capCheck(c.AccountID, a, c.Amount); e != nil {
+			return refuse(e)
+		}
+	}
+	id, err := s.credit(b, c.AccountID, a.Symbol, c.Amount, "adjustment", c.Reason, &c.AdminID)
+	if err != nil {
+		return refusal(err)
+	}
+	b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "adjustment", Target: &c.UserID,
+		Subject: fmt.Sprintf("entry %d", id), Detail: fmt.Sprintf("%s %s: %s", c.Amount, a.Symbol, c.Reason)})
+	return Result{EntryID: id}, nil
+}

@@ -1,0 +1,102 @@
+// Package transfers owns the deposits and withdrawals tables: money
+// arriving from outside and leaving to outside addresses. Requests and
+// decisions on them go through the sequencer (they change balances); this
+// package holds their vocabulary, the reads, the loaders the sequencer's
+// rebuild needs, and the batch writer it calls.
+package transfers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/crypto-exchange/exchange/service/internal/money"
+)
+
+// DepositStatus is where a deposit is.
+type DepositStatus string
+
+const (
+	DepositPending  DepositStatus = "pending"
+	DepositCredited DepositStatus = "credited"
+	DepositRejected DepositStatus = "rejected"
+)
+
+// WithdrawalStatus is where a withdrawal is.
+type WithdrawalStatus string
+
+const (
+	WithdrawalPending   WithdrawalStatus = "pending"
+	WithdrawalCompleted WithdrawalStatus = "completed"
+	WithdrawalRejected  WithdrawalStatus = "rejected"
+)
+
+// Deposit is money arriving from outside.
+type Deposit struct {
+	ID         int64         `json:"id,string"`
+	UserID     int64         `json:"user_id,string"`
+	AccountID  int64         `json:"-" gorm:"-"`
+	Asset      string        `json:"asset"`
+	Amount     money.Amount  `json:"amount"`
+	Status     DepositStatus `json:"status"`
+	EntryID    *int64        `json:"-"`
+	ReviewedBy *int64        `json:"-"`
+	CreatedAt  time.Time     `json:"created_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+}
+
+// Withdrawal is money leaving to an outside address.
+type Withdrawal struct {
+	ID           int64            `json:"id,string"`
+	UserID       int64            `json:"user_id,string"`
+	AccountID    int64            `json:"-" gorm:"-"`
+	Asset        string           `json:"asset"`
+	Amount       money.Amount     `json:"amount"`
+	Address      string           `json:"address"`
+	Status       WithdrawalStatus `json:"status"`
+	Reason       string           `json:"reason,omitempty"`
+	HoldEntryID  int64            `json:"-"`
+	FinalEntryID *int64           `json:"-"`
+	ReviewedBy   *int64           `json:"-"`
+	CreatedAt    time.Time        `json:"created_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
+}
+
+// Page is a keyset page: items with id below Before, newest first.
+type Page struct {
+	Before int64 // 0 means from the newest
+	Limit  int
+}
+
+// Deposits lists a user's deposits (userID 0: everyone's), optionally by status.
+func Deposits(ctx context.Context, db *gorm.DB, userID int64, status DepositStatus, p Page) ([]Deposit, error) {
+	var out []Deposit
+	if err := listQuery(db.WithContext(ctx), userID, string(status), p).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list deposits: %w", err)
+	}
+	return out, nil
+}
+
+// Withdrawals lists a user's withdrawals (userID 0: everyone's), optionally by status.
+func Withdrawals(ctx context.Context, db *gorm.DB, userID int64, status WithdrawalStatus, p Page) ([]Withdrawal, error) {
+	var out []Withdrawal
+	if err := listQuery(db.WithContext(ctx), userID, string(status), p).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list withdrawals: %w", err)
+	}
+	return out, nil
+}
+
+func listQuery(q *gorm.DB, userID int64, status string, p Page) *gorm.DB {
+	if userID != 0 {
+		q = q.Where("user_id = ?", userID)
+	}
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	if p.Before > 0 {
+		q = q.Where("id < ?", p.Before)
+	}
+	return q.Order("id DESC").Limit(p.Limit)
+}
