@@ -97,13 +97,6 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, label string, s
 	if err := s.StepUp(ctx, p, code); err != nil {
 		return APIKey{}, "", err
 	}
-	var active int64
-	if err := s.db.WithContext(ctx).Model(&apiKeyRow{}).Where("user_id = ? AND revoked_at IS NULL", p.UserID).Count(&active).Error; err != nil {
-		return APIKey{}, "", fmt.Errorf("count api keys: %w", err)
-	}
-	if active >= maxKeysPerUser {
-		return APIKey{}, "", apierr.New(apierr.LimitExceeded, "at most %d active API keys; revoke one first", maxKeysPerUser)
-	}
 	id := "ak_" + randomToken(12)
 	secret := randomToken(32)
 	sealed, err := s.seal(id, secret)
@@ -111,8 +104,25 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, label string, s
 		return APIKey{}, "", err
 	}
 	row := apiKeyRow{ID: id, UserID: p.UserID, Label: label, SecretSealed: sealed, Scopes: canonical, CreatedAt: s.now()}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The user's row lock makes parallel creations count one by one.
+		if err := tx.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", p.UserID).Error; err != nil {
+			return err
+		}
+		var active int64
+		if err := tx.Model(&apiKeyRow{}).Where("user_id = ? AND revoked_at IS NULL", p.UserID).Count(&active).Error; err != nil {
+			return err
+		}
+		if active >= maxKeysPerUser {
+			return apierr.New(apierr.LimitExceeded, "at most %d active API keys; revoke one first", maxKeysPerUser)
+		}
+		return tx.Create(&row).Error
+	})
+	if _, client := apierr.As(err); err != nil && !client {
 		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
+	}
+	if err != nil {
+		return APIKey{}, "", err
 	}
 	return row.public(), secret, nil
 }
@@ -218,6 +228,9 @@ func (s *Service) lookupKey(ctx context.Context, keyID string) (cachedKey, error
 	if ok && s.now().Sub(k.loaded) < keyCacheTTL {
 		return k, nil
 	}
+	// A revocation that lands while the record is read must not be undone
+	// by caching what was read before it.
+	gen := s.keysGen.Load()
 	var row struct {
 		ID           string
 		UserID       int64
@@ -254,7 +267,9 @@ func (s *Service) lookupKey(ctx context.Context, keyID string) (cachedKey, error
 		loaded:     s.now(),
 	}
 	s.keysMu.Lock()
-	s.keys[keyID] = k
+	if s.keysGen.Load() == gen {
+		s.keys[keyID] = k
+	}
 	s.keysMu.Unlock()
 	return k, nil
 }
@@ -263,6 +278,7 @@ func (s *Service) lookupKey(ctx context.Context, keyID string) (cachedKey, error
 func (s *Service) forgetKeys(ids ...string) {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
+	s.keysGen.Add(1)
 	if len(ids) == 0 {
 		clear(s.keys)
 	}

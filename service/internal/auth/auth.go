@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -60,8 +61,9 @@ type Service struct {
 	signatures  *signatureLog
 	gate        *gate
 
-	keysMu sync.Mutex
-	keys   map[string]cachedKey
+	keysMu  sync.Mutex
+	keys    map[string]cachedKey
+	keysGen atomic.Uint64 // counts forgetKeys calls
 }
 
 // New builds the service. secretKey seals API key secrets and two-factor
@@ -191,6 +193,11 @@ type LoginResult struct {
 // and a wrong or replayed code counts as a failed attempt.
 func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginResult, error) {
 	email := strings.ToLower(strings.TrimSpace(r.Email))
+	if len(email) > 254 {
+		// No account has such an address (normaliseEmail refuses them),
+		// and it would not fit the throttle's key.
+		return LoginResult{}, apierr.New(apierr.InvalidCredentials, "wrong email or password")
+	}
 	var u User
 	err := s.db.WithContext(ctx).Where("email = ?", email).Take(&u).Error
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
@@ -269,15 +276,8 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err := s.db.WithContext(ctx).Take(&u, p.UserID).Error; err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	ok, err := s.verify(ctx, u.PasswordHash, current)
-	if err != nil {
-		if isBusy(err) {
-			return err
-		}
-		return fmt.Errorf("change password: %w", err)
-	}
-	if !ok {
-		return apierr.New(apierr.InvalidCredentials, "the current password is wrong")
+	if err := s.checkCurrentPassword(ctx, u, current); err != nil {
+		return err
 	}
 	if err := s.StepUp(ctx, p, code); err != nil {
 		return err
@@ -304,6 +304,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		}
 		if err := tx.Model(&apiKeyRow{}).Where("user_id = ? AND revoked_at IS NULL", u.ID).Update("revoked_at", s.now()).Error; err != nil {
 			return fmt.Errorf("change password: revoke api keys: %w", err)
+		}
+		if err := forgetDevices(tx, u.ID); err != nil {
+			return err
 		}
 		return notifyAccess(tx, change)
 	})
@@ -335,6 +338,9 @@ func (s *Service) SetStatus(ctx context.Context, admin Principal, userID int64, 
 		if status == StatusFrozen {
 			if err := tx.Where("user_id = ?", userID).Delete(&sessionRow{}).Error; err != nil {
 				return fmt.Errorf("end sessions of frozen user: %w", err)
+			}
+			if err := forgetDevices(tx, userID); err != nil {
+				return err
 			}
 			if err := notifyAccess(tx, AccessChange{UserID: userID}); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -32,12 +33,16 @@ type limit struct {
 //     (one account) or many accounts (one IP). A busy NAT only reaches the
 //     IP ceiling through guessing, and even then its known devices pass.
 //   - stepUp: two-factor codes asked for again before a sensitive action.
+//   - password: the current password asked for again (to change it, to
+//     turn two-factor off), so a stolen session cannot guess it faster
+//     than a login could.
 var (
 	limitAccountIP = limit{"account_ip", 5, 15 * time.Minute}
 	limitDevice    = limit{"device", 5, 15 * time.Minute}
 	limitAccount   = limit{"account", 20, time.Hour}
 	limitIP        = limit{"ip", 100, time.Hour}
 	limitStepUp    = limit{"step_up", 5, 15 * time.Minute}
+	limitPassword  = limit{"password", 5, 15 * time.Minute}
 )
 
 // attempt is one limit applied to one key.
@@ -92,7 +97,7 @@ func (s *Service) reserve(ctx context.Context, attempts []attempt) error {
 func (s *Service) release(ctx context.Context, attempts []attempt, forget bool) error {
 	for _, a := range attempts {
 		q := "UPDATE login_attempts SET attempts = greatest(attempts - 1, 0) WHERE scope = ? AND key = ?"
-		if forget && (a.limit == limitAccountIP || a.limit == limitDevice || a.limit == limitStepUp) {
+		if forget && (a.limit == limitAccountIP || a.limit == limitDevice || a.limit == limitStepUp || a.limit == limitPassword) {
 			q = "DELETE FROM login_attempts WHERE scope = ? AND key = ?"
 		}
 		if err := s.db.WithContext(ctx).Exec(q, a.scope, a.key).Error; err != nil {
@@ -165,6 +170,26 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 	}
 	defer done()
 	return hashPassword(password)
+}
+
+// checkCurrentPassword verifies a signed-in user's password again, under
+// its own limit: a wrong one is invalid_credentials and counts.
+func (s *Service) checkCurrentPassword(ctx context.Context, u User, password string) error {
+	attempts := []attempt{{limitPassword, strconv.FormatInt(u.ID, 10)}}
+	if err := s.reserve(ctx, attempts); err != nil {
+		return err
+	}
+	ok, err := s.verify(ctx, u.PasswordHash, password)
+	switch {
+	case err != nil && isBusy(err):
+		_ = s.release(ctx, attempts, false)
+		return err
+	case err != nil:
+		return fmt.Errorf("check password of user %d: %w", u.ID, err)
+	case !ok:
+		return apierr.New(apierr.InvalidCredentials, "the current password is wrong")
+	}
+	return s.release(ctx, attempts, true)
 }
 
 func (s *Service) verify(ctx context.Context, encoded, password string) (bool, error) {

@@ -76,8 +76,10 @@ func (s *Service) StartTOTP(ctx context.Context, p Principal) error {
 
 // EnableTOTP turns two-factor authentication on once code shows that the
 // user's app holds the pending secret, and returns the recovery codes,
-// which are never shown again.
-func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) ([]string, error) {
+// which are never shown again. It takes the current password: a stolen
+// session alone must not tie the account to the thief's phone. A mail
+// tells the owner.
+func (s *Service) EnableTOTP(ctx context.Context, p Principal, password, code string) ([]string, error) {
 	u, err := s.user(ctx, p.UserID)
 	if err != nil {
 		return nil, err
@@ -88,12 +90,18 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) ([]s
 	if u.TOTPSecretSealed == nil {
 		return nil, apierr.New(apierr.Conflict, "start the two-factor setup first")
 	}
+	if err := s.checkCurrentPassword(ctx, u, password); err != nil {
+		return nil, err
+	}
 	if err := s.consumeTOTP(ctx, u, code); err != nil {
 		return nil, err
 	}
 	var codes []string
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if codes, err = s.newRecoveryCodes(tx, u.ID); err != nil {
+			return err
+		}
+		if err := enqueueMail(tx, totpMail(u.Email, true)); err != nil {
 			return err
 		}
 		return tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{"totp_enabled": true, "updated_at": s.now()}).Error
@@ -115,15 +123,8 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, password, code s
 	if !u.TOTPEnabled {
 		return apierr.New(apierr.Conflict, "two-factor authentication is not on")
 	}
-	ok, err := s.verify(ctx, u.PasswordHash, password)
-	if err != nil {
-		if isBusy(err) {
-			return err
-		}
-		return fmt.Errorf("disable totp: user %d: %w", u.ID, err)
-	}
-	if !ok {
-		return apierr.New(apierr.InvalidCredentials, "the password is wrong")
+	if err := s.checkCurrentPassword(ctx, u, password); err != nil {
+		return err
 	}
 	if err := s.StepUp(ctx, p, code); err != nil {
 		return err
@@ -131,6 +132,9 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, password, code s
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec("DELETE FROM recovery_codes WHERE user_id = ?", u.ID).Error; err != nil {
 			return fmt.Errorf("disable totp: %w", err)
+		}
+		if err := enqueueMail(tx, totpMail(u.Email, false)); err != nil {
+			return err
 		}
 		return tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
 			"totp_secret_sealed": nil, "totp_enabled": false, "totp_last_step": 0, "updated_at": s.now()}).Error

@@ -11,6 +11,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
@@ -95,7 +96,7 @@ func (s *api) login(c echo.Context) error {
 		return err
 	}
 	res, err := s.Auth.Login(c.Request().Context(), auth.LoginRequest{
-		Email: req.Email, Password: req.Password, Code: req.TOTPCode, IP: c.RealIP(), Device: cookieValue(c, auth.DeviceCookie),
+		Email: req.Email, Password: req.Password, Code: req.TOTPCode, IP: ratelimit.ClientKey(c.RealIP()), Device: cookieValue(c, auth.DeviceCookie),
 	})
 	if err != nil {
 		return err

@@ -120,17 +120,23 @@ func (s *api) candles(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
 func timeParam(c echo.Context, name string, def time.Time) (time.Time, error) {
 	raw := c.QueryParam(name)
 	if raw == "" {
 		return def, nil
 	}
-	if secs, err := strconv.ParseInt(raw, 10, 64); err == nil {
-		return time.Unix(secs, 0).UTC(), nil
-	}
 	t, err := time.Parse(time.RFC3339, raw)
-	if err != nil {
-		return time.Time{}, apierr.New(apierr.InvalidRequest, "%s must be an RFC 3339 time or unix seconds", name)
+	if secs, perr := strconv.ParseInt(raw, 10, 64); perr == nil {
+		t, err = time.Unix(secs, 0).UTC(), nil
+	}
+	// PostgreSQL's timestamps, and any market's history, lie within these.
+	if err != nil || t.Before(minTime) || t.After(maxTime) {
+		return time.Time{}, apierr.New(apierr.InvalidRequest, "%s must be an RFC 3339 time or unix seconds between 1970 and 9999", name)
 	}
 	return t, nil
 }

@@ -55,6 +55,22 @@ func (w *wsConn) send(op string, channels ...string) {
 	}
 }
 
+// any reads the next message, whatever it is.
+func (w *wsConn) any() wsMsg {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, data, err := w.c.Read(ctx)
+	if err != nil {
+		w.t.Fatalf("waiting for a message: %v", err)
+	}
+	var m wsMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		w.t.Fatalf("bad message %s", data)
+	}
+	return m
+}
+
 // next reads until a message of the wanted type on the wanted channel.
 func (w *wsConn) next(typ, channel string) wsMsg {
 	w.t.Helper()

@@ -55,7 +55,11 @@ func (s *api) placeOrders(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	// A batch weighs one order budget per order; authenticate spent one.
+	// A batch weighs one order per order in both budgets; the one request
+	// is already spent.
+	if err := ratelimit.ChargeIP(c, len(req.Orders)-1); err != nil {
+		return err
+	}
 	if err := ratelimit.ChargeUser(c, mustPrincipal(c).UserID, len(req.Orders)-1); err != nil {
 		return err
 	}

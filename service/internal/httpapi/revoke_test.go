@@ -158,3 +158,80 @@ func TestStreamsEndWhenAccessEnds(t *testing.T) {
 	}
 	t.Logf("slowest stream to close after its access ended: %v", worst.Round(time.Millisecond))
 }
+
+// A socket whose upgrade races a revocation is closed too: the stream
+// checks its credential once more after it is registered.
+func TestStreamsOpenedDuringARevocationEnd(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	a := x.trader()
+	for round := range 8 {
+		key := a.apiKey("read")
+		var opened []*stream
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				h := key.keyHeader()
+				path := h.Get("X-Test-Path")
+				h.Del("X-Test-Path")
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c, _, err := websocket.Dial(ctx, strings.Replace(x.url, "http", "ws", 1)+path, &websocket.DialOptions{HTTPHeader: h})
+				if err != nil {
+					return // refused at the upgrade: the key was already revoked
+				}
+				t.Cleanup(func() { c.CloseNow() })
+				s := &stream{name: "racing socket", w: &wsConn{t: t, c: c}, closed: make(chan struct{})}
+				go func() {
+					for {
+						if _, _, err := c.Read(context.Background()); err != nil {
+							s.err = err
+							close(s.closed)
+							return
+						}
+					}
+				}()
+				mu.Lock()
+				opened = append(opened, s)
+				mu.Unlock()
+			})
+		}
+		a.mustJSON("DELETE", "/api/v1/api-keys/"+key.key, nil, 204, nil)
+		wg.Wait()
+		for _, s := range opened {
+			select {
+			case <-s.closed:
+			case <-time.After(2 * time.Second):
+				t.Fatalf("round %d: a socket opened while its key was revoked is still open", round)
+			}
+		}
+	}
+}
+
+// One message naming a channel many times costs one subscription and
+// one snapshot; a message may name twenty channels at most.
+func TestSubscribeAmplification(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	w := x.dialWS(nil)
+	channels := make([]string, 220)
+	for i := range channels {
+		channels[i] = "book:BTC-USDT"
+	}
+	w.send("subscribe", channels[:20]...)
+	w.next("snapshot", "book:BTC-USDT")
+	if m := w.next("subscribed", ""); len(m.Channels) != 1 {
+		t.Fatalf("twenty copies of one channel subscribed as %v", m.Channels)
+	}
+	w.send("subscribe", "book:BTC-USDT") // already subscribed: no second snapshot
+	if m := w.any(); m.Type != "subscribed" || len(m.Channels) != 1 {
+		t.Fatalf("resubscribing answered %+v first, want subscribed and no snapshot", m)
+	}
+	w.send("subscribe", channels...)
+	if e := w.next("error", ""); e.Code != "too_many_subscriptions" {
+		t.Fatalf("220 channels in one message: %+v", e)
+	}
+	w.send("subscribe", "trades:BTC-USDT")
+	if m := w.next("subscribed", ""); len(m.Channels) != 1 || m.Channels[0] != "trades:BTC-USDT" {
+		t.Fatalf("after the refusal: %+v", m)
+	}
+}

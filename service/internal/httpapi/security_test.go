@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func (c *client) withTOTP() (string, []string) {
 	secret := st.Pending.Secret()
 	// A step earlier than now, so that the current code is still unused.
 	code, _ := totp.GenerateCode(secret, time.Now().Add(-30*time.Second))
-	recovery, err := a.EnableTOTP(ctx, p, code)
+	recovery, err := a.EnableTOTP(ctx, p, testPassword, code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,5 +210,59 @@ func TestSecretsAreNotCached(t *testing.T) {
 		if st >= 300 || h.Get("Cache-Control") != "no-store" {
 			t.Errorf("%s: %d, Cache-Control %q", name, st, h.Get("Cache-Control"))
 		}
+	}
+}
+
+// Two-factor cannot be turned on with a stolen session alone: it takes
+// the password, and the owner gets a mail.
+func TestTurningTwoFactorOnTakesThePassword(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	c := x.trader()
+	a, _ := auth.New(x.db, secretKey, time.Now)
+	userID, _ := strconv.ParseInt(c.userID, 10, 64)
+	ctx, p := context.Background(), auth.Principal{UserID: userID}
+	if err := a.StartTOTP(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := a.TOTP(ctx, userID)
+	code, _ := totp.GenerateCode(st.Pending.Secret(), time.Now())
+	if _, err := a.EnableTOTP(ctx, p, "not my password", code); err == nil {
+		t.Fatal("two-factor turned on without the password")
+	}
+	if _, err := a.EnableTOTP(ctx, p, testPassword, code); err != nil {
+		t.Fatal(err)
+	}
+	var mails int64
+	x.db.Raw("SELECT count(*) FROM mail_outbox WHERE subject LIKE 'Two-factor authentication is on%'").Scan(&mails)
+	if mails != 1 {
+		t.Fatalf("%d mails about two-factor going on", mails)
+	}
+}
+
+// Twenty-five keys asked for at once: exactly the twenty allowed.
+func TestAPIKeyLimitHoldsInParallel(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	c := x.trader()
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for range 25 {
+		wg.Go(func() {
+			if st, _ := c.do("POST", "/api/v1/api-keys", map[string]any{"scopes": []string{"read"}}); st == 201 {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 20 {
+		t.Fatalf("%d keys made in parallel, want the 20 allowed", ok.Load())
+	}
+}
+
+// Times outside what the database stores are refused, not a fault.
+func TestCandleTimesOutOfRange(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	c := x.anonymous()
+	for _, q := range []string{"from=9224318016000&to=9224318016060", "from=-211000000000", "to=9999999999999", "from=0001-01-01T00:00:00Z"} {
+		c.wantError("GET", "/api/v1/markets/BTC-USDT/candles?"+q, nil, 400, "invalid_request")
 	}
 }

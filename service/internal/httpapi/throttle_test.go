@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,4 +148,43 @@ func TestLoginBurstIsBounded(t *testing.T) {
 	if counts[401] == 0 || took > 5*time.Second {
 		t.Fatalf("burst: %v in %v", counts, took)
 	}
+}
+
+// A browser's standing ends with a password change: the devices that
+// knew the old password no longer skip the account's ceilings, and a
+// user is known on at most ten.
+func TestDevicesEndWithThePassword(t *testing.T) {
+	x := newExchange(t, config.ModeDemo, behindProxy)
+	owner := x.trader()
+	var devices int64
+	for range 12 {
+		x.anonymous().login("trader1@example.com", testPassword)
+	}
+	x.db.Raw("SELECT count(*) FROM login_devices").Scan(&devices)
+	if devices != 10 {
+		t.Fatalf("%d devices kept for one user, want at most 10", devices)
+	}
+	owner.mustJSON("POST", "/api/v1/auth/password", map[string]string{"current_password": testPassword, "new_password": "a whole new password"}, 204, nil)
+	x.db.Raw("SELECT count(*) FROM login_devices").Scan(&devices)
+	if devices != 0 {
+		t.Fatalf("%d devices outlived the password change", devices)
+	}
+}
+
+// The current password asked for again is throttled like a login: a
+// stolen session cannot guess it faster.
+func TestCurrentPasswordGuessesAreThrottled(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	c := x.trader()
+	for range 5 {
+		c.wantError("POST", "/api/v1/auth/password", map[string]string{"current_password": "guess number one", "new_password": "a whole new password"}, 401, "invalid_credentials")
+	}
+	c.wantError("POST", "/api/v1/auth/password", map[string]string{"current_password": testPassword, "new_password": "a whole new password"}, 429, "too_many_requests")
+}
+
+// An address longer than any account's is a wrong login, not a fault.
+func TestOverlongLoginEmail(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	long := strings.Repeat("a", 3000) + "@example.com"
+	x.anonymous().wantError("POST", "/api/v1/auth/login", map[string]string{"email": long, "password": "whatever it is"}, 401, "invalid_credentials")
 }

@@ -34,7 +34,7 @@ func TestLoginWithTwoFactorCode(t *testing.T) {
 	}
 	secret := st.Pending.Secret()
 	now, _ := totp.GenerateCode(secret, time.Now())
-	recovery, err := a.EnableTOTP(ctx, p, now)
+	recovery, err := a.EnableTOTP(ctx, p, testPassword, now)
 	if err != nil || len(recovery) != 10 {
 		t.Fatalf("enable: %d recovery codes, %v", len(recovery), err)
 	}

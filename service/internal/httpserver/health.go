@@ -18,12 +18,26 @@ func (s *Server) healthz(c echo.Context) error {
 }
 
 // readyz fails while draining, when the database is unreachable, or when the
-// schema is behind this binary, so no traffic reaches a pod that cannot serve it.
+// schema is behind this binary, so no traffic reaches a pod that cannot
+// serve it. It is on the public port, unbudgeted (probes come from the
+// node's address): its checks run at most once a second, whoever asks.
 func (s *Server) readyz(c echo.Context) error {
 	if s.draining.Load() {
 		return errNotReady("shutting down")
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	s.ready.Lock()
+	defer s.ready.Unlock()
+	if time.Since(s.ready.at) > time.Second {
+		s.ready.err, s.ready.at = s.checkReady(c.Request().Context()), time.Now()
+	}
+	if s.ready.err != nil {
+		return s.ready.err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) checkReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	sqlDB := database.SQL(s.DB)
 	if err := sqlDB.PingContext(ctx); err != nil {
@@ -42,7 +56,7 @@ func (s *Server) readyz(c echo.Context) error {
 	if !s.Feed.Ready() {
 		return errNotReady("market data is not in sync yet")
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	return nil
 }
 
 func errNotReady(why string) error { return apierr.New(apierr.NotReady, "%s", why) }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,12 @@ type Server struct {
 	metrics  *httpMetrics
 	limiter  *ratelimit.Limiter
 	draining atomic.Bool
+	// ready caches readyz's checks for a second.
+	ready struct {
+		sync.Mutex
+		at  time.Time
+		err error
+	}
 }
 
 // New wires middleware and routes.
@@ -71,9 +78,10 @@ func New(d Deps) *Server {
 		inputcheck.RequestID(newRequestID),
 		s.logRequest,
 		s.recoverPanics,
+		// Budgets first: a client over its budget costs no body read.
+		ratelimit.Middleware(s.limiter, classify),
 		middleware.BodyLimit("64K"),
 		inputcheck.Middleware,
-		ratelimit.Middleware(s.limiter, classify),
 		// The CSP's img-src allows data: for the inline PNG of the two-factor QR code.
 		middleware.SecureWithConfig(middleware.SecureConfig{
 			XSSProtection:         "0", // the legacy XSS auditor is itself a risk; CSP replaces it

@@ -37,7 +37,10 @@ func (f *Feed) recheck(ctx context.Context, clients []*Client) {
 	for _, c := range clients {
 		expires, ok, err := f.gate.StillValid(ctx, c.access.Credential)
 		if err != nil {
-			return // the feed resyncs and asks again
+			// Unknown: a stream that cannot be checked is not one to keep.
+			f.log.Warn("stream access check failed; closing the stream", "user_id", c.UserID, "error", err.Error())
+			c.revoke()
+			continue
 		}
 		if !ok {
 			c.revoke()

@@ -167,12 +167,13 @@ func addTo(m map[int64]map[*Client]struct{}, key int64, c *Client) {
 	m[key][c] = struct{}{}
 }
 
-// subscribe adds the client to a channel and returns how many it has.
-func (h *Hub) subscribe(c *Client, channel string) int {
+// subscribe adds the client to a channel and returns how many it has,
+// and whether this one is new.
+func (h *Hub) subscribe(c *Client, channel string) (int, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if c.subs[channel] {
-		return len(c.subs)
+		return len(c.subs), false
 	}
 	c.subs[channel] = true
 	switch channel {
@@ -186,7 +187,7 @@ func (h *Hub) subscribe(c *Client, channel string) int {
 		}
 		h.channels[channel][c] = struct{}{}
 	}
-	return len(c.subs)
+	return len(c.subs), true
 }
 
 func (h *Hub) unsubscribe(c *Client, channel string) {

@@ -51,6 +51,12 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 	conn.SetReadLimit(maxInbound)
 	c := f.hub.NewClient(a)
 	defer f.hub.Remove(c)
+	if a.UserID != 0 {
+		// A revocation announced between the upgrade's authentication and
+		// the registration just above found no stream to close: ask once
+		// more, now that any later one will find it.
+		f.recheck(r.Context(), []*Client{c})
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	go func() {
@@ -63,16 +69,16 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 			conn.CloseNow()
 			return nil
 		}
-		if err := allow(); err != nil {
-			f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_requests", Message: err.Error()}))
-			continue
-		}
 		var req request
 		if err := json.Unmarshal(data, &req); err != nil {
+			if err := allow(); err != nil {
+				f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_requests", Message: err.Error()}))
+				continue
+			}
 			f.hub.deliver(c, encode(reply{Type: "error", Code: "invalid_json", Message: "send {\"op\":\"subscribe\",\"channels\":[...]}"}))
 			continue
 		}
-		f.handle(c, req)
+		f.handle(c, req, allow)
 	}
 }
 
@@ -119,10 +125,25 @@ func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, c *Client) {
 	}
 }
 
-// handle applies one subscribe or unsubscribe request.
-func (f *Feed) handle(c *Client, req request) {
+// handle applies one subscribe or unsubscribe request. Each channel in it
+// spends the connection's message budget: one message naming a channel
+// two hundred times costs what two hundred messages would.
+func (f *Feed) handle(c *Client, req request, allow func() error) {
+	if len(req.Channels) > MaxSubscriptions {
+		f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_subscriptions", Message: "at most 20 channels per message"}))
+		return
+	}
 	var ok []string
+	seen := map[string]bool{}
 	for _, ch := range req.Channels {
+		if seen[ch] {
+			continue
+		}
+		seen[ch] = true
+		if err := allow(); err != nil {
+			f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_requests", Message: err.Error()}))
+			break
+		}
 		if err := f.checkChannel(c, ch); err != nil {
 			f.hub.deliver(c, encode(reply{Type: "error", Code: err.code, Message: err.msg}))
 			continue
@@ -172,9 +193,13 @@ func (f *Feed) checkChannel(c *Client, ch string) *channelError {
 func (f *Feed) subscribe(c *Client, ch string) bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if f.hub.subscribe(c, ch) > MaxSubscriptions {
+	n, added := f.hub.subscribe(c, ch)
+	if n > MaxSubscriptions {
 		f.hub.unsubscribe(c, ch)
 		return false
+	}
+	if !added {
+		return true // already subscribed: the client has its snapshot
 	}
 	kind, market, _ := strings.Cut(ch, ":")
 	switch kind {

@@ -33,12 +33,24 @@ func Middleware(l *Limiter, classify Classifier) echo.MiddlewareFunc {
 			}
 			c.Set(limiterKey, l)
 			c.Set(classKey, class)
-			if err := answer(c, class, ByIP, l.Take(class, ByIP, c.RealIP(), 1)); err != nil {
+			if err := answer(c, class, ByIP, l.Take(class, ByIP, ClientKey(c.RealIP()), 1)); err != nil {
 				return err
 			}
 			return next(c)
 		}
 	}
+}
+
+// ChargeIP spends weight more of the client address's budget for the
+// request's class, beyond the one request Middleware spent: a batch of
+// orders weighs as many orders.
+func ChargeIP(c echo.Context, weight int) error {
+	l, ok := c.Get(limiterKey).(*Limiter)
+	class, _ := c.Get(classKey).(Class)
+	if !ok || weight <= 0 {
+		return nil
+	}
+	return answer(c, class, ByIP, l.Take(class, ByIP, ClientKey(c.RealIP()), weight))
 }
 
 // ChargeUser spends weight of the user's budget for the request's class:

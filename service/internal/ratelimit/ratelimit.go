@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,6 +147,27 @@ type Decision struct {
 	RetryAfter time.Duration
 }
 
+// maxBucketsPerShard bounds memory: 64 shards of this many buckets, about
+// 100 bytes each, is some 100 MiB at most. A shard that is full and has no
+// idle bucket to forget refuses new keys (fails closed) until one refills:
+// an attacker with a million addresses must not reset anyone's budget.
+const maxBucketsPerShard = 16384
+
+// ClientKey is the key of a client's per-IP budgets: an IPv4 address, or
+// an IPv6 address's /64, which one subscriber usually holds whole (so
+// rotating addresses inside it buys nothing).
+func ClientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || addr.Is4() || addr.Is4In6() {
+		return ip
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 // Limiter keeps the buckets. It is safe for concurrent use.
 type Limiter struct {
 	rules       Rules
@@ -201,6 +223,12 @@ func (l *Limiter) Take(class Class, scope Scope, key string, weight int) Decisio
 	defer sh.mu.Unlock()
 	b := sh.buckets[k]
 	if b == nil {
+		if len(sh.buckets) >= maxBucketsPerShard {
+			l.sweepLocked(sh, now)
+		}
+		if len(sh.buckets) >= maxBucketsPerShard {
+			return Decision{Rule: rule, RetryAfter: time.Second}
+		}
 		b = &bucket{tokens: float64(rule.Burst), at: now}
 		sh.buckets[k] = b
 	}
@@ -226,13 +254,17 @@ func (l *Limiter) Sweep() {
 	for i := range l.shards {
 		sh := &l.shards[i]
 		sh.mu.Lock()
-		for k, b := range sh.buckets {
-			rule := l.rules[k.class][k.scope]
-			if b.tokens+now.Sub(b.at).Seconds()*rule.rate() >= float64(rule.Burst) {
-				delete(sh.buckets, k)
-			}
-		}
+		l.sweepLocked(sh, now)
 		sh.mu.Unlock()
+	}
+}
+
+func (l *Limiter) sweepLocked(sh *shard, now time.Time) {
+	for k, b := range sh.buckets {
+		rule := l.rules[k.class][k.scope]
+		if b.tokens+now.Sub(b.at).Seconds()*rule.rate() >= float64(rule.Burst) {
+			delete(sh.buckets, k)
+		}
 	}
 }
 

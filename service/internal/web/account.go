@@ -13,6 +13,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
 
@@ -68,7 +69,7 @@ func (s *site) login(c echo.Context) error {
 	next := localPath(formValue(c, "next"), "/")
 	res, err := s.Auth.Login(c.Request().Context(), auth.LoginRequest{
 		Email: formValue(c, "email"), Password: formValue(c, "password"), Code: formValue(c, "totp_code"),
-		IP: c.RealIP(), Device: cookieValue(c, auth.DeviceCookie),
+		IP: ratelimit.ClientKey(c.RealIP()), Device: cookieValue(c, auth.DeviceCookie),
 	})
 	if e, ok := apierr.As(err); ok {
 		f := flash{Error: capitalised(e.Message), Form: map[string]string{"email": formValue(c, "email"), "next": next}}
@@ -172,7 +173,7 @@ func (s *site) startTOTP(c echo.Context) error {
 // recovery codes travel once, in a response nothing stores (no-store),
 // and never in a cookie.
 func (s *site) enableTOTP(c echo.Context) error {
-	codes, err := s.Auth.EnableTOTP(c.Request().Context(), mustPrincipal(c), formValue(c, "totp_code"))
+	codes, err := s.Auth.EnableTOTP(c.Request().Context(), mustPrincipal(c), formValue(c, "password"), formValue(c, "totp_code"))
 	if err != nil {
 		return s.failed(c, "/account", err)
 	}

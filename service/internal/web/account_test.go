@@ -35,9 +35,11 @@ func TestTwoFactorAndAPIKeys(t *testing.T) {
 	secret := u.text("#totp-secret")
 	u.screenshot("account-totp-setup")
 
+	u.typeIn("#enable-password", testPassword)
 	u.typeIn("#enable-code", wrongCode(t, secret))
 	u.submit(`form[action="/account/totp/enable"] button`)
 	u.waitText(".flash.error", "two-factor code is wrong")
+	u.typeIn("#enable-password", testPassword)
 	u.typeIn("#enable-code", code(t, secret, time.Now()))
 	u.submit(`form[action="/account/totp/enable"] button`)
 	u.waitText("#totp-state", "On")

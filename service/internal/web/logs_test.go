@@ -144,7 +144,7 @@ func TestNoSecretsInWebLogs(t *testing.T) {
 	secrets["totp secret"] = secret
 	enableCode := code(t, secret, time.Now())
 	// The answer is the page itself, with the recovery codes shown once.
-	status, _, account := v.send("POST", "/account/totp/enable", url.Values{"csrf_token": {csrf}, "totp_code": {enableCode}}, nil)
+	status, _, account := v.send("POST", "/account/totp/enable", url.Values{"csrf_token": {csrf}, "password": {testPassword}, "totp_code": {enableCode}}, nil)
 	if status != http.StatusOK || !strings.Contains(account, "Two-factor authentication is on") {
 		t.Fatalf("two-factor authentication did not turn on: %d %.500s", status, account)
 	}

@@ -5,10 +5,11 @@
 -- counted one by one and no more are checked than the limit allows. The
 -- scopes: an account from one IP, an account from a device that logged in
 -- before, the account as a whole and an IP as a whole (the slower
--- ceilings, which known devices skip), and step-up codes per user.
+-- ceilings, which known devices skip), and, per user, step-up codes and
+-- the current password asked for again (a new password, two-factor off).
 DROP TABLE login_failures;
 CREATE TABLE login_attempts (
-    scope        TEXT        NOT NULL CHECK (scope IN ('account_ip', 'device', 'account', 'ip', 'step_up')),
+    scope        TEXT        NOT NULL CHECK (scope IN ('account_ip', 'device', 'account', 'ip', 'step_up', 'password')),
     key          TEXT        NOT NULL,
     attempts     INTEGER     NOT NULL CHECK (attempts >= 0),
     window_start TIMESTAMPTZ NOT NULL,
