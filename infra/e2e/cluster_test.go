@@ -50,6 +50,19 @@ func eventually(t *testing.T, limit time.Duration, what string, check func() err
 	}
 }
 
+// holds fails the test as soon as check fails within the time given, and
+// passes if it never does (what eventually has reached must stay).
+func holds(t *testing.T, limit time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if err := check(); err != nil {
+			t.Fatalf("%s: failed within %s: %v", what, limit, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 // checker collects failed expectations of one object so a test reports
 // every mismatch at once.
 type checker struct {
@@ -82,8 +95,11 @@ func (e *environment) deployment(t *testing.T, ns, name string) *appsv1.Deployme
 
 // deploymentAvailable: the rollout is complete and every replica is ready.
 func deploymentAvailable(d *appsv1.Deployment, replicas int32) error {
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != replicas {
-		return fmt.Errorf("spec.replicas = %v, want %d", d.Spec.Replicas, replicas)
+	if d.Spec.Replicas == nil {
+		return fmt.Errorf("spec.replicas is unset, want %d", replicas)
+	}
+	if *d.Spec.Replicas != replicas {
+		return fmt.Errorf("spec.replicas = %d, want %d", *d.Spec.Replicas, replicas)
 	}
 	s := d.Status
 	if s.ObservedGeneration < d.Generation || s.UpdatedReplicas != replicas || s.ReadyReplicas != replicas ||

@@ -22,7 +22,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -110,6 +109,47 @@ func changed(ops map[string]apitype.OpType) []string {
 	slices.Sort(out)
 	return out
 }
+
+// upSteps runs an up and returns, in the engine's order, one entry per
+// resource step as it started ("start <op> type::name") and as it finished
+// ("done <op> type::name").
+func upSteps(t *testing.T, st auto.Stack, log *engineLog) (auto.UpResult, []string, error) {
+	t.Helper()
+	ch := make(chan events.EngineEvent)
+	var steps []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			switch {
+			case ev.ResourcePreEvent != nil && !ev.ResourcePreEvent.Planning:
+				m := ev.ResourcePreEvent.Metadata
+				steps = append(steps, fmt.Sprintf("start %s %s", m.Op, urnTypeName(m.URN)))
+			case ev.ResOutputsEvent != nil && !ev.ResOutputsEvent.Planning:
+				m := ev.ResOutputsEvent.Metadata
+				steps = append(steps, fmt.Sprintf("done %s %s", m.Op, urnTypeName(m.URN)))
+			}
+		}
+	}()
+	res, err := st.Up(context.Background(), optup.ProgressStreams(log.f), optup.EventStreams(ch))
+	<-done
+	return res, steps, err
+}
+
+// requireBefore fails unless step first occurs, and occurs before step then.
+func requireBefore(t *testing.T, steps []string, first, then string) {
+	t.Helper()
+	i, j := slices.Index(steps, first), slices.Index(steps, then)
+	if i < 0 || j < 0 || i > j {
+		t.Errorf("want %q before %q; the engine's steps were:\n  %s", first, then, strings.Join(steps, "\n  "))
+	}
+}
+
+// The server's HPA and Deployment as changed() and upSteps name them.
+const (
+	hpaStep = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler::exchange"
+	depStep = "kubernetes:apps/v1:Deployment::exchange"
+)
 
 // urnTypeName is "type::name" of a URN (urn:pulumi:stack::project::type::name).
 func urnTypeName(urn string) string {
@@ -256,20 +296,24 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 		if err != nil {
 			t.Fatalf("preview: %v\n%s", err, log.tail())
 		}
-		want := []string{"update kubernetes:apps/v1:Deployment::exchange"}
+		// With autoscaling off the HPA is pinned to the count, so it moves
+		// with it.
+		want := []string{"update " + depStep, "update " + hpaStep}
 		if got := changed(ops); !slices.Equal(got, want) {
 			t.Fatalf("preview after changing replicas plans %v, want only %v", got, want)
 		}
 	})
-	tm.step("up (replicas 3)", func() {
+	tm.step("up (replicas 3): the HPA's bounds first, then the count", func() {
 		log := env.engineLog(t, "up-replicas")
-		res, err := st.Up(ctx, optup.ProgressStreams(log.f))
+		res, steps, err := upSteps(t, st, log)
 		if err != nil {
 			t.Fatalf("up: %v\n%s", err, log.tail())
 		}
-		if ch := *res.Summary.ResourceChanges; ch["update"] != 1 || ch["create"]+ch["delete"]+ch["replace"] != 0 {
-			t.Errorf("up changed %v, want one update", ch)
+		if ch := *res.Summary.ResourceChanges; ch["update"] != 2 || ch["create"]+ch["delete"]+ch["replace"] != 0 {
+			t.Errorf("up changed %v, want two updates (the HPA and the Deployment)", ch)
 		}
+		requireBefore(t, steps, "done update "+hpaStep, "start update "+depStep)
+		assertHPA(t, 3, 3, 70)
 		eventually(t, settle, "deployment exchange with 3 replicas", func() error {
 			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 3)
 		})
@@ -282,7 +326,7 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 	cfg.set(t, "exchange:app", "autoscaling", map[string]any{
 		"enabled": true, "minReplicas": 3, "maxReplicas": 6, "targetCPUUtilization": 70,
 	})
-	tm.step("autoscaling on: preview creates the HPA, leaves the Deployment", func() {
+	tm.step("autoscaling on: preview widens the HPA, leaves the Deployment", func() {
 		if err := st.SetConfig(ctx, "exchange:app", cfg.value("exchange:app")); err != nil {
 			t.Fatal(err)
 		}
@@ -291,8 +335,9 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 		if err != nil {
 			t.Fatalf("preview: %v\n%s", err, log.tail())
 		}
-		// The Deployment is untouched: its count stays until the HPA takes it.
-		want := []string{"create kubernetes:autoscaling/v2:HorizontalPodAutoscaler::exchange"}
+		// The pinned HPA (3..3) gets the configured range; the Deployment is
+		// untouched: its count stays until the HPA takes it.
+		want := []string{"update " + hpaStep}
 		if got := changed(ops); !slices.Equal(got, want) {
 			t.Fatalf("preview after enabling autoscaling plans %v, want %v", got, want)
 		}
@@ -307,17 +352,7 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 		if r := env.deployment(t, appNS, "exchange").Spec.Replicas; r == nil || *r != 3 {
 			t.Errorf("right after enabling autoscaling the Deployment asks for %v replicas, want 3 (no dip)", r)
 		}
-		hpa, err := env.kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(ctx, "exchange", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := checker{t, "hpa exchange"}
-		c.eq("scaleTargetRef", hpa.Spec.ScaleTargetRef.Kind+"/"+hpa.Spec.ScaleTargetRef.Name, "Deployment/exchange")
-		c.eq("minReplicas", *hpa.Spec.MinReplicas, 3)
-		c.eq("maxReplicas", hpa.Spec.MaxReplicas, 6)
-		c.holds("cpu utilization target 70", len(hpa.Spec.Metrics) == 1 && hpa.Spec.Metrics[0].Resource != nil &&
-			hpa.Spec.Metrics[0].Resource.Name == corev1.ResourceCPU &&
-			*hpa.Spec.Metrics[0].Resource.Target.AverageUtilization == 70)
+		assertHPA(t, 3, 6, 70)
 		// The HPA owns the count now; it keeps at least minReplicas.
 		eventually(t, settle, "deployment exchange available under the HPA", func() error {
 			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 3)
@@ -358,15 +393,25 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 			t.Fatal(err)
 		}
 		log := env.engineLog(t, "up-autoscaling-off")
-		if _, err := st.Up(ctx, optup.ProgressStreams(log.f)); err != nil {
+		_, steps, err := upSteps(t, st, log)
+		if err != nil {
 			t.Fatalf("up (the autoscaler's field manager owns spec.replicas): %v\n%s", err, log.tail())
 		}
+		// The HPA is pinned to 2..2 before the count changes, so the HPA
+		// controller can only move it toward 2 (had the HPA been deleted
+		// instead, which Pulumi does last, its minReplicas 3 could have
+		// scaled the Deployment back up after the count was set: the
+		// failure this step once saw).
+		requireBefore(t, steps, "done update "+hpaStep, "start update "+depStep)
+		assertHPA(t, 2, 2, 70)
 		eventually(t, settle, "deployment exchange back to 2 replicas", func() error {
 			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 2)
 		})
-		if _, err := env.kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(ctx, "exchange", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("hpa exchange still exists with autoscaling off (err %v)", err)
-		}
+		// And it stays there while the HPA controller syncs the pinned HPA
+		// (every 5 s in this control plane).
+		holds(t, 12*time.Second, "deployment exchange stays at 2 replicas", func() error {
+			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 2)
+		})
 	})
 
 	tm.step("destroy", func() {
@@ -564,9 +609,8 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		c.eq("minAvailable", pdb.Spec.MinAvailable.IntValue(), 1)
 		c.eq("selector component", pdb.Spec.Selector.MatchLabels["app.kubernetes.io/component"], "server")
 	}
-	if _, err := kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(ctx, "exchange", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("hpa exchange exists with autoscaling disabled (err %v)", err)
-	}
+	// Autoscaling off: the HPA is pinned to the configured count.
+	assertHPA(t, replicas, replicas, 70)
 
 	s3 := mustURL(t, env.s3URL)
 	policies, err := kube.NetworkingV1().NetworkPolicies(appNS).List(ctx, metav1.ListOptions{})
@@ -710,6 +754,25 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 	assertStoreAccess(t)
 	assertFixtures(t)
 	return string(job.UID)
+}
+
+// assertHPA checks the server's HPA: it scales the Deployment between min
+// and max replicas on CPU utilization (with autoscaling off min = max =
+// app.replicas: pinned).
+func assertHPA(t *testing.T, minReplicas, maxReplicas, cpuTarget int32) {
+	t.Helper()
+	hpa, err := env.kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(context.Background(), "exchange", metav1.GetOptions{})
+	if err != nil {
+		t.Errorf("hpa exchange: %v", err)
+		return
+	}
+	c := checker{t, "hpa exchange"}
+	c.eq("scaleTargetRef", hpa.Spec.ScaleTargetRef.APIVersion+" "+hpa.Spec.ScaleTargetRef.Kind+"/"+hpa.Spec.ScaleTargetRef.Name, "apps/v1 Deployment/exchange")
+	c.holds(fmt.Sprintf("minReplicas %d", minReplicas), hpa.Spec.MinReplicas != nil && *hpa.Spec.MinReplicas == minReplicas)
+	c.eq("maxReplicas", hpa.Spec.MaxReplicas, maxReplicas)
+	c.holds(fmt.Sprintf("cpu utilization target %d", cpuTarget), len(hpa.Spec.Metrics) == 1 && hpa.Spec.Metrics[0].Resource != nil &&
+		hpa.Spec.Metrics[0].Resource.Name == corev1.ResourceCPU && hpa.Spec.Metrics[0].Resource.Target.AverageUtilization != nil &&
+		*hpa.Spec.Metrics[0].Resource.Target.AverageUtilization == cpuTarget)
 }
 
 // assertStoreAccess signs requests to the store with the backup CronJob's

@@ -12,6 +12,8 @@ import (
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/crypto-exchange/exchange/infra/platform/settings"
 )
 
 // server declares the Deployment and everything that routes to, scales,
@@ -21,7 +23,12 @@ func (a *ExchangeApp) server(ctx *pulumi.Context, args *ExchangeAppArgs, sa *cor
 	s := args.Settings
 	parent := pulumi.Parent(a)
 	labels := appLabels(serverLabel)
-	dep, err := a.deployment(ctx, args, sa, appSec, job)
+	// The HPA comes first and the Deployment depends on it: see autoscaler.
+	hpa, err := a.autoscaler(ctx, args)
+	if err != nil {
+		return err
+	}
+	dep, err := a.deployment(ctx, args, sa, appSec, job, hpa)
 	if err != nil {
 		return err
 	}
@@ -48,31 +55,6 @@ func (a *ExchangeApp) server(ctx *pulumi.Context, args *ExchangeAppArgs, sa *cor
 	}
 	if err := a.ingress(ctx, args, svc); err != nil {
 		return err
-	}
-	if s.Autoscaling.Enabled {
-		as := s.Autoscaling
-		if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, appName, &autoscalingv2.HorizontalPodAutoscalerArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: labels},
-			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
-				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
-					ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: dep.Metadata.Name().Elem(),
-				},
-				MinReplicas: pulumi.Int(as.MinReplicas),
-				MaxReplicas: pulumi.Int(as.MaxReplicas),
-				Metrics: autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
-					Type: pulumi.String("Resource"),
-					Resource: &autoscalingv2.ResourceMetricSourceArgs{
-						Name: pulumi.String("cpu"),
-						Target: &autoscalingv2.MetricTargetArgs{
-							Type:               pulumi.String("Utilization"),
-							AverageUtilization: pulumi.Int(as.TargetCPUUtilization),
-						},
-					},
-				}},
-			},
-		}, parent); err != nil {
-			return fmt.Errorf("exchange autoscaler: %w", err)
-		}
 	}
 	if s.Disruption.Enabled {
 		if _, err := policyv1.NewPodDisruptionBudget(ctx, appName, &policyv1.PodDisruptionBudgetArgs{
@@ -101,6 +83,73 @@ func (a *ExchangeApp) server(ctx *pulumi.Context, args *ExchangeAppArgs, sa *cor
 		return fmt.Errorf("exchange service monitor: %w", err)
 	}
 	return nil
+}
+
+// pinnedCPUUtilization is the CPU target of the pinned HPA (autoscaling
+// off). It decides nothing: with minReplicas = maxReplicas the controller
+// can only hold the count. It is a constant (the default of
+// app.autoscaling.targetCPUUtilization) because the settings neither check
+// nor read app.autoscaling's fields while autoscaling is off.
+const pinnedCPUUtilization = 70
+
+// hpaBounds are the HPA's minReplicas, maxReplicas and CPU target: the
+// configured range with autoscaling on; pinned to app.replicas with it off.
+func hpaBounds(s settings.App) (minReplicas, maxReplicas, cpuTarget int) {
+	if as := s.Autoscaling; as.Enabled {
+		return as.MinReplicas, as.MaxReplicas, as.TargetCPUUtilization
+	}
+	return s.Replicas, s.Replicas, pinnedCPUUtilization
+}
+
+// autoscaler declares the HPA of the server Deployment, whether autoscaling
+// is on or off: off, it is pinned (minReplicas = maxReplicas = app.replicas).
+//
+// Pulumi runs creates and updates before deletes (pulumi/pulumi#2877,
+// #7535), so an HPA dropped from the program would be deleted only after
+// the Deployment's new count was set; meanwhile the HPA controller, which
+// enforces minReplicas and maxReplicas before it looks at metrics
+// (reconcileAutoscaler in k8s.io/kubernetes pkg/controller/podautoscaler/
+// horizontal.go), could scale the Deployment back into the old range, and
+// nothing would correct it after the delete (seen in the end-to-end test:
+// 2 replicas asked, 3 left). Kept and pinned, the HPA is updated, and the
+// Deployment depends on it, so the bounds change before the count does;
+// whatever the controller does in between moves toward the configured
+// count, and afterwards the pinned HPA itself holds that count. Turning
+// autoscaling on is the same update the other way: the range widens first,
+// then the Deployment lets go of spec.replicas.
+//
+// scaleTargetRef names the Deployment by its constant name, not by its
+// output: the Deployment depends on the HPA, not the other way round. On a
+// new stack the HPA exists a moment before its target (the controller
+// reports FailedGetScale until then).
+func (a *ExchangeApp) autoscaler(ctx *pulumi.Context, args *ExchangeAppArgs) (*autoscalingv2.HorizontalPodAutoscaler, error) {
+	minReplicas, maxReplicas, cpuTarget := hpaBounds(args.Settings)
+	hpa, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, appName, &autoscalingv2.HorizontalPodAutoscalerArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(appName), Namespace: a.Namespace, Labels: appLabels(serverLabel)},
+		Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+			ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
+				ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: pulumi.String(appName),
+			},
+			MinReplicas: pulumi.Int(minReplicas),
+			MaxReplicas: pulumi.Int(maxReplicas),
+			// Declared even when pinned: the API server would default an
+			// empty list to CPU at 80%.
+			Metrics: autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
+				Type: pulumi.String("Resource"),
+				Resource: &autoscalingv2.ResourceMetricSourceArgs{
+					Name: pulumi.String("cpu"),
+					Target: &autoscalingv2.MetricTargetArgs{
+						Type:               pulumi.String("Utilization"),
+						AverageUtilization: pulumi.Int(cpuTarget),
+					},
+				},
+			}},
+		},
+	}, pulumi.Parent(a))
+	if err != nil {
+		return nil, fmt.Errorf("exchange autoscaler: %w", err)
+	}
+	return hpa, nil
 }
 
 // ingress routes the configured host to the Service's http port, and only

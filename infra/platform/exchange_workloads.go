@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -92,9 +93,10 @@ func terminationGrace(shutdownTimeout string) int {
 }
 
 // deployment declares `exchange serve`, rolled only after the migration Job
-// for its image has completed.
+// for its image has completed, and changed only after the HPA (so a new
+// count never meets the HPA's old bounds; see autoscaler).
 func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa *corev1.ServiceAccount,
-	appSec *corev1.Secret, job *batchv1.Job) (*appsv1.Deployment, error) {
+	appSec *corev1.Secret, job *batchv1.Job, hpa *autoscalingv2.HorizontalPodAutoscaler) (*appsv1.Deployment, error) {
 	s := args.Settings
 	labels := appLabels(serverLabel)
 	volumes, mounts := tmpVolume()
@@ -168,14 +170,16 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 			},
 		},
 	}
-	opts := []pulumi.ResourceOption{pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{job})}
+	opts := []pulumi.ResourceOption{pulumi.Parent(a), pulumi.DependsOn([]pulumi.Resource{job, hpa})}
 	replicas := s.Replicas
 	if s.Autoscaling.Enabled {
-		// With an HPA the replica count is the HPA's. Dropping the field
-		// instead would make the API server default it to 1 until the HPA
-		// scales back: a stack switching autoscaling on would lose all but
-		// one pod. Ignored, the provider keeps the live count while it owns
-		// the field and leaves it out once the HPA has taken it over.
+		// With autoscaling on the replica count is the HPA's. Dropping the
+		// field instead would make the API server default it to 1 until the
+		// HPA scales back: a stack switching autoscaling on would lose all
+		// but one pod. Ignored, the provider keeps the live count while it
+		// owns the field and leaves it out once the HPA has taken it over.
+		// With autoscaling off the program sets the count, and the pinned
+		// HPA holds the same one.
 		replicas = s.Autoscaling.MinReplicas
 		opts = append(opts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
 	}

@@ -46,10 +46,13 @@ func TestDevStack(t *testing.T) {
 		t.Errorf("replicas = %v, want 1", got)
 	}
 	if len(dep.Ignore) != 0 {
-		t.Errorf("without an HPA the Deployment must own replicas; ignoreChanges %v", dep.Ignore)
+		t.Errorf("with autoscaling off the Deployment must own replicas; ignoreChanges %v", dep.Ignore)
 	}
-	if len(r.ofType("kubernetes:autoscaling/v2:HorizontalPodAutoscaler"))+len(r.ofType("kubernetes:policy/v1:PodDisruptionBudget")) != 0 {
-		t.Error("dev declares an HPA or PDB")
+	// Autoscaling off: the HPA is kept, pinned to the count (see
+	// TestAutoscalingOffPinsTheHPA).
+	assertHPA(t, r, 1, 1, 70)
+	if len(r.ofType("kubernetes:policy/v1:PodDisruptionBudget")) != 0 {
+		t.Error("dev declares a PDB")
 	}
 	ingress := r.one(t, "kubernetes:helm.sh/v4:Chart", "nginx-ingress")
 	if get(ingress.Inputs, "values.controller.service.type") != "NodePort" ||
@@ -111,11 +114,7 @@ func TestProdStack(t *testing.T) {
 	if got := get(dep.Inputs, "spec.replicas"); got != 3.0 || !slices.Equal(dep.Ignore, []string{"spec.replicas"}) {
 		t.Errorf("with an HPA: replicas %v ignoreChanges %v, want 3 and [spec.replicas]", got, dep.Ignore)
 	}
-	hpa := r.one(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "exchange")
-	if get(hpa.Inputs, "spec.minReplicas") != 3.0 || get(hpa.Inputs, "spec.maxReplicas") != 12.0 ||
-		get(hpa.Inputs, "spec.scaleTargetRef.name") != "exchange" {
-		t.Errorf("hpa spec = %v", get(hpa.Inputs, "spec"))
-	}
+	assertHPA(t, r, 3, 12, 70)
 	pdb := r.one(t, "kubernetes:policy/v1:PodDisruptionBudget", "exchange")
 	if get(pdb.Inputs, "spec.minAvailable") != 2.0 {
 		t.Errorf("pdb minAvailable = %v", get(pdb.Inputs, "spec.minAvailable"))
@@ -190,6 +189,68 @@ func TestProdStack(t *testing.T) {
 
 // An existing S3-compatible store (offline minikube, the e2e sandbox) must
 // not need AWS at all: no AWS provider, no AWS resource.
+// Turning autoscaling off keeps the HPA, pinned to app.replicas, and the
+// Deployment (which owns the count again) is changed only after the HPA:
+// Pulumi deletes a resource dropped from the program only after every
+// create and update, so a deleted HPA would still hold its old bounds
+// while the Deployment's count changed, and could scale it back into them.
+// Turning it on is the same update the other way.
+func TestAutoscalingOffPinsTheHPA(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	setConfig(t, cfg, "app", "autoscaling.enabled", false)
+	// Outside the configured range (3..12), and not a default anywhere.
+	setConfig(t, cfg, "app", "replicas", 2)
+	setConfig(t, cfg, "app", "autoscaling.targetCPUUtilization", 50)
+	setConfig(t, cfg, "app", "disruptionBudget.minAvailable", 1)
+	r := run(t, "prod", cfg)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	dep := r.one(t, "kubernetes:apps/v1:Deployment", "exchange")
+	if got := get(dep.Inputs, "spec.replicas"); got != 2.0 || len(dep.Ignore) != 0 {
+		t.Errorf("autoscaling off: replicas %v ignoreChanges %v, want 2 and none (the program owns the count)", got, dep.Ignore)
+	}
+	// The target is not read with autoscaling off: the pinned HPA's is fixed.
+	assertHPA(t, r, 2, 2, 70)
+	if ann, _ := get(dep.Inputs, "metadata.annotations").(map[string]any); ann["pulumi.com/patchForce"] != "true" {
+		t.Errorf("the Deployment must take the count back from the HPA's field manager; annotations %v", ann)
+	}
+}
+
+// assertHPA checks the one HPA: its target, bounds and CPU target, and that
+// the Deployment depends on it (so Pulumi changes the HPA's bounds before
+// the Deployment's count) and not the other way round (which would be a
+// cycle, or the old order).
+func assertHPA(t *testing.T, r *result, minReplicas, maxReplicas, cpuTarget float64) {
+	t.Helper()
+	const hpaType = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+	hpa := r.one(t, hpaType, "exchange")
+	ref := fmt.Sprintf("%v %v/%v", get(hpa.Inputs, "spec.scaleTargetRef.apiVersion"),
+		get(hpa.Inputs, "spec.scaleTargetRef.kind"), get(hpa.Inputs, "spec.scaleTargetRef.name"))
+	if ref != "apps/v1 Deployment/exchange" {
+		t.Errorf("hpa scaleTargetRef = %s, want apps/v1 Deployment/exchange", ref)
+	}
+	if got, want := []any{get(hpa.Inputs, "spec.minReplicas"), get(hpa.Inputs, "spec.maxReplicas")}, []any{minReplicas, maxReplicas}; !slices.Equal(got, want) {
+		t.Errorf("hpa min/max = %v, want %v", got, want)
+	}
+	if get(hpa.Inputs, "spec.metrics.0.resource.name") != "cpu" || get(hpa.Inputs, "spec.metrics.0.resource.target.averageUtilization") != cpuTarget ||
+		len(get(hpa.Inputs, "spec.metrics").([]any)) != 1 {
+		t.Errorf("hpa metrics = %v, want cpu utilization %v", get(hpa.Inputs, "spec.metrics"), cpuTarget)
+	}
+	dep := r.one(t, "kubernetes:apps/v1:Deployment", "exchange")
+	if !dep.dependsOn(hpaType, "exchange") {
+		t.Errorf("the Deployment does not depend on the HPA; dependencies %v", dep.Deps)
+	}
+	if !dep.dependsOn("kubernetes:batch/v1:Job", "exchange-migrate") {
+		t.Errorf("the Deployment no longer waits for the migration Job; dependencies %v", dep.Deps)
+	}
+	for _, d := range hpa.Deps {
+		if strings.Contains(d, "kubernetes:apps/v1:Deployment") {
+			t.Errorf("the HPA depends on the Deployment (%s): Pulumi would change the count before the bounds", d)
+		}
+	}
+}
+
 func TestS3CompatibleStoreNeedsNoAWS(t *testing.T) {
 	cfg := stackConfig(t, "dev")
 	setConfig(t, cfg, "backup", "store", "s3-compatible")

@@ -78,7 +78,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("manifest has no row count for %s (%s)", table, sum)
 		}
 	}
-	if m.RowCounts["public.users"] != 5 || m.RowCounts["public.withdrawals"] != 12 {
+	if m.RowCounts["public.users"] != 6 || m.RowCounts["public.withdrawals"] != 12 { // four traders, two admins
 		t.Fatalf("row counts %v", m.RowCounts)
 	}
 	// Trading state, written by the sequencer: three orders (filled,

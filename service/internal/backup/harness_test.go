@@ -179,6 +179,10 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	second, err := a.Register(ctx, "second.admin@example.com", "another admin password", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 4 {
 		email := fmt.Sprintf("trader%d@example.com", i)
 		u, err := a.Register(ctx, email, "a trader password", auth.RoleTrader)
@@ -210,13 +214,19 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 		if _, err := w.RequestWithdrawal(ctx, o, "ETH", "0.5", "0xexampleaddress"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.ReviewWithdrawal(ctx, admin.ID, done.ID, true, ""); err != nil {
-			t.Fatal(err)
+		for _, by := range []int64{admin.ID, second.ID} { // four eyes
+			if _, err := w.ReviewWithdrawal(ctx, by, done.ID, true, ""); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if _, err := w.ReviewWithdrawal(ctx, admin.ID, rejected.ID, false, "address on a sanctions list"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Adjust(ctx, admin.ID, u.ID, "USDT", "0.75", "fee refund"); err != nil {
+		adj, err := w.Adjust(ctx, admin.ID, u.ID, "USDT", "0.75", "fee refund")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.ReviewAdjustment(ctx, second.ID, adj.ID, true); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -85,6 +85,9 @@ func Register(e *echo.Echo, d Deps) {
 	v1.POST("/admin/users/:id/freeze", s.adminSetUserStatus(auth.StatusFrozen), admin...)
 	v1.POST("/admin/users/:id/unfreeze", s.adminSetUserStatus(auth.StatusActive), admin...)
 	v1.POST("/admin/adjustments", s.adminAdjust, admin...)
+	v1.GET("/admin/adjustments", s.adminListAdjustments, admin...)
+	v1.POST("/admin/adjustments/:id/approve", s.adminReviewAdjustment(true), admin...)
+	v1.POST("/admin/adjustments/:id/reject", s.adminReviewAdjustment(false), admin...)
 	v1.POST("/admin/markets/:market/halt", s.adminMarketStatus(catalog.MarketHalted), admin...)
 	v1.POST("/admin/markets/:market/resume", s.adminMarketStatus(catalog.MarketOpen), admin...)
 }

@@ -405,9 +405,33 @@ func (s *api) adminAdjust(c echo.Context) error {
 	if err != nil {
 		return apierr.New(apierr.InvalidRequest, "user_id must be a user id string")
 	}
-	entry, err := s.Wallet.Adjust(c.Request().Context(), mustPrincipal(c).UserID, userID, req.Asset, req.Amount, req.Reason)
+	adj, err := s.Wallet.Adjust(c.Request().Context(), mustPrincipal(c).UserID, userID, req.Asset, req.Amount, req.Reason)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]string{"entry_id": strconv.FormatInt(entry, 10)})
+	return c.JSON(http.StatusCreated, adj)
+}
+
+func (s *api) adminListAdjustments(c echo.Context) error {
+	status, err := statusFilter(c, transfers.AdjustmentPending, transfers.AdjustmentApplied, transfers.AdjustmentRejected)
+	if err != nil {
+		return err
+	}
+	return listPage(c, func(p page) ([]transfers.Adjustment, error) {
+		return s.Wallet.Adjustments(c.Request().Context(), status, transfers.Page(p))
+	}, func(a transfers.Adjustment) int64 { return a.ID })
+}
+
+func (s *api) adminReviewAdjustment(approve bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		adj, err := s.Wallet.ReviewAdjustment(c.Request().Context(), mustPrincipal(c).UserID, id, approve)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, adj)
+	}
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -154,30 +155,67 @@ func TestDepositAndBalanceCaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	other.mustJSON("POST", "/api/v1/deposits", map[string]string{"asset": "BTC", "amount": "1"}, 201, nil)
-	admin := x.admin()
-	admin.wantError("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": greedy.userID, "asset": "BTC", "amount": "1", "reason": "over the cap"}, 400, "limit_exceeded")
+	admin, second := x.admin(), x.admin()
+	var adj struct{ ID string }
+	admin.mustJSON("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": greedy.userID, "asset": "BTC", "amount": "1", "reason": "over the cap"}, 201, &adj)
+	second.wantError("POST", "/api/v1/admin/adjustments/"+adj.ID+"/approve", nil, 400, "limit_exceeded")
 }
 
-// Admins cannot approve their own withdrawals or credit themselves: a
-// second admin must, and the audit trail records who did what.
+// Four eyes: money that enters (a credited deposit, an adjustment) or
+// leaves (a sent withdrawal) needs two different admins, neither of them
+// the account's owner, so one dishonest admin with a second account of
+// their own cannot pay themselves; the audit trail records who did what.
 func TestFourEyes(t *testing.T) {
 	x := newExchange(t, config.ModeLive)
-	alice, bob := x.admin(), x.admin()
+	alice, bob, carol := x.admin(), x.admin(), x.admin()
+	puppet := x.trader() // alice's own second account, say
+
+	// Alice's own deposit: she may not approve it at all.
 	var d depositJSON
 	alice.mustJSON("POST", "/api/v1/deposits", map[string]string{"asset": "BTC", "amount": "3"}, 201, &d)
 	alice.wantError("POST", "/api/v1/admin/deposits/"+d.ID+"/approve", nil, 403, "four_eyes_required")
-	bob.mustJSON("POST", "/api/v1/admin/deposits/"+d.ID+"/approve", nil, 200, nil)
+	// The puppet's deposit: one admin's approval credits nothing, twice
+	// neither; a second admin's does.
+	var pd depositJSON
+	puppet.mustJSON("POST", "/api/v1/deposits", map[string]string{"asset": "BTC", "amount": "1000"}, 201, &pd)
+	alice.mustJSON("POST", "/api/v1/admin/deposits/"+pd.ID+"/approve", nil, 200, &pd)
+	alice.wantError("POST", "/api/v1/admin/deposits/"+pd.ID+"/approve", nil, 403, "four_eyes_required")
+	if av, _ := puppet.balance("BTC"); av != "0" || pd.Status != "pending" {
+		t.Fatalf("one admin credited a deposit: %s, %+v", av, pd)
+	}
+	bob.mustJSON("POST", "/api/v1/admin/deposits/"+pd.ID+"/approve", nil, 200, &pd)
+	if av, _ := puppet.balance("BTC"); av != "1000" || pd.Status != "credited" {
+		t.Fatalf("two admins' approvals: %s, %+v", av, pd)
+	}
+
+	// Adjustments: proposed by one, applied by another; never to oneself.
 	alice.wantError("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": alice.userID, "asset": "BTC", "amount": "5", "reason": "paying myself"}, 403, "four_eyes_required")
+	var adj struct{ ID, Status string }
+	alice.mustJSON("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": puppet.userID, "asset": "BTC", "amount": "500", "reason": "paying my puppet"}, 201, &adj)
+	alice.wantError("POST", "/api/v1/admin/adjustments/"+adj.ID+"/approve", nil, 403, "four_eyes_required")
+	carol.mustJSON("POST", "/api/v1/admin/adjustments/"+adj.ID+"/reject", nil, 200, &adj)
+	if av, _ := puppet.balance("BTC"); av != "1000" || adj.Status != "rejected" {
+		t.Fatalf("a rejected adjustment: %s, %+v", av, adj)
+	}
+
+	// Withdrawals: the owner never; one approval sends nothing.
 	var w withdrawalJSON
-	alice.mustJSON("POST", "/api/v1/withdrawals", map[string]string{"asset": "BTC", "amount": "1", "address": "bc1qexampleaddress"}, 201, &w)
+	puppet.mustJSON("POST", "/api/v1/withdrawals", map[string]string{"asset": "BTC", "amount": "1", "address": "bc1qexampleaddress"}, 201, &w)
+	alice.mustJSON("POST", "/api/v1/admin/withdrawals/"+w.ID+"/approve", nil, 200, &w)
+	if w.Status != "pending" {
+		t.Fatalf("one admin sent a withdrawal: %+v", w)
+	}
 	alice.wantError("POST", "/api/v1/admin/withdrawals/"+w.ID+"/approve", nil, 403, "four_eyes_required")
-	alice.wantError("POST", "/api/v1/admin/withdrawals/"+w.ID+"/reject", map[string]string{"reason": "mine"}, 403, "four_eyes_required")
-	bob.mustJSON("POST", "/api/v1/admin/withdrawals/"+w.ID+"/approve", nil, 200, nil)
-	bob.mustJSON("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": alice.userID, "asset": "BTC", "amount": "0.5", "reason": "fee refund, ticket 7"}, 201, nil)
+	bob.mustJSON("POST", "/api/v1/admin/withdrawals/"+w.ID+"/approve", nil, 200, &w)
+	if w.Status != "completed" {
+		t.Fatalf("two admins' approvals: %+v", w)
+	}
+
 	var audit []string
-	x.db.Raw("SELECT action || ' by ' || admin_id || ' for ' || target_user_id FROM admin_audit ORDER BY id").Scan(&audit)
-	want := []string{"deposit_credited by " + bob.userID + " for " + alice.userID, "withdrawal_completed by " + bob.userID + " for " + alice.userID, "adjustment by " + bob.userID + " for " + alice.userID}
-	if len(audit) != 3 || audit[0] != want[0] || audit[1] != want[1] || audit[2] != want[2] {
+	x.db.Raw("SELECT action || ' by ' || admin_id FROM admin_audit ORDER BY id").Scan(&audit)
+	want := []string{"deposit_approved_first by " + alice.userID, "deposit_credited by " + bob.userID, "adjustment_proposed by " + alice.userID,
+		"adjustment_rejected by " + carol.userID, "withdrawal_approved_first by " + alice.userID, "withdrawal_completed by " + bob.userID}
+	if strings.Join(audit, "|") != strings.Join(want, "|") {
 		t.Fatalf("audit trail %q, want %q", audit, want)
 	}
 	if err := x.db.Exec("DELETE FROM admin_audit").Error; err == nil {

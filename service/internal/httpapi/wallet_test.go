@@ -33,13 +33,18 @@ func TestSignUpDepositWithdrawApprove(t *testing.T) {
 		t.Fatalf("after request: available %s held %s, want 1.1 / 0.4", av, held)
 	}
 
-	admin := x.admin()
+	admin, second := x.admin(), x.admin()
 	var pending struct{ Data []withdrawalJSON }
 	admin.mustJSON("GET", "/api/v1/admin/withdrawals?status=pending", nil, 200, &pending)
 	if len(pending.Data) != 1 || pending.Data[0].ID != w.ID {
 		t.Fatalf("pending withdrawals = %+v", pending)
 	}
+	// Four eyes: the first approval is recorded, the second sends.
 	admin.mustJSON("POST", "/api/v1/admin/withdrawals/"+w.ID+"/approve", nil, 200, &w)
+	if w.Status != "pending" {
+		t.Fatalf("after one approval = %+v, want still pending", w)
+	}
+	second.mustJSON("POST", "/api/v1/admin/withdrawals/"+w.ID+"/approve", nil, 200, &w)
 	if w.Status != "completed" {
 		t.Fatalf("approved withdrawal = %+v", w)
 	}
@@ -63,10 +68,14 @@ func TestLiveDepositWaitsForAdmin(t *testing.T) {
 	}
 	bob.wantError("POST", "/api/v1/admin/deposits/"+d.ID+"/approve", nil, 403, "forbidden")
 
-	admin := x.admin()
+	admin, other := x.admin(), x.admin()
 	var second depositJSON
 	bob.mustJSON("POST", "/api/v1/deposits", map[string]string{"asset": "USDT", "amount": "1"}, 201, &second)
 	admin.mustJSON("POST", "/api/v1/admin/deposits/"+d.ID+"/approve", nil, 200, &d)
+	if av, _ := bob.balance("USDT"); d.Status != "pending" || av != "0" {
+		t.Fatalf("one approval credited: %+v, available %s", d, av)
+	}
+	other.mustJSON("POST", "/api/v1/admin/deposits/"+d.ID+"/approve", nil, 200, &d)
 	admin.mustJSON("POST", "/api/v1/admin/deposits/"+second.ID+"/reject", nil, 200, &second)
 	if d.Status != "credited" || second.Status != "rejected" {
 		t.Fatalf("reviewed = %+v / %+v", d, second)
@@ -239,8 +248,19 @@ func TestAdminAdjustmentAndFreeze(t *testing.T) {
 	c := x.trader()
 	admin := x.admin()
 	admin.wantError("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": c.userID, "asset": "BTC", "amount": "2", "reason": ""}, 400, "invalid_request")
-	admin.mustJSON("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": c.userID, "asset": "BTC", "amount": "2", "reason": "goodwill credit, ticket 42"}, 201, nil)
-	admin.wantError("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": c.userID, "asset": "BTC", "amount": "-3", "reason": "clawback beyond balance"}, 400, "insufficient_funds")
+	var adj struct{ ID, Status string }
+	admin.mustJSON("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": c.userID, "asset": "BTC", "amount": "2", "reason": "goodwill credit, ticket 42"}, 201, &adj)
+	if av, _ := c.balance("BTC"); adj.Status != "pending" || av != "0" {
+		t.Fatalf("a proposed adjustment applied at once: %+v, available %s", adj, av)
+	}
+	admin.wantError("POST", "/api/v1/admin/adjustments/"+adj.ID+"/approve", nil, 403, "four_eyes_required")
+	second := x.admin()
+	second.mustJSON("POST", "/api/v1/admin/adjustments/"+adj.ID+"/approve", nil, 200, &adj)
+	if adj.Status != "applied" {
+		t.Fatalf("applied adjustment = %+v", adj)
+	}
+	admin.mustJSON("POST", "/api/v1/admin/adjustments", map[string]string{"user_id": c.userID, "asset": "BTC", "amount": "-3", "reason": "clawback beyond balance"}, 201, &adj)
+	second.wantError("POST", "/api/v1/admin/adjustments/"+adj.ID+"/approve", nil, 400, "insufficient_funds")
 	if av, _ := c.balance("BTC"); av != "2" {
 		t.Fatalf("after adjustment: %s", av)
 	}

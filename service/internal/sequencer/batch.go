@@ -130,7 +130,7 @@ func (p *idPool) take() int64 {
 }
 
 type idPools struct {
-	entries, deposits, withdrawals idPool
+	entries, deposits, withdrawals, adjustments idPool
 }
 
 func newIDPools() *idPools {
@@ -138,20 +138,26 @@ func newIDPools() *idPools {
 		entries:     idPool{reserve: ledger.ReserveEntryIDs, block: 8192},
 		deposits:    idPool{reserve: transfers.ReserveDepositIDs, block: 256},
 		withdrawals: idPool{reserve: transfers.ReserveWithdrawalIDs, block: 256},
+		adjustments: idPool{reserve: transfers.ReserveAdjustmentIDs, block: 16},
 	}
 }
 
-// ensure reserves what cmds may number: an entry per command at most, a
-// deposit per deposit, a withdrawal per withdrawal.
+// ensure reserves what cmds may number: an entry per command at most, and
+// a deposit, withdrawal or adjustment per command that creates one.
 func (p *idPools) ensure(ctx context.Context, conn *pgx.Conn, cmds []Command) error {
-	deposits, withdrawals := 0, 0
+	deposits, withdrawals, adjustments := 0, 0, 0
 	for _, c := range cmds {
-		if c.Deposit != nil {
+		switch {
+		case c.Deposit != nil:
 			deposits++
-		}
-		if c.Withdraw != nil {
+		case c.Withdraw != nil:
 			withdrawals++
+		case c.Adjust != nil:
+			adjustments++
 		}
+	}
+	if err := p.adjustments.ensure(ctx, conn, adjustments); err != nil {
+		return err
 	}
 	if err := p.entries.ensure(ctx, conn, len(cmds)); err != nil {
 		return err

@@ -31,6 +31,7 @@ type Command struct {
 	Withdraw         *Withdraw         `json:"withdraw,omitempty"`
 	ReviewWithdrawal *ReviewWithdrawal `json:"review_withdrawal,omitempty"`
 	Adjust           *Adjust           `json:"adjust,omitempty"`
+	ReviewAdjustment *ReviewAdjustment `json:"review_adjustment,omitempty"`
 }
 
 // Place places an order. Order.ID and Order.Owner are assigned here.
@@ -75,7 +76,8 @@ type Deposit struct {
 	Demo      bool         `json:"demo,omitempty"`
 }
 
-// ReviewDeposit credits (Approve) or rejects a pending deposit.
+// ReviewDeposit approves or rejects a pending deposit. The first approval
+// is recorded; a second, by another admin, credits it.
 type ReviewDeposit struct {
 	AdminID   int64 `json:"admin_id"`
 	DepositID int64 `json:"deposit_id"`
@@ -91,8 +93,9 @@ type Withdraw struct {
 	Address   string       `json:"address"`
 }
 
-// ReviewWithdrawal completes (the funds leave) or rejects (they return) a
-// pending withdrawal.
+// ReviewWithdrawal approves or rejects (the funds return) a pending
+// withdrawal. The first approval is recorded; a second, by another admin,
+// completes it (the funds leave).
 type ReviewWithdrawal struct {
 	AdminID      int64  `json:"admin_id"`
 	WithdrawalID int64  `json:"withdrawal_id"`
@@ -100,7 +103,8 @@ type ReviewWithdrawal struct {
 	Reason       string `json:"reason,omitempty"`
 }
 
-// Adjust corrects a user's available balance by a signed amount.
+// Adjust proposes a correction of a user's available balance by a signed
+// amount; another admin applies it (ReviewAdjustment).
 type Adjust struct {
 	AdminID   int64        `json:"admin_id"`
 	UserID    int64        `json:"user_id"`
@@ -108,6 +112,13 @@ type Adjust struct {
 	Asset     string       `json:"asset"`
 	Amount    money.Amount `json:"amount"`
 	Reason    string       `json:"reason"`
+}
+
+// ReviewAdjustment applies or rejects a proposed adjustment.
+type ReviewAdjustment struct {
+	AdminID      int64 `json:"admin_id"`
+	AdjustmentID int64 `json:"adjustment_id"`
+	Approve      bool  `json:"approve"`
 }
 
 // Result is what a command did.
@@ -124,8 +135,7 @@ type Result struct {
 	// Deposit and Withdrawal are the transfer a command created or decided.
 	Deposit    *transfers.Deposit    `json:"deposit,omitempty"`
 	Withdrawal *transfers.Withdrawal `json:"withdrawal,omitempty"`
-	// EntryID is an adjustment's journal entry.
-	EntryID int64 `json:"entry_id,omitempty"`
+	Adjustment *transfers.Adjustment `json:"adjustment,omitempty"`
 	// Error is a client error: the command was refused and changed nothing.
 	Error *apierr.Error `json:"error,omitempty"`
 }

@@ -74,6 +74,24 @@ func (s *state) deposit(b *batch, c *Deposit) (Result, error) {
 	return Result{Deposit: d}, nil
 }
 
+// approval applies the four-eyes rule to a decision that lets money in or
+// out: never the owner's own, and two different admins. It reports
+// whether this approval is the second, which carries the decision out;
+// the first is only recorded.
+func approval(what string, owner, admin int64, first **int64) (bool, *apierr.Error) {
+	switch {
+	case owner == admin:
+		return false, errFourEyes(what)
+	case *first == nil:
+		a := admin
+		*first = &a
+		return false, nil
+	case **first == admin:
+		return false, apierr.New(apierr.FourEyesRequired, "you approved this %s already; another admin must approve it too (four eyes)", what)
+	}
+	return true, nil
+}
+
 func (s *state) reviewDeposit(b *batch, c *ReviewDeposit) (Result, error) {
 	d := s.pending.Deposits[c.DepositID]
 	if d == nil {
@@ -90,6 +108,17 @@ func (s *state) reviewDeposit(b *batch, c *ReviewDeposit) (Result, error) {
 		}
 		if e := s.capCheck(d.AccountID, a, d.Amount); e != nil {
 			return refuse(e)
+		}
+		second, e := approval("deposit", d.UserID, c.AdminID, &d.ApprovedBy)
+		if e != nil {
+			return refuse(e)
+		}
+		if !second {
+			d.UpdatedAt = b.now
+			b.transfers.DecidedDeposit(d)
+			b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "deposit_approved_first", Target: &d.UserID,
+				Subject: fmt.Sprintf("deposit %d", d.ID), Detail: fmt.Sprintf("%s %s", d.Amount, d.Asset)})
+			return Result{Deposit: d}, nil
 		}
 		id, err := s.credit(b, d.AccountID, d.Asset, d.Amount, "deposit", fmt.Sprintf("deposit %d approved", d.ID), &c.AdminID)
 		if err != nil {
@@ -142,6 +171,19 @@ func (s *state) reviewWithdrawal(b *batch, c *ReviewWithdrawal) (Result, error) 
 	if !c.Approve && c.Reason == "" {
 		return refuse(apierr.New(apierr.InvalidRequest, "a rejection needs a reason"))
 	}
+	if c.Approve {
+		second, e := approval("withdrawal", w.UserID, c.AdminID, &w.ApprovedBy)
+		if e != nil {
+			return refuse(e)
+		}
+		if !second {
+			w.UpdatedAt = b.now
+			b.transfers.DecidedWithdrawal(w)
+			b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "withdrawal_approved_first", Target: &w.UserID,
+				Subject: fmt.Sprintf("withdrawal %d", w.ID), Detail: fmt.Sprintf("%s %s", w.Amount, w.Asset)})
+			return Result{Withdrawal: w}, nil
+		}
+	}
 	var p risk.Postings
 	kind, memo, status := "withdrawal_complete", fmt.Sprintf("withdrawal %d sent", w.ID), transfers.WithdrawalCompleted
 	if c.Approve {
@@ -170,6 +212,8 @@ func (s *state) reviewWithdrawal(b *batch, c *ReviewWithdrawal) (Result, error) 
 	return Result{Withdrawal: w}, nil
 }
 
+// adjust records an admin's proposed adjustment; another admin applies
+// it.
 func (s *state) adjust(b *batch, c *Adjust) (Result, error) {
 	if c.UserID == c.AdminID {
 		return refuse(errFourEyes("adjustment"))
@@ -178,16 +222,50 @@ func (s *state) adjust(b *batch, c *Adjust) (Result, error) {
 	if e != nil {
 		return refuse(e)
 	}
-	if c.Amount > 0 {
-		if e := s.capCheck(c.AccountID, a, c.Amount); e != nil {
+	j := &transfers.Adjustment{ID: b.ids.adjustments.take(), UserID: c.UserID, AccountID: c.AccountID, Asset: a.Symbol, Amount: c.Amount,
+		Reason: c.Reason, Status: transfers.AdjustmentPending, ProposedBy: c.AdminID, CreatedAt: b.now, UpdatedAt: b.now}
+	s.pending.Adjustments[j.ID] = j
+	b.transfers.CreatedAdjustment(j)
+	b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "adjustment_proposed", Target: &c.UserID,
+		Subject: fmt.Sprintf("adjustment %d", j.ID), Detail: fmt.Sprintf("%s %s: %s", c.Amount, a.Symbol, c.Reason)})
+	return Result{Adjustment: j}, nil
+}
+
+// reviewAdjustment applies or rejects a proposed adjustment: never by the
+// admin who proposed it, nor by its target.
+func (s *state) reviewAdjustment(b *batch, c *ReviewAdjustment) (Result, error) {
+	j := s.pending.Adjustments[c.AdjustmentID]
+	if j == nil {
+		return refuse(apierr.New(apierr.Conflict, "adjustment %d is not pending", c.AdjustmentID))
+	}
+	if j.UserID == c.AdminID {
+		return refuse(errFourEyes("adjustment"))
+	}
+	if j.ProposedBy == c.AdminID {
+		return refuse(apierr.New(apierr.FourEyesRequired, "you proposed this adjustment; another admin must apply it (four eyes)"))
+	}
+	status := transfers.AdjustmentRejected
+	if c.Approve {
+		a, e := s.asset(j.Asset)
+		if e != nil {
 			return refuse(e)
 		}
+		if j.Amount > 0 {
+			if e := s.capCheck(j.AccountID, a, j.Amount); e != nil {
+				return refuse(e)
+			}
+		}
+		id, err := s.credit(b, j.AccountID, a.Symbol, j.Amount, "adjustment", j.Reason, &c.AdminID)
+		if err != nil {
+			return refusal(err)
+		}
+		j.EntryID, status = &id, transfers.AdjustmentApplied
 	}
-	id, err := s.credit(b, c.AccountID, a.Symbol, c.Amount, "adjustment", c.Reason, &c.AdminID)
-	if err != nil {
-		return refusal(err)
-	}
-	b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "adjustment", Target: &c.UserID,
-		Subject: fmt.Sprintf("entry %d", id), Detail: fmt.Sprintf("%s %s: %s", c.Amount, a.Symbol, c.Reason)})
-	return Result{EntryID: id}, nil
+	reviewer := c.AdminID
+	j.Status, j.ReviewedBy, j.UpdatedAt = status, &reviewer, b.now
+	delete(s.pending.Adjustments, j.ID)
+	b.transfers.DecidedAdjustment(j)
+	b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "adjustment_" + string(status), Target: &j.UserID,
+		Subject: fmt.Sprintf("adjustment %d", j.ID), Detail: fmt.Sprintf("%s %s: %s", j.Amount, j.Asset, j.Reason)})
+	return Result{Adjustment: j}, nil
 }

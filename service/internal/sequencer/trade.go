@@ -37,6 +37,8 @@ func (s *state) apply(b *batch, cmd Command, ev *engine.Events) (Result, error) 
 		return s.reviewWithdrawal(b, cmd.ReviewWithdrawal)
 	case cmd.Adjust != nil:
 		return s.adjust(b, cmd.Adjust)
+	case cmd.ReviewAdjustment != nil:
+		return s.reviewAdjustment(b, cmd.ReviewAdjustment)
 	}
 	return refuse(apierr.New(apierr.InvalidRequest, "empty command"))
 }

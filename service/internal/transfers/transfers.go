@@ -35,16 +35,18 @@ const (
 
 // Deposit is money arriving from outside.
 type Deposit struct {
-	ID         int64         `json:"id,string"`
-	UserID     int64         `json:"user_id,string"`
-	AccountID  int64         `json:"-" gorm:"-"`
-	Asset      string        `json:"asset"`
-	Amount     money.Amount  `json:"amount"`
-	Status     DepositStatus `json:"status"`
-	EntryID    *int64        `json:"-"`
-	ReviewedBy *int64        `json:"-"`
-	CreatedAt  time.Time     `json:"created_at"`
-	UpdatedAt  time.Time     `json:"updated_at"`
+	ID        int64         `json:"id,string"`
+	UserID    int64         `json:"user_id,string"`
+	AccountID int64         `json:"-" gorm:"-"`
+	Asset     string        `json:"asset"`
+	Amount    money.Amount  `json:"amount"`
+	Status    DepositStatus `json:"status"`
+	EntryID   *int64        `json:"-"`
+	// ApprovedBy is the first of the two admins a credit needs.
+	ApprovedBy *int64    `json:"approved_by,omitempty,string"`
+	ReviewedBy *int64    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Withdrawal is money leaving to an outside address.
@@ -59,9 +61,46 @@ type Withdrawal struct {
 	Reason       string           `json:"reason,omitempty"`
 	HoldEntryID  int64            `json:"-"`
 	FinalEntryID *int64           `json:"-"`
-	ReviewedBy   *int64           `json:"-"`
-	CreatedAt    time.Time        `json:"created_at"`
-	UpdatedAt    time.Time        `json:"updated_at"`
+	// ApprovedBy is the first of the two admins a withdrawal needs.
+	ApprovedBy *int64    `json:"approved_by,omitempty,string"`
+	ReviewedBy *int64    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// AdjustmentStatus is where an adjustment is.
+type AdjustmentStatus string
+
+const (
+	AdjustmentPending  AdjustmentStatus = "pending"
+	AdjustmentApplied  AdjustmentStatus = "applied"
+	AdjustmentRejected AdjustmentStatus = "rejected"
+)
+
+// Adjustment is a correction of a user's balance, proposed by one admin
+// and applied or rejected by another.
+type Adjustment struct {
+	ID         int64            `json:"id,string"`
+	UserID     int64            `json:"user_id,string"`
+	AccountID  int64            `json:"-" gorm:"-"`
+	Asset      string           `json:"asset"`
+	Amount     money.Amount     `json:"amount"`
+	Reason     string           `json:"reason"`
+	Status     AdjustmentStatus `json:"status"`
+	ProposedBy int64            `json:"proposed_by,string"`
+	ReviewedBy *int64           `json:"reviewed_by,omitempty,string"`
+	EntryID    *int64           `json:"entry_id,omitempty,string"`
+	CreatedAt  time.Time        `json:"created_at"`
+	UpdatedAt  time.Time        `json:"updated_at"`
+}
+
+// Adjustments lists adjustments, optionally by status.
+func Adjustments(ctx context.Context, db *gorm.DB, status AdjustmentStatus, p Page) ([]Adjustment, error) {
+	var out []Adjustment
+	if err := listQuery(db.WithContext(ctx), 0, string(status), p).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list adjustments: %w", err)
+	}
+	return out, nil
 }
 
 // Page is a keyset page: items with id below Before, newest first.

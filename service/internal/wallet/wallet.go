@@ -69,8 +69,9 @@ func (s *Service) Deposit(ctx context.Context, o auth.Owner, symbol, rawAmount s
 	return *res.Deposit, nil
 }
 
-// ReviewDeposit credits (approve) or rejects a pending deposit. An admin
-// cannot decide their own: another admin must (four eyes).
+// ReviewDeposit approves or rejects a pending deposit. A credit takes two
+// approvals by different admins, neither the depositor (four eyes): the
+// first is recorded, the second credits.
 func (s *Service) ReviewDeposit(ctx context.Context, adminID, depositID int64, approve bool) (transfers.Deposit, error) {
 	var d transfers.Deposit
 	if err := s.pending(ctx, &d, depositID, "deposit"); err != nil {
@@ -110,8 +111,9 @@ func (s *Service) RequestWithdrawal(ctx context.Context, o auth.Owner, symbol, r
 	return *res.Withdrawal, nil
 }
 
-// ReviewWithdrawal completes (the funds leave) or rejects (they return) a
-// pending withdrawal. An admin cannot decide their own (four eyes).
+// ReviewWithdrawal approves or rejects (the funds return) a pending
+// withdrawal. Sending takes two approvals by different admins, neither
+// the owner (four eyes): the first is recorded, the second sends.
 func (s *Service) ReviewWithdrawal(ctx context.Context, adminID, withdrawalID int64, approve bool, reason string) (transfers.Withdrawal, error) {
 	if !approve && reason == "" {
 		return transfers.Withdrawal{}, apierr.New(apierr.InvalidRequest, "a rejection needs a reason")
@@ -129,32 +131,51 @@ func (s *Service) ReviewWithdrawal(ctx context.Context, adminID, withdrawalID in
 	return *res.Withdrawal, nil
 }
 
-// Adjust corrects a user's available balance by a signed amount, with a
-// mandatory reason that stays in the journal and the audit trail. No admin
-// adjusts their own account (four eyes).
-func (s *Service) Adjust(ctx context.Context, adminID, userID int64, symbol, rawAmount, reason string) (int64, error) {
+// Adjust proposes a correction of a user's available balance by a signed
+// amount, with a mandatory reason that stays in the journal and the audit
+// trail. Another admin, neither the proposer nor the user, applies it
+// (ReviewAdjustment): four eyes.
+func (s *Service) Adjust(ctx context.Context, adminID, userID int64, symbol, rawAmount, reason string) (transfers.Adjustment, error) {
 	if len(reason) < 5 {
-		return 0, apierr.New(apierr.InvalidRequest, "an adjustment needs a reason of at least 5 characters")
+		return transfers.Adjustment{}, apierr.New(apierr.InvalidRequest, "an adjustment needs a reason of at least 5 characters")
 	}
 	asset, err := catalog.AssetBySymbol(ctx, s.db, symbol)
 	if err != nil {
-		return 0, err
+		return transfers.Adjustment{}, err
 	}
 	amount, err := money.Parse(rawAmount)
 	if err != nil || amount == 0 || !amount.FitsPrecision(asset.Precision) {
-		return 0, apierr.New(apierr.InvalidAmount, "amount must be a non-zero decimal string with at most %d decimals", asset.Precision)
+		return transfers.Adjustment{}, apierr.New(apierr.InvalidAmount, "amount must be a non-zero decimal string with at most %d decimals", asset.Precision)
 	}
 	account, err := s.accountOf(ctx, userID)
 	if err != nil {
-		return 0, err
+		return transfers.Adjustment{}, err
 	}
 	res, err := s.submit(ctx, sequencer.Command{Adjust: &sequencer.Adjust{
 		AdminID: adminID, UserID: userID, AccountID: account, Asset: asset.Symbol, Amount: amount, Reason: reason,
 	}})
 	if err != nil {
-		return 0, err
+		return transfers.Adjustment{}, err
 	}
-	return res.EntryID, nil
+	return *res.Adjustment, nil
+}
+
+// ReviewAdjustment applies or rejects a proposed adjustment.
+func (s *Service) ReviewAdjustment(ctx context.Context, adminID, adjustmentID int64, approve bool) (transfers.Adjustment, error) {
+	var j transfers.Adjustment
+	if err := s.pending(ctx, &j, adjustmentID, "adjustment"); err != nil {
+		return j, err
+	}
+	res, err := s.submit(ctx, sequencer.Command{ReviewAdjustment: &sequencer.ReviewAdjustment{AdminID: adminID, AdjustmentID: adjustmentID, Approve: approve}})
+	if err != nil {
+		return transfers.Adjustment{}, err
+	}
+	return *res.Adjustment, nil
+}
+
+// Adjustments lists adjustments, optionally by status.
+func (s *Service) Adjustments(ctx context.Context, status transfers.AdjustmentStatus, p transfers.Page) ([]transfers.Adjustment, error) {
+	return transfers.Adjustments(ctx, s.db, status, p)
 }
 
 // Deposits lists a user's deposits (userID 0: everyone's), optionally by status.
@@ -183,6 +204,8 @@ func (s *Service) pending(ctx context.Context, row any, id int64, what string) e
 	case *transfers.Deposit:
 		status = string(r.Status)
 	case *transfers.Withdrawal:
+		status = string(r.Status)
+	case *transfers.Adjustment:
 		status = string(r.Status)
 	}
 	if status != "pending" {

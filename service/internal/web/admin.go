@@ -73,6 +73,9 @@ func (s *site) adminReviewDeposit(c echo.Context) error {
 	if err != nil {
 		return s.failed(c, "/admin/wallet", err)
 	}
+	if d.Status == transfers.DepositPending {
+		return s.done(c, "/admin/wallet", fmt.Sprintf("Deposit %d: your approval is recorded; another admin must approve it too.", d.ID), nil)
+	}
 	return s.done(c, "/admin/wallet", fmt.Sprintf("Deposit %d %s.", d.ID, d.Status), nil)
 }
 
@@ -88,6 +91,9 @@ func (s *site) adminReviewWithdrawal(c echo.Context) error {
 	w, err := s.Wallet.ReviewWithdrawal(c.Request().Context(), mustPrincipal(c).UserID, id, approve, formValue(c, "reason"))
 	if err != nil {
 		return s.failed(c, "/admin/wallet", err)
+	}
+	if w.Status == transfers.WithdrawalPending {
+		return s.done(c, "/admin/wallet", fmt.Sprintf("Withdrawal %d: your approval is recorded; another admin must approve it too.", w.ID), nil)
 	}
 	return s.done(c, "/admin/wallet", fmt.Sprintf("Withdrawal %d %s.", w.ID, w.Status), nil)
 }

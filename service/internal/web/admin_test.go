@@ -8,9 +8,9 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/config"
 )
 
-// On a live exchange a trader's deposit waits for an admin, and so does a
-// withdrawal; the admin approves both from the admin pages, halts and
-// resumes a market, and freezes the trader.
+// On a live exchange a trader's deposit waits for the admins, and so does
+// a withdrawal; two admins approve both from the admin pages (four eyes),
+// one halts and resumes a market, and freezes the trader.
 func TestAdminPages(t *testing.T) {
 	x := newExchange(t, config.ModeLive)
 	b := newBrowser(t, x.url)
@@ -22,10 +22,17 @@ func TestAdminPages(t *testing.T) {
 	trader.waitText("#deposits", "pending")
 
 	logIn(admin, x.admin(), testPassword, "")
+	second := b.tab("second admin", 1280, 900, false)
+	logIn(second, x.admin(), testPassword, "")
 	admin.open("/admin/wallet")
 	admin.waitText("#pending-deposits", "500")
 	admin.submit(`#pending-deposits button[aria-label^="Approve deposit"]`)
-	admin.waitText(".flash.notice", "credited")
+	admin.waitText(".flash.notice", "another admin must approve it too")
+	admin.waitText("#pending-deposits", "1 of 2")
+	second.open("/admin/wallet")
+	second.submit(`#pending-deposits button[aria-label^="Approve deposit"]`)
+	second.waitText(".flash.notice", "credited")
+	admin.open("/admin/wallet")
 	admin.waitText("#pending-deposits", "No deposits wait for review")
 
 	trader.open("/wallet")
@@ -51,7 +58,11 @@ func TestAdminPages(t *testing.T) {
 	admin.waitText("#pending-withdrawals", "addr-0001-test")
 	admin.screenshot("admin-wallet")
 	admin.submit(`#pending-withdrawals button[aria-label^="Approve withdrawal"]`)
-	admin.waitText(".flash.notice", "completed")
+	admin.waitText(".flash.notice", "another admin must approve it too")
+	second.open("/admin/wallet")
+	second.submit(`#pending-withdrawals button[aria-label^="Approve withdrawal"]`)
+	second.waitText(".flash.notice", "completed")
+	admin.open("/admin/wallet")
 	admin.waitText("#pending-withdrawals", "No withdrawals wait for review")
 
 	trader.open("/wallet")
