@@ -303,7 +303,7 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 			t.Fatalf("preview after changing replicas plans %v, want only %v", got, want)
 		}
 	})
-	tm.step("up (replicas 3): the HPA's bounds first, then the count", func() {
+	tm.step("up (replicas 3): the HPA first, then the count", func() {
 		log := env.engineLog(t, "up-replicas")
 		res, steps, err := upSteps(t, st, log)
 		if err != nil {
@@ -326,7 +326,7 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 	cfg.set(t, "exchange:app", "autoscaling", map[string]any{
 		"enabled": true, "minReplicas": 3, "maxReplicas": 6, "targetCPUUtilization": 70,
 	})
-	tm.step("autoscaling on: preview widens the HPA, leaves the Deployment", func() {
+	tm.step("autoscaling on: preview updates only the HPA", func() {
 		if err := st.SetConfig(ctx, "exchange:app", cfg.value("exchange:app")); err != nil {
 			t.Fatal(err)
 		}
