@@ -32,6 +32,11 @@ timed go test -count=1 ./infra/... ./service/...
 step "benchmarks (one iteration each)"
 timed go test -count=1 -run '^$' -bench . -benchtime 1x ./service/...
 
+# The order-entry measurement, briefly, so that it keeps working; its
+# numbers come from full runs (docs/performance.md).
+step "perf (quick)"
+timed scripts/perf.sh -quick
+
 # Each fuzz target also runs for a bounded time: the committed corpora
 # (testdata/fuzz) already ran above as regression cases.
 step "fuzz (bounded)"

@@ -72,7 +72,7 @@ func run(ctx context.Context, target int64, users int, verify bool) error {
 	}
 	defer pg.Stop()
 	src, restored := pg.URL("exchange"), pg.URL("restored")
-	if err := execSQL(ctx, pg.URL("postgres"), "CREATE DATABASE exchange", "CREATE DATABASE restored"); err != nil {
+	if err := pg.Exec(ctx, "postgres", "CREATE DATABASE exchange", "CREATE DATABASE restored"); err != nil {
 		return err
 	}
 	genStart := time.Now()
@@ -204,20 +204,6 @@ func vmHWM(pid int, name string) int64 {
 		}
 	}
 	return 0
-}
-
-func execSQL(ctx context.Context, url string, stmts ...string) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
 }
 
 // generate fills the database with a consistent ledger (every invariant of

@@ -26,23 +26,27 @@ func TestShortLoadRun(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("replica did not lead")
 	}
-	rep, err := loadgen.Run(context.Background(), loadgen.Config{
-		URL: r.url, Traders: 4, Concurrency: 16, Rate: 400, Duration: 3 * time.Second, Market: "BTC-USDT",
-		LimitWeight: 80, MarketWeight: 5, CancelWeight: 15, MidPrice: "30000", Tick: "0.01", Spread: 20, Seed: 1,
-	}, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	rep.Print(&out)
-	t.Log("\n" + out.String())
-	if rep.Acked < 100 || rep.Trades == 0 {
-		t.Fatalf("too little happened: %d acked, %d trades", rep.Acked, rep.Trades)
-	}
-	for code, n := range rep.Errors {
-		// A cancel can lose the race with the fill it tries to prevent.
-		if code != "order_not_open" {
-			t.Errorf("%d unexpected %s errors", n, code)
+	// Over HTTP, then over the order-entry socket.
+	for _, ws := range []bool{false, true} {
+		rep, err := loadgen.Run(context.Background(), loadgen.Config{
+			URL: r.url, Traders: 4, Concurrency: 16, Rate: 400, Duration: 3 * time.Second, Market: "BTC-USDT",
+			LimitWeight: 80, MarketWeight: 5, CancelWeight: 15, MidPrice: "30000", Tick: "0.01", Spread: 20, Seed: 1,
+			WSOrders: ws,
+		}, &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		rep.Print(&out)
+		t.Logf("websocket order entry %v:\n%s", ws, out.String())
+		if rep.Acked < 100 || rep.Trades == 0 {
+			t.Fatalf("too little happened: %d acked, %d trades", rep.Acked, rep.Trades)
+		}
+		for code, n := range rep.Errors {
+			// A cancel can lose the race with the fill it tries to prevent.
+			if code != "order_not_open" {
+				t.Errorf("%d unexpected %s errors", n, code)
+			}
 		}
 	}
 	if r := runBinary(t, []string{"DATABASE_URL=" + dbURL}, "", "check-ledger"); r.code != 0 {

@@ -1,6 +1,6 @@
 // Command loadgen drives a running exchange (in demo mode) through its HTTP
-// API and prints the orders per second and acknowledgement latencies it
-// achieved. See docs/performance.md for the runs we record.
+// API or its order-entry WebSocket and prints the orders per second and
+// acknowledgement latencies it achieved. See docs/performance.md for the runs we record.
 package main
 
 import (
@@ -32,6 +32,7 @@ func main() {
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	flag.IntVar(&cfg.Batch, "batch", 1, "orders per placement request (more than 1 uses POST /api/v1/orders/batch, at most 50)")
 	flag.IntVar(&cfg.WSSubscribers, "ws-subscribers", 0, "WebSocket subscribers to the market's trades whose delivery latency to measure")
+	flag.BoolVar(&cfg.WSOrders, "ws-orders", false, "send orders and cancels over one authenticated WebSocket per trader instead of HTTP requests (-batch > 1: place_batch)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -146,6 +146,7 @@ func timeParam(c echo.Context, name string, def time.Time) (time.Time, error) {
 func (s *api) websocket(c echo.Context) error {
 	req := c.Request()
 	var access marketdata.Access
+	var cmds marketdata.Commands
 	if req.Header.Get("EX-KEY") != "" || hasCookie(req, sessionCookie) {
 		if err := s.authenticate(func(c echo.Context) error { return nil })(c); err != nil {
 			return err
@@ -158,11 +159,13 @@ func (s *api) websocket(c echo.Context) error {
 		if p.Session != nil {
 			access.Expires = p.Session.ExpiresAt
 		}
+		cmds = &wsOrders{api: s, owner: p.Owner(), canTrade: p.Can(auth.ScopeTrade), charge: ratelimit.Charger(c, p.UserID),
+			log: s.Log.With("user_id", p.UserID)}
 	}
 	if !s.Feed.Ready() {
 		return errFeedNotReady()
 	}
-	return s.Feed.ServeWS(c.Response(), req, access, ratelimit.Connection(c, ratelimit.WSMessages))
+	return s.Feed.ServeWS(c.Response(), req, access, ratelimit.Connection(c, ratelimit.WSMessages), cmds)
 }
 
 func hasCookie(r *http.Request, name string) bool {

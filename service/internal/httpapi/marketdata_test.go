@@ -74,19 +74,30 @@ func (w *wsConn) any() wsMsg {
 // next reads until a message of the wanted type on the wanted channel.
 func (w *wsConn) next(typ, channel string) wsMsg {
 	w.t.Helper()
+	var m wsMsg
+	w.until(typ+" on "+channel, func(data []byte) bool {
+		m = wsMsg{}
+		return json.Unmarshal(data, &m) == nil && m.Type == typ && (channel == "" || m.Channel == channel)
+	})
+	return m
+}
+
+// until reads messages until match says one is the wanted one; what
+// names it for a failure. Every message must be JSON.
+func (w *wsConn) until(what string, match func(data []byte) bool) {
+	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
 		_, data, err := w.c.Read(ctx)
 		if err != nil {
-			w.t.Fatalf("waiting for %s on %s: %v", typ, channel, err)
+			w.t.Fatalf("waiting for %s: %v", what, err)
 		}
-		var m wsMsg
-		if err := json.Unmarshal(data, &m); err != nil {
+		if !json.Valid(data) {
 			w.t.Fatalf("bad message %s", data)
 		}
-		if m.Type == typ && (channel == "" || m.Channel == channel) {
-			return m
+		if match(data) {
+			return
 		}
 	}
 }

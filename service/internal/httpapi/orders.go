@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -70,32 +72,38 @@ func (s *api) placeOrders(c echo.Context) error {
 	}
 	out := make([]batchItem, len(outcomes))
 	for i, o := range outcomes {
-		out[i] = s.batchItem(c, o)
+		out[i] = s.outcome(ctx, o, slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
 	}
 	return c.JSON(http.StatusOK, map[string][]batchItem{"results": out})
 }
 
 var internalDetail = &httperr.Detail{Code: "internal_error", Message: "internal error"}
 
-func (s *api) batchItem(c echo.Context, o trading.Outcome) batchItem {
+// outcome is one order's answer in a batch, over HTTP or the socket.
+func (s *api) outcome(ctx context.Context, o trading.Outcome, attrs ...slog.Attr) batchItem {
 	if o.Err != nil {
-		if e, ok := apierr.As(o.Err); ok {
-			return batchItem{Status: httperr.Status(e), Error: &httperr.Detail{Code: e.Code, Message: e.Message}}
-		}
-		// A fault of ours: logged like any failed request, shown without detail.
-		s.Log.ErrorContext(c.Request().Context(), "batch order failed", "error", o.Err.Error(),
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-		return batchItem{Status: http.StatusInternalServerError, Error: internalDetail}
+		return s.failed(ctx, o.Err, "batch order failed", attrs...)
 	}
-	v, err := s.Trading.View(c.Request().Context(), o.Order)
+	v, err := s.Trading.View(ctx, o.Order)
 	if err != nil {
-		return batchItem{Status: http.StatusInternalServerError, Error: internalDetail}
+		return s.failed(ctx, err, "batch order failed", attrs...)
 	}
 	status := http.StatusOK
 	if o.Created {
 		status = http.StatusCreated
 	}
 	return batchItem{Status: status, Order: &v}
+}
+
+// failed is the answer for an error inside a batch or a socket command:
+// a client error as its HTTP status and body; a fault of ours logged like
+// any failed request, and shown without detail.
+func (s *api) failed(ctx context.Context, err error, msg string, attrs ...slog.Attr) batchItem {
+	if e, ok := httperr.Classify(err); ok {
+		return batchItem{Status: httperr.Status(e), Error: &httperr.Detail{Code: e.Code, Message: e.Message}}
+	}
+	s.Log.LogAttrs(ctx, slog.LevelError, msg, append(attrs, slog.String("error", err.Error()))...)
+	return batchItem{Status: http.StatusInternalServerError, Error: internalDetail}
 }
 
 func (s *api) getOrder(c echo.Context) error {
@@ -147,7 +155,7 @@ func (s *api) cancelOrder(c echo.Context) error {
 
 func (s *api) cancelAll(c echo.Context) error {
 	ctx := c.Request().Context()
-	cancelled, err := s.Trading.CancelAll(ctx, mustPrincipal(c).Owner(), c.QueryParam("market"))
+	cancelled, err := s.Trading.CancelAll(ctx, mustPrincipal(c).Owner(), c.QueryParam("market"), orders.CancelUser)
 	if err != nil {
 		return err
 	}

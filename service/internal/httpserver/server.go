@@ -112,7 +112,7 @@ func New(d Deps) *Server {
 	e.GET("/readyz", s.readyz)
 	httpapi.Register(e, httpapi.Deps{
 		Auth: d.Auth, Wallet: d.Wallet, Trading: d.Trading, Catalog: d.Catalog, Feed: d.Feed,
-		Config: d.Config, Now: d.Now,
+		Config: d.Config, Log: d.Log, Now: d.Now,
 	})
 	web.Register(e, web.Deps{
 		Auth: d.Auth, Wallet: d.Wallet, Trading: d.Trading, Catalog: d.Catalog, Feed: d.Feed,

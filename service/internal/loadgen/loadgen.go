@@ -1,5 +1,5 @@
-// Package loadgen drives a running exchange through its public HTTP API the
-// way a crowd of bots would: it signs up traders, funds them with demo
+// Package loadgen drives a running exchange through its public API (HTTP,
+// or order entry over the WebSocket) the way a crowd of bots would: it signs up traders, funds them with demo
 // deposits, and places, takes and cancels orders at a chosen rate, timing
 // every acknowledgement. It prints what it achieved; it asserts nothing.
 package loadgen
@@ -52,6 +52,9 @@ type Config struct {
 	// subscribed to the market's trades before the load starts, and
 	// measures each trade's delivery from its commit to the subscriber.
 	WSSubscribers int
+	// WSOrders sends orders and cancels over one authenticated WebSocket
+	// per trader instead of HTTP requests (batches as place_batch).
+	WSOrders bool
 }
 
 // Report is what a run achieved.
@@ -112,6 +115,7 @@ func (r *Report) Print(w io.Writer) {
 // trader is one signed-up bot with an API key.
 type trader struct {
 	key, secret string
+	socket      *orderSocket // with WSOrders
 	mu          sync.Mutex
 	open        []string
 }
@@ -156,6 +160,15 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	close(errc)
 	if err := <-errc; err != nil {
 		return nil, err
+	}
+	if cfg.WSOrders {
+		for _, t := range traders {
+			var err error
+			if t.socket, err = dialOrders(ctx, cfg.URL, t); err != nil {
+				return nil, err
+			}
+			defer t.socket.close()
+		}
 	}
 
 	rep := &Report{Errors: map[string]int64{}}
@@ -203,10 +216,17 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 				}
 				t := traders[rng.IntN(len(traders))]
 				method, path, body := nextRequest(cfg, rng, t)
-				path += "?n=" + strconv.FormatInt(nonce.Add(1), 10)
 				sent.Add(1)
 				t0 := time.Now()
-				status, resp, err := do(ctx, hc, cfg.URL, t, method, path, body)
+				var status int
+				var resp []byte
+				var err error
+				if t.socket != nil {
+					status, resp, err = t.socket.call(ctx, command(method, path, body))
+				} else {
+					path += "?n=" + strconv.FormatInt(nonce.Add(1), 10)
+					status, resp, err = do(ctx, hc, cfg.URL, t, method, path, body)
+				}
 				elapsed := time.Since(t0)
 				switch {
 				case err != nil:

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Options tune the cluster. The zero value is a durable cluster in a fresh
@@ -279,4 +281,20 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Exec runs statements one by one in database db as the superuser: the
+// databases and tables a tool needs in a cluster it started.
+func (s *Server) Exec(ctx context.Context, db string, stmts ...string) error {
+	conn, err := pgx.Connect(ctx, s.URL(db))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range stmts {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return nil
 }

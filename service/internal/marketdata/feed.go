@@ -44,14 +44,18 @@ type Feed struct {
 	mu    sync.RWMutex
 	books map[string]*book
 	last  map[string]money.Amount // last trade price per market
-	stats map[string]stats24h
-	// statsThrough is the latest trade the last refresh of stats read; a
-	// refresh under way (statsLoading) keeps the trades applied meanwhile
-	// in statsSince, to fold in again those its snapshot missed.
+	// windows hold each market's last 24 h of trades, a bucket a minute.
+	windows map[string]*window
+	// statsThrough is the latest trade the windows count; a load under
+	// way (statsLoading) keeps the trades applied meanwhile in statsSince,
+	// to fold in again those its snapshot missed.
 	statsThrough int64
 	statsLoading bool
 	statsSince   []sequencer.TradeEvent
 	ready        atomic.Bool
+	// resynced tells refreshStats that the feed read the books afresh:
+	// trades committed while it was not listening came as no event.
+	resynced chan struct{}
 
 	balances pendingAccounts
 	metrics  *metrics
@@ -67,7 +71,7 @@ type book struct {
 // connection) and db (reads); Run starts it. gate rechecks streams' access.
 func NewFeed(url string, db *gorm.DB, log *slog.Logger, hub *Hub, gate Gatekeeper) *Feed {
 	return &Feed{url: url, db: db, log: log, hub: hub, gate: gate, books: map[string]*book{}, last: map[string]money.Amount{},
-		stats: map[string]stats24h{}, balances: newPendingAccounts(), metrics: hub.metrics}
+		windows: map[string]*window{}, resynced: make(chan struct{}, 1), balances: newPendingAccounts(), metrics: hub.metrics}
 }
 
 // Ready reports whether the feed holds a current copy of the books.
@@ -112,6 +116,10 @@ func (f *Feed) follow(ctx context.Context) error {
 	// Changes of access announced while no connection listened are lost:
 	// ask again about every authenticated stream.
 	go f.recheck(ctx, f.hub.authenticated())
+	select {
+	case f.resynced <- struct{}{}:
+	default: // a load is already due
+	}
 	f.ready.Store(true)
 	var r sequencer.Reassembler
 	for {

@@ -32,13 +32,14 @@ type Ticker struct {
 	Time           time.Time     `json:"time"`
 }
 
-// stats24h is the rolling 24 h window of one market, read from trades.
+// stats24h is what a span of one market's trades adds up to: a minute
+// of them, or the whole 24 h window.
 type stats24h struct {
 	open, high, low     *money.Amount
 	volume, quoteVolume money.Amount
 }
 
-// fold adds one trade to the window. It allocates new prices rather than
+// fold adds one trade. It allocates new prices rather than
 // writing through the pointers: tickers already handed out share them.
 func (s stats24h) fold(price, qty money.Amount) stats24h {
 	if s.open == nil {
@@ -50,8 +51,7 @@ func (s stats24h) fold(price, qty money.Amount) stats24h {
 	if s.low == nil || price < *s.low {
 		s.low = &price
 	}
-	// Past the range of an Amount a figure stays as it was until the next
-	// refresh, which reports the overflow itself.
+	// Past the range of an Amount a figure stays as it was.
 	if v, err := s.volume.Add(qty); err == nil {
 		s.volume = v
 	}
@@ -75,7 +75,10 @@ func nonZero(a money.Amount) *money.Amount {
 // statistics; the caller holds f.mu.
 func (f *Feed) tickerLocked(market string) Ticker {
 	bid, ask := f.bestLocked(market)
-	st := f.stats[market]
+	var st stats24h
+	if w := f.windows[market]; w != nil {
+		st = w.total
+	}
 	return Ticker{
 		Market: market, Last: nonZero(f.last[market]), BestBid: nonZero(bid), BestAsk: nonZero(ask),
 		Open24h: st.open, High24h: st.high, Low24h: st.low, Volume24h: st.volume, QuoteVolume24h: st.quoteVolume,
@@ -93,34 +96,44 @@ func (f *Feed) Ticker(market string) (Ticker, bool) {
 	return f.tickerLocked(market), true
 }
 
-// refreshStats re-reads the 24 h statistics of every market now and then,
-// which slides the window; in between, apply folds each trade in. A window
-// this wide moves slowly, and one query every few seconds costs nothing
-// next to a query per trade.
+// refreshStats keeps the 24 h windows: it reads them from the trades when
+// the feed (re)synced, since trades committed while it did not listen
+// reached it as no event, and slides them every few seconds; in between,
+// apply folds each trade in.
 func (f *Feed) refreshStats(ctx context.Context) {
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
+	stale := true
 	for {
-		if err := f.loadStats(ctx); err != nil && ctx.Err() == nil {
-			f.log.Warn("refresh 24h statistics", "error", err.Error())
-		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-f.resynced:
+			stale = true
 		case <-t.C:
 		}
+		if stale {
+			if err := f.loadStats(ctx); err != nil {
+				if ctx.Err() == nil {
+					f.log.Warn("load 24h statistics", "error", err.Error())
+				}
+				continue
+			}
+			stale = false
+		}
+		f.slideStats(time.Now())
 	}
 }
 
 const statsEvery = 5 * time.Second
 
-// loadStats replaces the statistics with the database's. Trades the feed
+// loadStats replaces the windows with the database's. Trades the feed
 // applies while the query runs but that its snapshot missed are folded in
 // again, so the swap never loses a trade.
 func (f *Feed) loadStats(ctx context.Context) error {
 	f.beginStatsLoad()
-	stats, through, err := f.readStats(ctx)
-	f.installStats(stats, through, err == nil)
+	windows, through, err := f.readStats(ctx, time.Now())
+	f.installStats(windows, through, err == nil)
 	return err
 }
 
@@ -132,14 +145,15 @@ func (f *Feed) beginStatsLoad() {
 	f.mu.Unlock()
 }
 
-// readStats reads the 24 h window of every market and the id of the latest
-// trade, in one snapshot: the window counts every trade up to that id.
-// Trade ids grow in commit order (one writer), so it marks exactly which
-// trades the window holds.
-func (f *Feed) readStats(ctx context.Context) (map[string]stats24h, int64, error) {
+// readStats reads the 24 h window of every market, a row per market and
+// minute, and the id of the latest trade, in one snapshot: the windows
+// count every trade up to that id. Trade ids grow in commit order (one
+// writer), so it marks exactly which trades the windows hold.
+func (f *Feed) readStats(ctx context.Context, now time.Time) (map[string]*window, int64, error) {
 	var rows []struct {
 		Market              string
-		Open, High, Low     *money.Amount
+		Minute              int64
+		Open, High, Low     money.Amount
 		Volume, QuoteVolume money.Amount
 	}
 	var through int64
@@ -148,50 +162,71 @@ func (f *Feed) readStats(ctx context.Context) (map[string]stats24h, int64, error
 			return fmt.Errorf("latest trade: %w", err)
 		}
 		return tx.Raw(`
-			SELECT market,
+			SELECT market, floor(extract(epoch FROM created_at) / 60)::bigint AS minute,
 			       (array_agg(price ORDER BY id))[1] AS open, max(price) AS high, min(price) AS low,
 			       sum(quantity) AS volume, sum(quote_quantity) AS quote_volume
-			FROM trades WHERE created_at > now() - interval '24 hours' GROUP BY market`).Scan(&rows).Error
+			FROM trades WHERE created_at >= to_timestamp(? * 60)
+			GROUP BY 1, 2 ORDER BY 1, 2`, unixMinute(now)-windowMinutes+1).Scan(&rows).Error
 	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, 0, fmt.Errorf("24h statistics: %w", err)
 	}
-	stats := map[string]stats24h{}
+	windows := map[string]*window{}
 	for _, r := range rows {
-		stats[r.Market] = stats24h{open: r.Open, high: r.High, low: r.Low, volume: r.Volume, quoteVolume: r.QuoteVolume}
+		w := windows[r.Market]
+		if w == nil {
+			w = &window{}
+			windows[r.Market] = w
+		}
+		w.add(minuteStats{at: r.Minute, stats24h: stats24h{open: &r.Open, high: &r.High, low: &r.Low, volume: r.Volume, quoteVolume: r.QuoteVolume}})
 	}
-	return stats, through, nil
+	return windows, through, nil
 }
 
 // installStats swaps in what readStats read (when ok) plus the trades
 // applied since beginStatsLoad that it did not count.
-func (f *Feed) installStats(stats map[string]stats24h, through int64, ok bool) {
+func (f *Feed) installStats(windows map[string]*window, through int64, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	since := f.statsSince
 	f.statsLoading, f.statsSince = false, nil
 	if !ok {
-		return // the folded figures stand until a refresh succeeds
+		return // the folded figures stand until a load succeeds
 	}
+	f.windows, f.statsThrough = windows, through
 	for _, t := range since {
-		if t.ID > through {
-			stats[t.Market] = stats[t.Market].fold(t.Price, t.Quantity)
-		}
+		f.foldTradeLocked(t)
 	}
-	f.stats, f.statsThrough = stats, through
 }
 
-// foldTradeLocked counts a trade in its market's 24 h statistics at once,
-// so a ticker never shows a last price outside [low, high] or a volume
-// without the trade until the next refresh. The caller holds f.mu.
-func (f *Feed) foldTradeLocked(t sequencer.TradeEvent) {
-	if t.ID <= f.statsThrough {
-		return // the last refresh read it from the database (a resync replays events)
+// slideStats drops what has left every market's window.
+func (f *Feed) slideStats(now time.Time) {
+	cutoff := unixMinute(now) - windowMinutes + 1
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.windows {
+		w.slide(cutoff)
 	}
-	f.stats[t.Market] = f.stats[t.Market].fold(t.Price, t.Quantity)
+}
+
+// foldTradeLocked counts a trade in its market's window at once, so a
+// ticker never shows a last price outside [low, high] or a volume without
+// the trade. A trade already counted (read from the database, or an event
+// a resync replays) is not counted again. The caller holds f.mu.
+func (f *Feed) foldTradeLocked(t sequencer.TradeEvent) {
 	if f.statsLoading {
 		f.statsSince = append(f.statsSince, t)
 	}
+	if t.ID <= f.statsThrough {
+		return
+	}
+	w := f.windows[t.Market]
+	if w == nil {
+		w = &window{}
+		f.windows[t.Market] = w
+	}
+	w.fold(unixMinute(t.Time), t.Price, t.Quantity)
+	f.statsThrough = t.ID
 }
 
 // Trades returns a market's latest trades, newest first.

@@ -141,7 +141,7 @@ func TestTickerKeepsATradeAppliedDuringARefresh(t *testing.T) {
 	now := time.Now().UTC()
 	insertTrade(t, db, 1, "BTC-USDT", "100", "1", now)
 	f.beginStatsLoad()
-	stats, through, err := f.readStats(ctx)
+	windows, through, err := f.readStats(ctx, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +150,33 @@ func TestTickerKeepsATradeAppliedDuringARefresh(t *testing.T) {
 	if err := f.apply(sequencer.Events{Time: now, Trades: []sequencer.TradeEvent{late}}); err != nil {
 		t.Fatal(err)
 	}
-	f.installStats(stats, through, true)
+	f.installStats(windows, through, true)
 	wantTicker(t, ticker(t, f, "BTC-USDT"), "120", "100", "120", "100", "3", "340")
 	if len(f.statsSince) != 0 || f.statsLoading {
 		t.Fatal("the refresh kept its trades after it ended")
 	}
+}
+
+// The window slides a minute at a time without reading the trades again:
+// a trade leaves it 24 h after its minute, and high and low follow.
+func TestTickerWindowSlides(t *testing.T) {
+	f, db := testFeed(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	insertTrade(t, db, 1, "BTC-USDT", "500", "1", now.Add(-25*time.Hour)) // already outside
+	insertTrade(t, db, 2, "BTC-USDT", "300", "1", now.Add(-23*time.Hour))
+	insertTrade(t, db, 3, "BTC-USDT", "100", "2", now.Add(-time.Hour))
+	if err := f.loadStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantTicker(t, ticker(t, f, "BTC-USDT"), "null", "300", "300", "100", "3", "500")
+	trade := sequencer.TradeEvent{ID: 4, Market: "BTC-USDT", Price: money.MustParse("200"), Quantity: money.MustParse("1"), TakerSide: "buy", Time: now}
+	if err := f.apply(sequencer.Events{Time: now, Trades: []sequencer.TradeEvent{trade}}); err != nil {
+		t.Fatal(err)
+	}
+	wantTicker(t, ticker(t, f, "BTC-USDT"), "200", "300", "300", "100", "4", "700")
+	f.slideStats(now.Add(2 * time.Hour)) // the trade of 23 h ago leaves
+	wantTicker(t, ticker(t, f, "BTC-USDT"), "200", "100", "200", "100", "3", "400")
+	f.slideStats(now.Add(24*time.Hour + time.Minute)) // all of them
+	wantTicker(t, ticker(t, f, "BTC-USDT"), "200", "null", "null", "null", "0", "0")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -16,7 +17,20 @@ const (
 	pingEvery        = 20 * time.Second
 	pongWait         = 10 * time.Second
 	maxInbound       = 4 << 10
+	// MaxInFlight bounds the commands one connection has running at once;
+	// beyond it the connection is not read until one finishes.
+	MaxInFlight = 128
 )
+
+// Commands answers the messages of a connection that are neither
+// subscribe nor unsubscribe: order entry. One value serves one
+// connection. Handle runs on a goroutine of its own, up to MaxInFlight at
+// once, and returns the reply to send; Closed is called once, after the
+// connection ended and every Handle returned.
+type Commands interface {
+	Handle(ctx context.Context, op string, msg []byte) []byte
+	Closed()
+}
 
 type request struct {
 	Op       string   `json:"op"`
@@ -36,9 +50,10 @@ type reply struct {
 // closed with 1008 and the reason. The browser's Origin must match the
 // Host (the library's default), so another site cannot open a socket with
 // a user's cookie.
-// allow is asked before each message from the client is handled; it
-// bounds how fast a connection may subscribe and unsubscribe.
-func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow func() error) error {
+// allow is asked before each subscribe or unsubscribe is handled; it
+// bounds how fast a connection may change them. cmds, if not nil, answers
+// every other op (order entry, which is charged by budgets of its own).
+func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow func() error, cmds Commands) error {
 	// The server's read and write deadlines for ordinary requests would
 	// otherwise outlive the upgrade and cut the socket.
 	rc := http.NewResponseController(w)
@@ -63,6 +78,16 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 		f.writeLoop(ctx, conn, c)
 		cancel()
 	}()
+	var running sync.WaitGroup
+	if cmds != nil {
+		defer func() {
+			// A command still running when the socket closed may yet
+			// place an order: cancel-on-disconnect must come after it.
+			running.Wait()
+			cmds.Closed()
+		}()
+	}
+	slots := make(chan struct{}, MaxInFlight)
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
@@ -70,7 +95,27 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 			return nil
 		}
 		var req request
-		if err := json.Unmarshal(data, &req); err != nil {
+		if err := json.Unmarshal(data, &req); err == nil && cmds != nil && req.Op != "subscribe" && req.Op != "unsubscribe" {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				continue
+			}
+			if c.revoked.Load() {
+				// Access ended: the socket is closing, and nothing more
+				// it sends is acted on.
+				<-slots
+				continue
+			}
+			running.Go(func() {
+				defer func() { <-slots }()
+				// The command outlives a socket that closes under it, so
+				// that its answer is the outcome it really had.
+				f.hub.deliver(c, cmds.Handle(context.WithoutCancel(ctx), req.Op, data))
+			})
+			continue
+		}
+		if err != nil {
 			if err := allow(); err != nil {
 				f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_requests", Message: err.Error()}))
 				continue
@@ -129,6 +174,18 @@ func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, c *Client) {
 // spends the connection's message budget: one message naming a channel
 // two hundred times costs what two hundred messages would.
 func (f *Feed) handle(c *Client, req request, allow func() error) {
+	if req.Op != "subscribe" && req.Op != "unsubscribe" {
+		if err := allow(); err != nil {
+			f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_requests", Message: err.Error()}))
+			return
+		}
+		f.hub.deliver(c, encode(reply{Type: "error", Code: "invalid_op", Message: "op must be subscribe or unsubscribe; order entry (place, cancel, cancel_all) needs an authenticated connection"}))
+		return
+	}
+	if len(req.Channels) == 0 {
+		f.hub.deliver(c, encode(reply{Type: "error", Code: "invalid_request", Message: "channels must name at least one channel"}))
+		return
+	}
 	if len(req.Channels) > MaxSubscriptions {
 		f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_subscriptions", Message: "at most 20 channels per message"}))
 		return
@@ -148,17 +205,11 @@ func (f *Feed) handle(c *Client, req request, allow func() error) {
 			f.hub.deliver(c, encode(reply{Type: "error", Code: err.code, Message: err.msg}))
 			continue
 		}
-		switch req.Op {
-		case "subscribe":
-			if !f.subscribe(c, ch) {
-				f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_subscriptions", Message: "at most 20 channels per connection"}))
-				continue
-			}
-		case "unsubscribe":
+		if req.Op == "unsubscribe" {
 			f.hub.unsubscribe(c, ch)
-		default:
-			f.hub.deliver(c, encode(reply{Type: "error", Code: "invalid_op", Message: "op must be subscribe or unsubscribe"}))
-			return
+		} else if !f.subscribe(c, ch) {
+			f.hub.deliver(c, encode(reply{Type: "error", Code: "too_many_subscriptions", Message: "at most 20 channels per connection"}))
+			continue
 		}
 		ok = append(ok, ch)
 	}

@@ -4,6 +4,7 @@
 package money
 
 import (
+	"bytes"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -100,30 +101,50 @@ func allDigits(s string) bool {
 
 // String gives the shortest exact decimal form: "12", "0.015", "-3.5".
 func (a Amount) String() string {
-	s := a.Fixed(Scale)
-	if strings.IndexByte(s, '.') >= 0 {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	var b [32]byte
+	return string(a.appendString(b[:0]))
+}
+
+// appendString appends the amount with no trailing fractional zeros.
+func (a Amount) appendString(dst []byte) []byte {
+	start := len(dst)
+	dst = a.AppendFixed(dst, Scale)
+	if bytes.IndexByte(dst[start:], '.') >= 0 {
+		dst = bytes.TrimRight(dst, "0")
+		dst = bytes.TrimSuffix(dst, []byte("."))
 	}
-	return s
+	return dst
 }
 
 // Fixed formats with exactly decimals fractional digits (0..Scale),
 // truncating toward zero. Callers pass an asset's precision, which an amount
 // of that asset never exceeds, so nothing is lost in practice.
 func (a Amount) Fixed(decimals int) string {
+	var b [32]byte
+	return string(a.AppendFixed(b[:0], decimals))
+}
+
+// AppendFixed appends what Fixed returns. Amounts are formatted on every
+// answer and event, so this allocates nothing of its own.
+func (a Amount) AppendFixed(dst []byte, decimals int) []byte {
 	decimals = min(max(decimals, 0), Scale)
 	u := uint64(a)
-	sign := ""
 	if a < 0 {
-		sign = "-"
+		dst = append(dst, '-')
 		u = uint64(-(a + 1)) + 1 // avoids overflow at math.MinInt64
 	}
 	whole, frac := u/uint64(One), u%uint64(One)
+	dst = strconv.AppendUint(dst, whole, 10)
 	if decimals == 0 {
-		return sign + strconv.FormatUint(whole, 10)
+		return dst
 	}
-	fs := fmt.Sprintf("%08d", frac)[:decimals]
-	return sign + strconv.FormatUint(whole, 10) + "." + fs
+	var digits [Scale]byte
+	for i := Scale - 1; i >= 0; i-- {
+		digits[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	dst = append(dst, '.')
+	return append(dst, digits[:decimals]...)
 }
 
 // Decimals reports how many fractional digits the amount needs.
@@ -221,7 +242,10 @@ func (a Amount) Float64() float64 { return float64(a) / float64(One) }
 
 // MarshalJSON writes the amount as a JSON string, as the API contract demands.
 func (a Amount) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + a.String() + `"`), nil
+	b := make([]byte, 0, 24)
+	b = append(b, '"')
+	b = a.appendString(b)
+	return append(b, '"'), nil
 }
 
 // UnmarshalJSON accepts only a JSON string: a JSON number may already have

@@ -82,6 +82,33 @@ func Connection(c echo.Context, class Class) func() error {
 	}
 }
 
+// Charger returns what a long-lived connection of userID calls to spend
+// the user's and the client address's budgets of a class, weight at a
+// time, as requests of that class would: orders sent over a WebSocket
+// weigh what the same orders would over HTTP. Without a limiter on c it
+// allows everything.
+func Charger(c echo.Context, userID int64) func(class Class, weight int) error {
+	l, ok := c.Get(limiterKey).(*Limiter)
+	if !ok {
+		return func(Class, int) error { return nil }
+	}
+	ip, user := ClientKey(c.RealIP()), strconv.FormatInt(userID, 10)
+	return func(class Class, weight int) error {
+		if weight <= 0 {
+			return nil
+		}
+		for _, scope := range []struct {
+			Scope
+			key string
+		}{{ByIP, ip}, {ByUser, user}} {
+			if d := l.Take(class, scope.Scope, scope.key, weight); d.Rule.Limit != 0 && !d.Allowed {
+				return refusal(class, scope.Scope, d)
+			}
+		}
+		return nil
+	}
+}
+
 // answer sets the headers for d (the last budget checked wins, so an
 // authenticated request shows its user's) and refuses if d does.
 func answer(c echo.Context, class Class, scope Scope, d Decision) error {

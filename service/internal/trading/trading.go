@@ -1,5 +1,5 @@
 // Package trading is the application service for orders: what the JSON
-// API, the web pages and (soon) the order-entry socket call to place,
+// API, the web pages and the order-entry socket call to place,
 // cancel and look at orders. It checks a request against its market's
 // rules, honours client_order_id, hands the command to the sequencer and
 // counts the order intake. Transport stays with the callers.
@@ -142,14 +142,15 @@ func (s *Service) Cancel(ctx context.Context, o auth.Owner, id int64) (orders.Or
 }
 
 // CancelAll cancels the user's open orders in one market, or in all when
-// market is empty.
-func (s *Service) CancelAll(ctx context.Context, o auth.Owner, market string) ([]orders.Order, error) {
+// market is empty, for the reason given (the user asked, or the socket
+// that asked for cancel-on-disconnect closed).
+func (s *Service) CancelAll(ctx context.Context, o auth.Owner, market string, why orders.CancelReason) ([]orders.Order, error) {
 	if market != "" {
 		if _, _, _, err := s.catalog.Market(ctx, market); err != nil {
 			return nil, err
 		}
 	}
-	res, err := s.submit(ctx, sequencer.Command{CancelAll: &sequencer.CancelAll{UserID: o.UserID, AccountID: o.AccountID, Market: market}})
+	res, err := s.submit(ctx, sequencer.Command{CancelAll: &sequencer.CancelAll{UserID: o.UserID, AccountID: o.AccountID, Market: market, Reason: why}})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,145 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/crypto-exchange/exchange/service/internal/auth"
+)
+
+// orderSocket is one trader's authenticated WebSocket for order entry.
+// Commands go out tagged with ids; their answers come back in the order
+// they complete.
+type orderSocket struct {
+	conn *websocket.Conn
+
+	mu      sync.Mutex
+	next    int64
+	waiting map[string]chan []byte
+	err     error // why the socket ended, once it has
+}
+
+var errSocketClosed = errors.New("order socket closed")
+
+// dialOrders opens an order-entry socket with the trader's API key: the
+// upgrade request is signed like any other.
+func dialOrders(ctx context.Context, base string, t *trader) (*orderSocket, error) {
+	const path = "/api/v1/ws"
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	h := http.Header{}
+	h.Set("EX-KEY", t.key)
+	h.Set("EX-TIMESTAMP", ts)
+	h.Set("EX-SIGNATURE", hex.EncodeToString(auth.Sign(t.secret, ts, http.MethodGet, path, nil)))
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(dctx, strings.Replace(base, "http", "ws", 1)+path, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		return nil, fmt.Errorf("order socket: %w", err)
+	}
+	conn.SetReadLimit(1 << 20)
+	s := &orderSocket{conn: conn, waiting: map[string]chan []byte{}}
+	go s.read(context.WithoutCancel(ctx))
+	return s, nil
+}
+
+func (s *orderSocket) read(ctx context.Context) {
+	for {
+		_, msg, err := s.conn.Read(ctx)
+		if err != nil {
+			s.mu.Lock()
+			s.err = err
+			for id, ch := range s.waiting {
+				close(ch)
+				delete(s.waiting, id)
+			}
+			s.mu.Unlock()
+			return
+		}
+		var head struct{ Type, ID string }
+		if json.Unmarshal(msg, &head) != nil || head.Type != "result" {
+			continue
+		}
+		s.mu.Lock()
+		ch := s.waiting[head.ID]
+		delete(s.waiting, head.ID)
+		s.mu.Unlock()
+		if ch != nil {
+			ch <- msg
+		}
+	}
+}
+
+// call sends one command and waits for its answer. It returns the status
+// and what of the answer record and errorCode read as they read a REST
+// body: the order, or the whole answer (a batch's results, an error).
+func (s *orderSocket) call(ctx context.Context, cmd map[string]any) (int, []byte, error) {
+	ch := make(chan []byte, 1)
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return 0, nil, errSocketClosed
+	}
+	s.next++
+	id := strconv.FormatInt(s.next, 10)
+	s.waiting[id] = ch
+	s.mu.Unlock()
+	cmd["id"] = id
+	msg, err := json.Marshal(cmd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+		s.mu.Lock()
+		delete(s.waiting, id)
+		s.mu.Unlock()
+		return 0, nil, err
+	}
+	select {
+	case reply, ok := <-ch:
+		if !ok {
+			return 0, nil, errSocketClosed
+		}
+		var res struct {
+			Status int             `json:"status"`
+			Order  json.RawMessage `json:"order"`
+		}
+		if err := json.Unmarshal(reply, &res); err != nil {
+			return 0, nil, fmt.Errorf("order socket: %w", err)
+		}
+		if res.Order != nil {
+			return res.Status, res.Order, nil
+		}
+		return res.Status, reply, nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		delete(s.waiting, id)
+		s.mu.Unlock()
+		return 0, nil, ctx.Err()
+	}
+}
+
+// command turns a REST order call, as nextRequest makes it, into the
+// socket's command for the same thing.
+func command(method, path string, body []byte) map[string]any {
+	switch {
+	case method == http.MethodDelete:
+		return map[string]any{"op": "cancel", "order_id": strings.TrimPrefix(path, "/api/v1/orders/")}
+	case strings.HasSuffix(path, "/batch"):
+		var batch struct{ Orders json.RawMessage }
+		_ = json.Unmarshal(body, &batch) // nextRequest's own
+		return map[string]any{"op": "place_batch", "orders": batch.Orders}
+	}
+	return map[string]any{"op": "place", "order": json.RawMessage(body)}
+}
+
+func (s *orderSocket) close() { s.conn.Close(websocket.StatusNormalClosure, "") }
