@@ -72,7 +72,8 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"migrate without a database", nil, []string{"migrate"}, "exchange migrate: DATABASE_URL is not set"},
 		{"bad log level", []string{"LOG_LEVEL=loud"}, []string{"migrate"}, `exchange migrate: LOG_LEVEL="loud" is invalid`},
 		{"stray argument", nil, []string{"migrate", "now"}, `exchange migrate: unexpected argument "now"`},
-		{"unknown flag", nil, []string{"check-ledger", "--fix"}, "flag provided but not defined: -fix"},
+		{"unknown flag", nil, []string{"check-ledger", "--fix"}, "flag provided but not defined: -fix; this command takes no flags"},
+		{"unknown flag among flags", nil, []string{"restore", "--newest"}, "allowed: --force, --key, --latest, --target-url"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,6 +88,34 @@ func TestUsageAndConfigErrors(t *testing.T) {
 				t.Fatalf("a config error must be one line, got %q", r.stderr)
 			}
 		})
+	}
+}
+
+// `exchange SUB --help` tells an operator the subcommand's flags and the
+// environment it reads, with defaults, and exits 0; `exchange version`
+// says which build runs.
+func TestSubcommandHelpAndVersion(t *testing.T) {
+	for sub, want := range map[string][]string{
+		"backup":       {"usage: exchange backup", "--prune-older-than", "BACKUP_S3_BUCKET", "BACKUP_PART_SIZE_MB", "(default 8) [5 to 512]", "DATABASE_URL", "GOMEMLIMIT"},
+		"serve":        {"SHUTDOWN_TIMEOUT", "(default 25s)", "RATE_LIMITS", "SECRET_KEY", "DB_MAX_OPEN_CONNS", "LOG_LEVEL"},
+		"create-admin": {"--email", "ADMIN_PASSWORD", "DATABASE_URL"},
+		"migrate":      {"--seed", "DATABASE_URL"},
+	} {
+		for _, flag := range []string{"--help", "-h"} {
+			r := runBinary(t, nil, "", sub, flag)
+			if r.code != 0 {
+				t.Fatalf("%s %s: exit %d, stderr %q", sub, flag, r.code, r.stderr)
+			}
+			for _, w := range want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("%s %s lacks %q:\n%s", sub, flag, w, r.stdout)
+				}
+			}
+		}
+	}
+	r := runBinary(t, nil, "", "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "exchange ") || !strings.Contains(r.stdout, "go1.") {
+		t.Fatalf("version: exit %d, %q", r.code, r.stdout)
 	}
 }
 

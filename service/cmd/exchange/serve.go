@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -34,9 +36,26 @@ func openDatabase(ctx context.Context, env *environment, log *slog.Logger) (*gor
 	return database.Open(ctx, cfg, log)
 }
 
+// helpRequested is -h or --help: the caller prints the command's usage.
+type helpRequested struct{ fs *flag.FlagSet }
+
+func (helpRequested) Error() string { return "help requested" }
+
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(nopWriter{})
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return helpRequested{fs}
+		}
+		if strings.HasPrefix(err.Error(), "flag provided but not defined") {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+			allowed := "this command takes no flags"
+			if len(names) > 0 {
+				allowed = "allowed: " + strings.Join(names, ", ")
+			}
+			return usageError{fmt.Errorf("%s; %s (--help explains them)", err, allowed)}
+		}
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
@@ -91,6 +110,10 @@ func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.S
 		if ready != nil {
 			ready(addrs.Public)
 		}
+	}, func() {
+		// The public side has drained: hand the leadership over now, while
+		// the internal side still answers the other replicas' forwards.
+		stop()
 	})
 	if err != nil {
 		return err

@@ -50,6 +50,13 @@ var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 // LoadBackup reads the BACKUP_* settings and AWS_REGION.
 func LoadBackup(env Getenv) (Backup, error) {
 	r := &reader{env: env}
+	return r.backup(), r.err
+}
+
+// DescribeBackup lists the variables LoadBackup reads.
+func DescribeBackup() []Variable { return describing(func(r *reader) { r.backup() }) }
+
+func (r *reader) backup() Backup {
 	b := Backup{
 		Bucket:         r.str("BACKUP_S3_BUCKET", ""),
 		Prefix:         strings.Trim(r.str("BACKUP_S3_PREFIX", "backups"), "/"),
@@ -104,7 +111,7 @@ func LoadBackup(env Getenv) (Backup, error) {
 			r.fail("BACKUP_VERIFY_URL", "<redacted>", "allowed: a postgres:// URL whose role may CREATE DATABASE")
 		}
 	}
-	return b, r.err
+	return b
 }
 
 // RequirePostgresURL refuses a libpq key=value string where the backup

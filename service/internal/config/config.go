@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,30 @@ func (e *Error) Error() string {
 type reader struct {
 	env Getenv
 	err error
+	// seen, when set (by the Describe functions), collects every variable
+	// read, in order, with its default and range.
+	seen *[]Variable
+}
+
+// Variable is one environment variable a loader reads, for help texts.
+type Variable struct {
+	Name, Default, Allowed, Doc string
+}
+
+// describing runs load against an empty environment and lists what it
+// read: the help text comes from the loader itself, so it cannot drift.
+func describing(load func(r *reader)) []Variable {
+	var seen []Variable
+	load(&reader{env: func(string) string { return "" }, seen: &seen})
+	return seen
+}
+
+// lookup reads a variable, noting it when describing.
+func (r *reader) lookup(name, def, allowed string) string {
+	if r.seen != nil && !slices.ContainsFunc(*r.seen, func(v Variable) bool { return v.Name == name }) {
+		*r.seen = append(*r.seen, Variable{Name: name, Default: def, Allowed: allowed, Doc: docs[name]})
+	}
+	return strings.TrimSpace(r.env(name))
 }
 
 func (r *reader) fail(name, value, allowed string) {
@@ -93,14 +118,14 @@ func (r *reader) fail(name, value, allowed string) {
 }
 
 func (r *reader) str(name, def string) string {
-	if v := strings.TrimSpace(r.env(name)); v != "" {
+	if v := r.lookup(name, def, ""); v != "" {
 		return v
 	}
 	return def
 }
 
 func (r *reader) intIn(name string, def, lo, hi int) int {
-	raw := r.str(name, "")
+	raw := r.lookup(name, strconv.Itoa(def), fmt.Sprintf("%d to %d", lo, hi))
 	if raw == "" {
 		return def
 	}
@@ -112,7 +137,7 @@ func (r *reader) intIn(name string, def, lo, hi int) int {
 }
 
 func (r *reader) duration(name string, def, lo, hi time.Duration) time.Duration {
-	raw := r.str(name, "")
+	raw := r.lookup(name, def.String(), fmt.Sprintf("%s to %s", lo, hi))
 	if raw == "" {
 		return def
 	}
@@ -124,7 +149,7 @@ func (r *reader) duration(name string, def, lo, hi time.Duration) time.Duration 
 }
 
 func (r *reader) boolean(name string, def bool) bool {
-	raw := r.str(name, "")
+	raw := r.lookup(name, strconv.FormatBool(def), "true or false")
 	if raw == "" {
 		return def
 	}
@@ -137,7 +162,7 @@ func (r *reader) boolean(name string, def bool) bool {
 
 // cidrs reads a comma-separated list of networks.
 func (r *reader) cidrs(name string) []*net.IPNet {
-	raw := r.str(name, "")
+	raw := r.lookup(name, "", "comma-separated CIDRs")
 	if raw == "" {
 		return nil
 	}
@@ -156,6 +181,13 @@ func (r *reader) cidrs(name string) []*net.IPNet {
 // LoadDatabase reads DATABASE_URL and the pool settings.
 func LoadDatabase(env Getenv) (Database, error) {
 	r := &reader{env: env}
+	return r.database(), r.err
+}
+
+// DescribeDatabase lists the variables LoadDatabase reads.
+func DescribeDatabase() []Variable { return describing(func(r *reader) { r.database() }) }
+
+func (r *reader) database() Database {
 	db := Database{
 		URL:             r.str("DATABASE_URL", ""),
 		MaxOpenConns:    r.intIn("DB_MAX_OPEN_CONNS", 20, 1, 500),
@@ -171,12 +203,19 @@ func LoadDatabase(env Getenv) (Database, error) {
 	if db.MaxIdleConns > db.MaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", strconv.Itoa(db.MaxIdleConns), fmt.Sprintf("allowed: at most DB_MAX_OPEN_CONNS (%d)", db.MaxOpenConns))
 	}
-	return db, r.err
+	return db
 }
 
 // LoadServer reads the HTTP server's settings.
 func LoadServer(env Getenv) (Server, error) {
 	r := &reader{env: env}
+	return r.server(), r.err
+}
+
+// DescribeServer lists the variables LoadServer reads.
+func DescribeServer() []Variable { return describing(func(r *reader) { r.server() }) }
+
+func (r *reader) server() Server {
 	s := Server{
 		Addr:             r.str("HTTP_ADDR", ":8080"),
 		InternalAddr:     r.str("INTERNAL_ADDR", ":9090"),
@@ -231,13 +270,20 @@ func LoadServer(env Getenv) (Server, error) {
 	if s.RequestTimeout > s.WriteTimeout {
 		r.fail("REQUEST_TIMEOUT", s.RequestTimeout.String(), fmt.Sprintf("allowed: at most HTTP_WRITE_TIMEOUT (%s)", s.WriteTimeout))
 	}
-	return s, r.err
+	return s
 }
 
 // LogLevel reads LOG_LEVEL.
 func LogLevel(env Getenv) (slog.Level, error) {
 	r := &reader{env: env}
-	raw := r.str("LOG_LEVEL", "info")
+	return r.logLevel(), r.err
+}
+
+// DescribeLogLevel lists the variable LogLevel reads.
+func DescribeLogLevel() []Variable { return describing(func(r *reader) { r.logLevel() }) }
+
+func (r *reader) logLevel() slog.Level {
+	raw := r.lookup("LOG_LEVEL", "info", "debug, info, warn or error")
 	var lvl slog.Level
 	switch strings.ToLower(raw) {
 	case "debug":
@@ -248,8 +294,10 @@ func LogLevel(env Getenv) (slog.Level, error) {
 		lvl = slog.LevelWarn
 	case "error":
 		lvl = slog.LevelError
+	case "":
+		lvl = slog.LevelInfo
 	default:
 		r.fail("LOG_LEVEL", raw, "allowed: debug, info, warn or error")
 	}
-	return lvl, r.err
+	return lvl
 }

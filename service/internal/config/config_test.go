@@ -95,3 +95,25 @@ func TestLogLevel(t *testing.T) {
 
 func loadDB(e Getenv) error     { _, err := LoadDatabase(e); return err }
 func loadServer(e Getenv) error { _, err := LoadServer(e); return err }
+
+// Every variable a loader reads is documented for --help, and the
+// documentation names no variable that nothing reads.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	read := map[string]bool{}
+	for _, vars := range [][]Variable{DescribeDatabase(), DescribeServer(), DescribeLogLevel(), DescribeBackup()} {
+		for _, v := range vars {
+			read[v.Name] = true
+			if v.Doc == "" {
+				t.Errorf("%s is read but not documented in docs.go", v.Name)
+			}
+		}
+	}
+	for name := range docs {
+		if !read[name] {
+			t.Errorf("docs.go documents %s, which no loader reads", name)
+		}
+	}
+	if len(read) < 30 {
+		t.Fatalf("only %d variables described: the describing reader missed some", len(read))
+	}
+}

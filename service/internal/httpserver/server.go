@@ -193,8 +193,11 @@ type Addrs struct {
 
 // Run serves on the configured addresses until ctx ends, then drains: it
 // reports not-ready, stops accepting, and gives in-flight requests up to
-// ShutdownTimeout to finish. ready is called once both listeners are bound.
-func (s *Server) Run(ctx context.Context, ready func(Addrs)) error {
+// ShutdownTimeout to finish. ready is called once both listeners are bound;
+// publicDrained, if not nil, once the public side has drained and before
+// the internal side stops, so that the replica can hand its leadership
+// over while the other replicas still reach it.
+func (s *Server) Run(ctx context.Context, ready func(Addrs), publicDrained func()) error {
 	pub, err := net.Listen("tcp", s.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Config.Addr, err)
@@ -226,12 +229,15 @@ func (s *Server) Run(ctx context.Context, ready func(Addrs)) error {
 	defer cancel()
 	// The public side first: the internal side keeps forwarding commands
 	// to the sequencer for requests that are still draining.
-	for _, srv := range servers {
+	for i, srv := range servers {
 		if err := srv.Shutdown(shutdownCtx); err != nil {
 			// A stop asked for is still a clean stop: what did not finish in
 			// time is cut off, as Kubernetes would after the grace period.
 			s.Log.Warn("drain timed out; closing the remaining connections", "error", err.Error())
 			_ = srv.Close()
+		}
+		if i == 0 && publicDrained != nil {
+			publicDrained()
 		}
 	}
 	for range servers {

@@ -23,18 +23,22 @@ type Config struct {
 	DatabaseURL string
 	// MaxBatch bounds how many commands one transaction carries.
 	MaxBatch int
-	// Retry is how often a follower tries to take the lock, and how long a
-	// broken leader waits before campaigning again.
+	// Retry is how long a candidate whose connection broke (or a leader
+	// that stepped down on an error) waits before campaigning again.
 	Retry time.Duration
+	// BatchTimeout bounds one batch's writes and commit: a database that
+	// stops answering ends the leadership instead of holding it forever.
+	BatchTimeout time.Duration
 }
 
 // Sequencer runs the election and, while leading, the batch loop.
 type Sequencer struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	queue   chan *request
-	leading atomic.Bool
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	queue chan *request
+	// term is the current stretch of leadership; nil while not leading.
+	term atomic.Pointer[term]
 	// advertise is the base URL other replicas use to reach this one; it
 	// is known once the server listens, so Run sets it.
 	advertise atomic.Pointer[string]
@@ -46,7 +50,13 @@ type request struct {
 	cmd      Command
 	done     chan response
 	enqueued time.Time
+	term     *term
 }
+
+// term is one stretch of leadership. A request belongs to the term it was
+// queued in: its caller is told ErrNotLeader once the term ends without
+// answering it, so a later term must never apply it.
+type term struct{ ended chan struct{} }
 
 type response struct {
 	res Result
@@ -61,6 +71,9 @@ func New(cfg Config, log *slog.Logger, now func() time.Time, reg prometheus.Regi
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
 	}
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = 10 * time.Second
+	}
 	return &Sequencer{
 		cfg: cfg, log: log, now: now,
 		queue:   make(chan *request, 4*cfg.MaxBatch),
@@ -69,18 +82,22 @@ func New(cfg Config, log *slog.Logger, now func() time.Time, reg prometheus.Regi
 }
 
 // IsLeader reports whether this replica is the sequencer now.
-func (s *Sequencer) IsLeader() bool { return s.leading.Load() }
+func (s *Sequencer) IsLeader() bool { return s.term.Load() != nil }
 
 // Submit applies cmd if this replica leads. ErrNotLeader means it was not
-// applied. Otherwise the command is applied exactly when err is nil; a ctx
-// that ends first leaves the outcome unknown, reported as ErrUnavailable.
+// applied, and never will be. Otherwise the command is applied exactly
+// when err is nil; a ctx that ends first leaves the outcome unknown,
+// reported as ErrUnavailable.
 func (s *Sequencer) Submit(ctx context.Context, cmd Command) (Result, error) {
-	if !s.IsLeader() {
+	t := s.term.Load()
+	if t == nil {
 		return Result{}, ErrNotLeader
 	}
-	req := &request{ctx: ctx, cmd: cmd, done: make(chan response, 1), enqueued: time.Now()}
+	req := &request{ctx: ctx, cmd: cmd, done: make(chan response, 1), enqueued: time.Now(), term: t}
 	select {
 	case s.queue <- req:
+	case <-t.ended:
+		return Result{}, ErrNotLeader
 	case <-ctx.Done():
 		return Result{}, ErrUnavailable
 	}
@@ -88,6 +105,15 @@ func (s *Sequencer) Submit(ctx context.Context, cmd Command) (Result, error) {
 	select {
 	case r := <-req.done:
 		return r.res, r.err
+	case <-t.ended:
+		// A term answers what it took before it ends: an answer sent is
+		// waiting here now, and without one the command was never taken.
+		select {
+		case r := <-req.done:
+			return r.res, r.err
+		default:
+			return Result{}, ErrNotLeader
+		}
 	case <-ctx.Done():
 		return Result{}, ErrUnavailable
 	}
@@ -151,23 +177,18 @@ func (s *Sequencer) campaign(ctx context.Context) error {
 	// planning: measured better than planning every statement afresh.
 	cfg.RuntimeParams["enable_hashjoin"] = "off"
 	cfg.RuntimeParams["enable_mergejoin"] = "off"
+	// The candidate waits inside the database for the lock, however long
+	// that takes: PostgreSQL hands it over the moment the leader releases
+	// it or its connection dies, so a hand-off costs no polling interval.
+	cfg.RuntimeParams["lock_timeout"] = "0"
+	cfg.RuntimeParams["statement_timeout"] = "0"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for {
-		var got bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", leaderLockKey).Scan(&got); err != nil {
-			return fmt.Errorf("try leader lock: %w", err)
-		}
-		if got {
-			break
-		}
-		sleep(ctx, s.cfg.Retry)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", leaderLockKey); err != nil {
+		return fmt.Errorf("wait for the leader lock: %w", err)
 	}
 	return s.lead(ctx, conn)
 }
@@ -187,12 +208,14 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 	}
 	s.log.Info("sequencer: leading", "epoch", epoch, "open_orders", len(st.open), "balances", st.balances.Len(),
 		"rebuild_seconds", time.Since(start).Seconds(), "advertise", s.Advertise())
-	s.leading.Store(true)
+	t := &term{ended: make(chan struct{})}
+	s.term.Store(t)
 	s.metrics.leader.Set(1)
 	defer func() {
-		s.leading.Store(false)
+		s.term.Store(nil)
 		s.metrics.leader.Set(0)
 		s.drain(ErrNotLeader)
+		close(t.ended)
 	}()
 
 	var ev engine.Events
@@ -204,6 +227,16 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// Stepping down (SIGTERM): take nothing new, commit and answer
+			// what is queued, then let the lock go with the connection, so
+			// a waiting candidate leads at once.
+			s.term.Store(nil)
+			for reqs = s.take(reqs[:0], t); len(reqs) > 0; reqs = s.take(reqs[:0], t) {
+				if st, err = s.commitBatch(context.WithoutCancel(ctx), conn, st, b, reqs, &ev); err != nil {
+					return err
+				}
+			}
+			s.log.Info("sequencer: stepped down", "epoch", epoch)
 			return ctx.Err()
 		case <-idle.C:
 			// Prove the connection (and so the lock) is still ours.
@@ -212,40 +245,77 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 			}
 			continue
 		case r := <-s.queue:
-			reqs = append(reqs[:0], r)
+			reqs = s.take(append(reqs[:0], r), t)
 		}
-	more:
-		for len(reqs) < s.cfg.MaxBatch {
-			select {
-			case r := <-s.queue:
-				reqs = append(reqs, r)
-			default:
-				break more
-			}
+		if len(reqs) == 0 {
+			continue
 		}
-		s.metrics.queueDepth.Set(float64(len(s.queue)))
-		s.metrics.lag.Set(time.Since(reqs[0].enqueued).Seconds())
-		if err := s.runBatch(ctx, conn, st, b, reqs, &ev); err != nil {
-			// Whether a failed commit took effect is unknown to the
-			// client: the same answer as a leader that never replied.
-			for _, r := range reqs {
-				r.done <- response{err: ErrUnavailable}
-			}
-			if conn.IsClosed() || ctx.Err() != nil {
-				return err
-			}
-			// The state may hold changes that were never committed: throw
-			// it away and start again from what the database has.
-			s.log.Error("sequencer: batch failed; rebuilding from the database", "error", err.Error())
-			if st, err = load(ctx, conn, s.now()); err != nil {
-				return fmt.Errorf("rebuild after failed batch: %w", err)
-			}
+		// A batch under way finishes even when a stop is asked for: its
+		// commands' callers wait for the outcome.
+		if st, err = s.commitBatch(context.WithoutCancel(ctx), conn, st, b, reqs, &ev); err != nil {
+			return err
 		}
 		if time.Since(forgotten) > time.Minute {
 			st.forget(s.now())
 			forgotten = time.Now()
 		}
 	}
+}
+
+// take keeps the requests of term t among reqs and adds what is queued
+// behind them, up to a batch. A request of an earlier term is answered
+// ErrNotLeader, as its caller was already told.
+func (s *Sequencer) take(reqs []*request, t *term) []*request {
+	kept := reqs[:0]
+	for _, r := range reqs {
+		if r.term == t {
+			kept = append(kept, r)
+		} else {
+			r.done <- response{err: ErrNotLeader}
+		}
+	}
+	for len(kept) < s.cfg.MaxBatch {
+		select {
+		case r := <-s.queue:
+			if r.term != t {
+				r.done <- response{err: ErrNotLeader}
+				continue
+			}
+			kept = append(kept, r)
+		default:
+			return kept
+		}
+	}
+	return kept
+}
+
+// commitBatch runs one batch within BatchTimeout. When it fails, whether
+// its commit took effect is unknown to the clients (the same answer as a
+// leader that never replied), and the state, which may hold changes that
+// never committed, is rebuilt from the database; an error returned ends
+// the leadership.
+func (s *Sequencer) commitBatch(ctx context.Context, conn *pgx.Conn, st *state, b *batch, reqs []*request, ev *engine.Events) (*state, error) {
+	s.metrics.queueDepth.Set(float64(len(s.queue)))
+	s.metrics.lag.Set(time.Since(reqs[0].enqueued).Seconds())
+	bctx, cancel := context.WithTimeout(ctx, s.cfg.BatchTimeout)
+	err := s.runBatch(bctx, conn, st, b, reqs, ev)
+	cancel()
+	if err == nil {
+		return st, nil
+	}
+	for _, r := range reqs {
+		r.done <- response{err: ErrUnavailable}
+	}
+	if conn.IsClosed() {
+		return st, err
+	}
+	s.log.Error("sequencer: batch failed; rebuilding from the database", "error", err.Error())
+	bctx, cancel = context.WithTimeout(ctx, s.cfg.BatchTimeout)
+	defer cancel()
+	if st, err = load(bctx, conn, s.now()); err != nil {
+		return st, fmt.Errorf("rebuild after failed batch: %w", err)
+	}
+	return st, nil
 }
 
 // runBatch applies reqs and commits them in one transaction, then answers.
