@@ -81,6 +81,7 @@ const (
 	NotReady             Code = "not_ready"
 	Timeout              Code = "timeout"
 	SequencerUnavailable Code = "sequencer_unavailable"
+	DatabaseUnavailable  Code = "database_unavailable"
 	InvalidInput         Code = "invalid_input"
 	StepUpRequired       Code = "step_up_required"
 )
@@ -108,6 +109,7 @@ var kinds = map[Code]Kind{
 	NotReady:             KindUnavailable,
 	Timeout:              KindUnavailable,
 	SequencerUnavailable: KindUnavailable,
+	DatabaseUnavailable:  KindUnavailable,
 }
 
 // KindOf is the kind of a code.

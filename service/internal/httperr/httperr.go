@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/database"
 )
 
 // statuses is the one table from error kind to HTTP status.
@@ -56,6 +57,9 @@ func Classify(err error) (*apierr.Error, bool) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return apierr.New(apierr.Timeout, "the request took too long; try again"), true
+	}
+	if database.Unavailable(err) {
+		return apierr.New(apierr.DatabaseUnavailable, "the database cannot be reached right now; retry shortly (an order sent again with the same client_order_id is placed once)"), true
 	}
 	return nil, false
 }

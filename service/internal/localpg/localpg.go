@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,7 @@ type Server struct {
 	port      int
 	bin       string
 	runAs     string
+	opts      Options
 }
 
 // SuperUser is the cluster's bootstrap role; it needs no password because
@@ -85,7 +87,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, dir: opts.Dir}
+	s := &Server{bin: bin, dir: opts.Dir, opts: opts}
 	// PostgreSQL refuses to run as root; CI and these machines are root, so
 	// the server runs as an unprivileged user in a directory that user owns.
 	if os.Geteuid() == 0 {
@@ -294,6 +296,70 @@ func (s *Server) Exec(ctx context.Context, db string, stmts ...string) error {
 	for _, stmt := range stmts {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return nil
+}
+
+// Crash stops the server the way a crash would (pg_ctl's immediate mode:
+// no checkpoint, every session cut); Restart brings it back, recovering
+// from the WAL, on the same port. For fault tests.
+func (s *Server) Crash() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.run(ctx, "pg_ctl", "-D", s.dataDir, "-m", "immediate", "-w", "stop"); err != nil {
+		return fmt.Errorf("pg_ctl stop -m immediate: %w", err)
+	}
+	return nil
+}
+
+// Restart starts a crashed or stopped server again on its port.
+func (s *Server) Restart(ctx context.Context) error {
+	opts := s.opts
+	opts.Port = s.port
+	return s.start(ctx, opts)
+}
+
+// Pause freezes the server and every session (SIGSTOP): connections stay
+// open and nothing answers, as when a machine hangs or a network drops
+// packets. Resume lets them run again. For fault tests.
+func (s *Server) Pause() error { return s.signalAll(syscall.SIGSTOP) }
+
+// Resume undoes Pause.
+func (s *Server) Resume() error { return s.signalAll(syscall.SIGCONT) }
+
+// signalAll signals the postmaster and its children.
+func (s *Server) signalAll(sig syscall.Signal) error {
+	raw, err := os.ReadFile(filepath.Join(s.dataDir, "postmaster.pid"))
+	if err != nil {
+		return fmt.Errorf("read postmaster.pid: %w", err)
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return fmt.Errorf("postmaster.pid: %w", err)
+	}
+	pids := []int{pid}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The parent pid is the fourth field, after the command in parentheses.
+		if _, rest, ok := strings.Cut(string(stat), ") "); ok {
+			if f := strings.Fields(rest); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+				pids = append(pids, child)
+			}
+		}
+	}
+	for _, p := range pids {
+		if err := syscall.Kill(p, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("signal %d: %w", p, err)
 		}
 	}
 	return nil

@@ -98,7 +98,16 @@ func (f *Feed) Run(ctx context.Context) {
 }
 
 func (f *Feed) follow(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, f.url)
+	cfg, err := pgx.ParseConfig(f.url)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
+	// A database that accepts connections but never answers (a frozen
+	// machine) must not hold the feed forever: it retries instead.
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

@@ -131,13 +131,22 @@ func (s *Sequencer) Advertise() string {
 // the lock. advertise is the base URL other replicas reach this one at.
 func (s *Sequencer) Run(ctx context.Context, advertise string) {
 	s.advertise.Store(&advertise)
+	// Retries start quick, so a database back from a restart has a leader
+	// again at once, and slow down to Retry while it stays away.
+	const firstRetry = 100 * time.Millisecond
+	wait := firstRetry
 	for ctx.Err() == nil {
+		started := time.Now()
 		err := s.campaign(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		s.log.Warn("sequencer: out of the running", "error", err.Error())
-		sleep(ctx, s.cfg.Retry)
+		if time.Since(started) > s.cfg.Retry {
+			wait = firstRetry // it ran for a while: a new outage
+		}
+		sleep(ctx, wait)
+		wait = min(2*wait, s.cfg.Retry)
 	}
 }
 
@@ -182,6 +191,11 @@ func (s *Sequencer) campaign(ctx context.Context) error {
 	// it or its connection dies, so a hand-off costs no polling interval.
 	cfg.RuntimeParams["lock_timeout"] = "0"
 	cfg.RuntimeParams["statement_timeout"] = "0"
+	// A database that accepts connections but never answers (a frozen
+	// machine) must not hold the candidate forever.
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
