@@ -51,49 +51,39 @@ func (d *Database) bitnami(ctx *pulumi.Context, args *DatabaseArgs) (string, err
 }
 
 // bitnamiValues are verified against bitnami/charts postgresql 17.1.0.
-func bitnamiValues(s settings.Database) pulumi.Map {
+func bitnamiValues(s settings.Database) bitnamiPostgresChart {
 	registry, repo := splitImage(s.Image.Repository)
 	metricsRegistry, metricsRepo := splitImage(s.MetricsImage.Repository)
-	primary := pulumi.Map{
-		"resources":   resourcesValues(s.Resources),
-		"persistence": pulumi.Map{"size": pulumi.String(s.StorageSize)},
-		// verify-backup restores into a scratch database, so the exchange
-		// role may create databases (it is still not a superuser).
-		"initdb": pulumi.Map{"scripts": pulumi.Map{
-			"10-exchange-createdb.sql": pulumi.String(fmt.Sprintf("ALTER ROLE %q CREATEDB;\n", s.User)),
-		}},
-	}
-	if s.StorageClass != "" {
-		primary["persistence"].(pulumi.Map)["storageClass"] = pulumi.String(s.StorageClass)
-	}
-	return pulumi.Map{
-		"fullnameOverride": pulumi.String(bitnamiRelease),
-		// The chart refuses images other than its docker.io/bitnami defaults
-		// unless told; bitnamilegacy is where those same builds now live.
-		"global": pulumi.Map{"security": pulumi.Map{"allowInsecureImages": pulumi.Bool(true)}},
-		"image": pulumi.Map{
-			"registry":   pulumi.String(registry),
-			"repository": pulumi.String(repo),
-			"tag":        pulumi.String(s.Image.Tag),
+	return bitnamiPostgresChart{
+		FullnameOverride: bitnamiRelease,
+		// The chart's image check (common.errors.insecureImages in
+		// bitnami/common 2.31.8, run from NOTES.txt) only warns about the
+		// bitnamilegacy images, where the chart's own builds now live; it
+		// refuses an image relocated to another registry (a mirror, an
+		// air-gapped install: database.image is configurable) unless this
+		// is set, and then only warns.
+		Global: bitnamiGlobal{Security: bitnamiSecurity{AllowInsecureImages: true}},
+		Image:  bitnamiImage{Registry: registry, Repository: repo, Tag: s.Image.Tag},
+		Auth: bitnamiAuth{
+			Username:       s.User,
+			Database:       s.Name,
+			ExistingSecret: bitnamiSecret,
+			SecretKeys:     bitnamiAuthSecrets{AdminPasswordKey: "postgres-password", UserPasswordKey: "password"},
 		},
-		"auth": pulumi.Map{
-			"username":       pulumi.String(s.User),
-			"database":       pulumi.String(s.Name),
-			"existingSecret": pulumi.String(bitnamiSecret),
-			"secretKeys": pulumi.Map{
-				"adminPasswordKey": pulumi.String("postgres-password"),
-				"userPasswordKey":  pulumi.String("password"),
-			},
+		Primary: bitnamiPrimary{
+			Resources:   resourcesValues(s.Resources),
+			Persistence: bitnamiPersistence{Size: s.StorageSize, StorageClass: s.StorageClass},
+			// verify-backup restores into a scratch database, so the
+			// exchange role may create databases (it is still not a
+			// superuser).
+			Initdb: bitnamiInitdb{Scripts: map[string]string{
+				"10-exchange-createdb.sql": fmt.Sprintf("ALTER ROLE %q CREATEDB;\n", s.User),
+			}},
 		},
-		"primary": primary,
-		"metrics": pulumi.Map{
-			"enabled": pulumi.Bool(true),
-			"image": pulumi.Map{
-				"registry":   pulumi.String(metricsRegistry),
-				"repository": pulumi.String(metricsRepo),
-				"tag":        pulumi.String(s.MetricsImage.Tag),
-			},
-			"serviceMonitor": pulumi.Map{"enabled": pulumi.Bool(true)},
+		Metrics: bitnamiMetrics{
+			Enabled:        true,
+			Image:          bitnamiImage{Registry: metricsRegistry, Repository: metricsRepo, Tag: s.MetricsImage.Tag},
+			ServiceMonitor: enabled{Enabled: true},
 		},
 	}
 }

@@ -52,6 +52,10 @@ func (d *Database) cloudNativePG(ctx *pulumi.Context, args *DatabaseArgs) (strin
 	if err != nil {
 		return "", fmt.Errorf("cloudnative-pg app secret: %w", err)
 	}
+	spec, err := toPulumiMap(cnpgClusterSpec(s))
+	if err != nil {
+		return "", fmt.Errorf("cloudnative-pg cluster spec: %w", err)
+	}
 	cluster, err := apiextensions.NewCustomResource(ctx, cnpgCluster, &apiextensions.CustomResourceArgs{
 		ApiVersion: pulumi.String("postgresql.cnpg.io/v1"),
 		Kind:       pulumi.String("Cluster"),
@@ -62,7 +66,7 @@ func (d *Database) cloudNativePG(ctx *pulumi.Context, args *DatabaseArgs) (strin
 			// makes it wait until the operator reports the cluster Ready.
 			Annotations: pulumi.StringMap{"pulumi.com/waitFor": pulumi.String("condition=Ready")},
 		},
-		OtherFields: kubernetes.UntypedArgs{"spec": cnpgClusterSpec(s)},
+		OtherFields: kubernetes.UntypedArgs{"spec": spec},
 	}, parent, dependsOnChart(operator), pulumi.DependsOn([]pulumi.Resource{secret}))
 	if err != nil {
 		return "", fmt.Errorf("cloudnative-pg cluster: %w", err)
@@ -86,37 +90,30 @@ func (d *Database) cloudNativePG(ctx *pulumi.Context, args *DatabaseArgs) (strin
 }
 
 // cloudNativePGValues are verified against cloudnative-pg chart 0.29.0.
-func cloudNativePGValues() pulumi.Map {
-	return pulumi.Map{
-		"crds":       pulumi.Map{"create": pulumi.Bool(true)},
-		"resources":  resourcesValues(cnpgOperatorResources),
-		"monitoring": pulumi.Map{"podMonitorEnabled": pulumi.Bool(true)},
+func cloudNativePGValues() cloudNativePGChart {
+	return cloudNativePGChart{
+		CRDs:       create{Create: true},
+		Resources:  resourcesValues(cnpgOperatorResources),
+		Monitoring: cnpgMonitoring{PodMonitorEnabled: true},
 	}
 }
 
 // cnpgClusterSpec follows the Cluster CRD schema shipped in chart 0.29.0
 // (operator 1.30.0).
-func cnpgClusterSpec(s settings.Database) pulumi.Map {
-	storage := pulumi.Map{"size": pulumi.String(s.StorageSize)}
-	if s.StorageClass != "" {
-		storage["storageClass"] = pulumi.String(s.StorageClass)
-	}
-	return pulumi.Map{
-		"instances":             pulumi.Int(s.Instances),
-		"imageName":             pulumi.String(s.Image.Ref()),
-		"enableSuperuserAccess": pulumi.Bool(false),
-		"storage":               storage,
-		"resources":             resourcesValues(s.Resources),
-		"affinity": pulumi.Map{
-			"enablePodAntiAffinity": pulumi.Bool(true),
-			"topologyKey":           pulumi.String("kubernetes.io/hostname"),
-		},
-		"bootstrap": pulumi.Map{"initdb": pulumi.Map{
-			"database": pulumi.String(s.Name),
-			"owner":    pulumi.String(s.User),
-			"secret":   pulumi.Map{"name": pulumi.String(cnpgSecret)},
+func cnpgClusterSpec(s settings.Database) cnpgClusterSpecValues {
+	return cnpgClusterSpecValues{
+		Instances:             s.Instances,
+		ImageName:             s.Image.Ref(),
+		EnableSuperuserAccess: false,
+		Storage:               cnpgStorage{Size: s.StorageSize, StorageClass: s.StorageClass},
+		Resources:             resourcesValues(s.Resources),
+		Affinity:              cnpgAffinity{EnablePodAntiAffinity: true, TopologyKey: "kubernetes.io/hostname"},
+		Bootstrap: cnpgBootstrap{Initdb: cnpgInitdb{
+			Database: s.Name,
+			Owner:    s.User,
+			Secret:   cnpgSecretRef{Name: cnpgSecret},
 			// verify-backup restores into a scratch database.
-			"postInitApplicationSQL": pulumi.StringArray{pulumi.String(fmt.Sprintf("ALTER ROLE %q CREATEDB", s.User))},
+			PostInitApplicationSQL: []string{fmt.Sprintf("ALTER ROLE %q CREATEDB", s.User)},
 		}},
 	}
 }

@@ -13,16 +13,21 @@ import (
 // newChart declares a Helm chart with the helm/v4 Chart resource: Pulumi
 // renders it client-side and owns every object, so a preview shows a
 // per-object diff. Helm hooks are not run by this resource, which is why each
-// caller switches off the chart features that rely on hooks.
+// caller switches off the chart features that rely on hooks. values is the
+// chart's typed values struct (chartvalues_*.go).
 func newChart(ctx *pulumi.Context, name string, ref settings.ChartRef, namespace pulumi.StringInput,
-	values pulumi.Map, opts ...pulumi.ResourceOption) (*helmv4.Chart, error) {
+	values any, opts ...pulumi.ResourceOption) (*helmv4.Chart, error) {
+	rendered, err := toPulumiMap(values)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s: %w", ref.Name, ref.Version, err)
+	}
 	args := &helmv4.ChartArgs{
 		// The release name is fixed so object names (and the Services other
 		// components dial) do not depend on the Pulumi resource name.
 		Name:      pulumi.String(name),
 		Namespace: namespace,
 		Version:   pulumi.String(ref.Version),
-		Values:    values,
+		Values:    rendered,
 	}
 	if strings.HasPrefix(ref.Repo, "oci://") {
 		args.Chart = pulumi.String(strings.TrimSuffix(ref.Repo, "/") + "/" + ref.Name)
@@ -54,12 +59,4 @@ func chartResources(c *helmv4.Chart) pulumi.ResourceArrayOutput {
 		}
 		return out
 	}).(pulumi.ResourceArrayOutput)
-}
-
-// resourcesValues renders settings.Resources as Helm values.
-func resourcesValues(r settings.Resources) pulumi.Map {
-	return pulumi.Map{
-		"requests": pulumi.Map{"cpu": pulumi.String(r.Requests.CPU), "memory": pulumi.String(r.Requests.Memory)},
-		"limits":   pulumi.Map{"cpu": pulumi.String(r.Limits.CPU), "memory": pulumi.String(r.Limits.Memory)},
-	}
 }

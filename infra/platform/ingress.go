@@ -37,7 +37,7 @@ func NewIngressController(ctx *pulumi.Context, name string, args *IngressArgs, o
 	if err != nil {
 		return nil, err
 	}
-	values := nginxIngressValues(s)
+	var values any = nginxIngressValues(s)
 	if s.Controller == "ingress-nginx" {
 		values = ingressNginxValues(s)
 	}
@@ -96,10 +96,10 @@ func rateLimitAnnotations(s settings.Ingress) map[string]string {
 // Service. externalTrafficPolicy Local keeps the client's address (no SNAT
 // to a node's), which the per-client limits and the exchange's per-IP
 // limits count; ClusterIP has no such field.
-func externalService(s settings.Ingress) pulumi.Map {
-	service := pulumi.Map{"type": pulumi.String(s.ServiceType)}
+func externalService(s settings.Ingress) controllerService {
+	service := controllerService{Type: s.ServiceType}
 	if s.ServiceType != "ClusterIP" {
-		service["externalTrafficPolicy"] = pulumi.String("Local")
+		service.ExternalTrafficPolicy = "Local"
 	}
 	return service
 }
@@ -117,73 +117,53 @@ func connectionLimitSnippet(rl settings.RateLimit) string {
 }
 
 // nginxIngressValues are verified against F5 nginx-ingress chart 2.6.4.
-func nginxIngressValues(s settings.Ingress) pulumi.Map {
-	service := externalService(s)
+func nginxIngressValues(s settings.Ingress) nginxIngressChart {
+	service := nginxIngressService{controllerService: externalService(s)}
 	if s.ServiceType == "NodePort" {
 		// Fixed node ports so the minikube URL is stable across reinstalls.
-		service["httpPort"] = pulumi.Map{"nodePort": pulumi.Int(s.HTTPNodePort)}
-		service["httpsPort"] = pulumi.Map{"nodePort": pulumi.Int(s.HTTPSNodePort)}
+		service.HTTPPort = &nodePort{NodePort: s.HTTPNodePort}
+		service.HTTPSPort = &nodePort{NodePort: s.HTTPSNodePort}
 	}
-	return pulumi.Map{
-		"controller": pulumi.Map{
-			"replicaCount": pulumi.Int(s.Replicas),
-			"ingressClass": pulumi.Map{
-				"name":                pulumi.String(s.ClassName),
-				"setAsDefaultIngress": pulumi.Bool(true),
-			},
-			"service":   service,
-			"resources": resourcesValues(s.Resources),
+	return nginxIngressChart{
+		Controller: nginxIngressController{
+			ReplicaCount: s.Replicas,
+			IngressClass: nginxIngressClass{Name: s.ClassName, SetAsDefaultIngress: true},
+			Service:      service,
+			Resources:    resourcesValues(s.Resources),
 			// Rendered as the ConfigMap's data (controller-configmap.yaml);
 			// read by internal/configs/configmaps.go whether or not
 			// snippets are enabled for Ingress annotations (they are not).
-			"config": pulumi.Map{"entries": pulumi.Map{
-				"http-snippets": pulumi.String(connectionLimitSnippet(s.RateLimit)),
-			}},
+			Config: nginxIngressConfig{Entries: nginxConfigEntries{HTTPSnippets: connectionLimitSnippet(s.RateLimit)}},
 			// The chart mounts emptyDirs for NGINX's writable paths.
-			"readOnlyRootFilesystem": pulumi.Bool(true),
+			ReadOnlyRootFilesystem: true,
 			// No phoning home: clusters may have no egress.
-			"telemetryReporting": pulumi.Map{"enable": pulumi.Bool(false)},
+			TelemetryReporting: nginxTelemetry{Enable: false},
 		},
-		"prometheus": pulumi.Map{
-			"create":         pulumi.Bool(true),
-			"service":        pulumi.Map{"create": pulumi.Bool(true)},
-			"serviceMonitor": pulumi.Map{"create": pulumi.Bool(true)},
-		},
+		Prometheus: nginxIngressPrometheus{Create: true, Service: create{Create: true}, ServiceMonitor: create{Create: true}},
 	}
 }
 
 // ingressNginxValues are verified against community ingress-nginx chart
 // 4.15.1, kept selectable for clusters that still run it.
-func ingressNginxValues(s settings.Ingress) pulumi.Map {
-	service := externalService(s)
+func ingressNginxValues(s settings.Ingress) ingressNginxChart {
+	service := ingressNginxService{controllerService: externalService(s)}
 	if s.ServiceType == "NodePort" {
-		service["nodePorts"] = pulumi.Map{"http": pulumi.Int(s.HTTPNodePort), "https": pulumi.Int(s.HTTPSNodePort)}
+		service.NodePorts = &ingressNginxNodePorts{HTTP: s.HTTPNodePort, HTTPS: s.HTTPSNodePort}
 	}
-	return pulumi.Map{
-		"controller": pulumi.Map{
-			"replicaCount": pulumi.Int(s.Replicas),
-			"ingressClassResource": pulumi.Map{
-				"name":    pulumi.String(s.ClassName),
-				"default": pulumi.Bool(true),
-			},
-			"service":   service,
-			"resources": resourcesValues(s.Resources),
-			// The webhook's certificate is created and patched by Helm hook
-			// Jobs, which helm/v4 Chart does not run.
-			"admissionWebhooks": pulumi.Map{"enabled": pulumi.Bool(false)},
-			// The ConfigMap: rejected requests and connections get 429 Too
-			// Many Requests, as from the server and the F5 controller, not
-			// the default 503 that reads as an outage. use-forwarded-headers
-			// stays off: no proxy in front is trusted, so NGINX counts and
-			// forwards the TCP peer's address.
-			"config": pulumi.Map{
-				"limit-req-status-code":  pulumi.String("429"),
-				"limit-conn-status-code": pulumi.String("429"),
-			},
-			"metrics": pulumi.Map{
-				"enabled":        pulumi.Bool(true),
-				"serviceMonitor": pulumi.Map{"enabled": pulumi.Bool(true)},
-			},
-		},
-	}
+	return ingressNginxChart{Controller: ingressNginxController{
+		ReplicaCount:         s.Replicas,
+		IngressClassResource: ingressClassResource{Name: s.ClassName, Default: true},
+		Service:              service,
+		Resources:            resourcesValues(s.Resources),
+		// The webhook's certificate is created and patched by Helm hook
+		// Jobs, which helm/v4 Chart does not run.
+		AdmissionWebhooks: enabled{Enabled: false},
+		// The ConfigMap: rejected requests and connections get 429 Too
+		// Many Requests, as from the server and the F5 controller, not the
+		// default 503 that reads as an outage. use-forwarded-headers stays
+		// off: no proxy in front is trusted, so NGINX counts and forwards
+		// the TCP peer's address.
+		Config:  ingressNginxConfig{LimitReqStatusCode: "429", LimitConnStatusCode: "429"},
+		Metrics: ingressNginxMetrics{Enabled: true, ServiceMonitor: enabled{Enabled: true}},
+	}}
 }

@@ -61,48 +61,40 @@ func NewLogging(ctx *pulumi.Context, name string, args *LoggingArgs, opts ...pul
 }
 
 // lokiValues are verified against grafana-community loki chart 18.11.0.
-func lokiValues(s settings.Logging) pulumi.Map {
-	zero := pulumi.Map{"replicas": pulumi.Int(0)}
-	off := pulumi.Map{"enabled": pulumi.Bool(false)}
-	return pulumi.Map{
-		"deploymentMode": pulumi.String("Monolithic"),
-		"loki": pulumi.Map{
+func lokiValues(s settings.Logging) lokiChart {
+	zero, off := replicaCount{Replicas: 0}, enabled{Enabled: false}
+	return lokiChart{
+		DeploymentMode: "Monolithic",
+		Loki: lokiConfig{
 			// One tenant; Loki is only reachable inside the cluster.
-			"auth_enabled":  pulumi.Bool(false),
-			"commonConfig":  pulumi.Map{"replication_factor": pulumi.Int(1)},
-			"storage":       pulumi.Map{"type": pulumi.String("filesystem")},
-			"schemaConfig":  pulumi.Map{"configs": pulumi.Array{lokiSchema()}},
-			"limits_config": pulumi.Map{"retention_period": pulumi.String(s.Retention)},
-			// The compactor applies retention_period; it needs to know where
-			// delete requests live.
-			"compactor": pulumi.Map{
-				"retention_enabled":    pulumi.Bool(true),
-				"delete_request_store": pulumi.String("filesystem"),
-			},
+			AuthEnabled:  false,
+			CommonConfig: lokiCommon{ReplicationFactor: 1},
+			Storage:      lokiStorage{Type: "filesystem"},
+			SchemaConfig: lokiSchemaConfig{Configs: []lokiSchema{{
+				From: "2024-04-01", Store: "tsdb", ObjectStore: "filesystem", Schema: "v13",
+				Index: lokiIndex{Prefix: "index_", Period: "24h"},
+			}}},
+			LimitsConfig: lokiLimits{RetentionPeriod: s.Retention},
+			// The compactor applies retention_period; it needs to know
+			// where delete requests live.
+			Compactor: lokiCompactor{RetentionEnabled: true, DeleteRequestStore: "filesystem"},
+			// No phoning home: Loki reports usage statistics unless told
+			// not to, and the cluster may have no egress.
+			Analytics: lokiAnalytics{ReportingEnabled: false},
 		},
-		"singleBinary": pulumi.Map{
-			"replicas":    pulumi.Int(1),
-			"resources":   resourcesValues(s.LokiResources),
-			"persistence": pulumi.Map{"size": pulumi.String(s.StorageSize)},
+		SingleBinary: lokiSingleBinary{
+			Replicas:    1,
+			Resources:   resourcesValues(s.LokiResources),
+			Persistence: lokiPersistence{Size: s.StorageSize},
 		},
 		// Monolithic mode: every scalable target off.
-		"read": zero, "write": zero, "backend": zero,
+		Read: zero, Write: zero, Backend: zero,
 		// The memcached caches request gigabytes of memory by default.
-		"chunksCache": off, "resultsCache": off,
+		ChunksCache: off, ResultsCache: off,
 		// The canary and the Helm test (a hook) only matter for Loki's own CI.
-		"lokiCanary": off, "test": off,
+		LokiCanary: off, Test: off,
 		// Clients talk to the Loki Service directly; no nginx gateway.
-		"gateway": off,
-	}
-}
-
-func lokiSchema() pulumi.Map {
-	return pulumi.Map{
-		"from":         pulumi.String("2024-04-01"),
-		"store":        pulumi.String("tsdb"),
-		"object_store": pulumi.String("filesystem"),
-		"schema":       pulumi.String("v13"),
-		"index":        pulumi.Map{"prefix": pulumi.String("index_"), "period": pulumi.String("24h")},
+		Gateway: off,
 	}
 }
 
@@ -148,44 +140,56 @@ loki.write "default" {
 `
 }
 
+// alloyRBAC is the least privilege for alloyConfig: what discovery.kubernetes
+// (role pod, no attach_metadata: a pod informer over all namespaces in
+// Prometheus v3.12.0's discovery/kubernetes, which Alloy v1.18.1 uses) and
+// loki.source.kubernetes (kubetail: Pods().Get and GetLogs, the pods/log
+// subresource) call. The chart's defaults would also read Secrets,
+// ConfigMaps, Nodes and /metrics. Both lists are given because the chart
+// renders an empty one as a literal [] inside the ClusterRole's rules,
+// which is not YAML, and a left-out clusterRules keeps its default; the
+// split is by component.
+func alloyRBAC() alloyRBACValues {
+	return alloyRBACValues{
+		Rules: []policyRule{{
+			// discovery.kubernetes
+			APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"},
+		}},
+		ClusterRules: []policyRule{{
+			// loki.source.kubernetes
+			APIGroups: []string{""}, Resources: []string{"pods", "pods/log"}, Verbs: []string{"get"},
+		}},
+	}
+}
+
 // alloyValues are verified against grafana/alloy chart 1.11.1.
-func alloyValues(s settings.Logging) pulumi.Map {
-	return pulumi.Map{
+func alloyValues(s settings.Logging) alloyChart {
+	return alloyChart{
 		// The PodLogs CRD is for loki.source.podlogs, which we do not use.
-		"crds": pulumi.Map{"create": pulumi.Bool(false)},
+		CRDs: create{Create: false},
 		// loki.source.kubernetes in a single replica sees every pod; a
 		// DaemonSet would ship each line once per node.
-		"controller": pulumi.Map{
-			"type":     pulumi.String("deployment"),
-			"replicas": pulumi.Int(1),
-			"volumes": pulumi.Map{"extra": pulumi.Array{pulumi.Map{
-				"name": pulumi.String("storage"), "emptyDir": pulumi.Map{},
-			}}},
+		Controller: alloyController{
+			Type:     "deployment",
+			Replicas: 1,
+			Volumes:  alloyVolumes{Extra: []emptyDirVolume{{Name: "storage"}}},
 		},
-		// Least privilege: only what discovery.kubernetes and
-		// loki.source.kubernetes need (the default also reads Secrets).
-		"rbac": pulumi.Map{"rules": pulumi.Array{pulumi.Map{
-			"apiGroups": pulumi.StringArray{pulumi.String("")},
-			"resources": pulumi.StringArray{pulumi.String("pods"), pulumi.String("pods/log"), pulumi.String("namespaces")},
-			"verbs":     pulumi.StringArray{pulumi.String("get"), pulumi.String("list"), pulumi.String("watch")},
-		}}},
-		"alloy": pulumi.Map{
-			"configMap": pulumi.Map{"content": pulumi.String(alloyConfig(LokiURL(s)))},
+		RBAC: alloyRBAC(),
+		Alloy: alloySettings{
+			ConfigMap: alloyConfigMap{Content: alloyConfig(LokiURL(s))},
 			// No usage reports: the cluster may have no egress.
-			"enableReporting": pulumi.Bool(false),
-			"storagePath":     pulumi.String("/var/lib/alloy"),
-			"mounts": pulumi.Map{"extra": pulumi.Array{pulumi.Map{
-				"name": pulumi.String("storage"), "mountPath": pulumi.String("/var/lib/alloy"),
-			}}},
-			"resources": resourcesValues(s.AlloyResources),
-			"securityContext": pulumi.Map{
-				"runAsNonRoot":             pulumi.Bool(true),
-				"runAsUser":                pulumi.Int(473),
-				"runAsGroup":               pulumi.Int(473),
-				"readOnlyRootFilesystem":   pulumi.Bool(true),
-				"allowPrivilegeEscalation": pulumi.Bool(false),
-				"capabilities":             pulumi.Map{"drop": pulumi.StringArray{pulumi.String("ALL")}},
-				"seccompProfile":           pulumi.Map{"type": pulumi.String("RuntimeDefault")},
+			EnableReporting: false,
+			StoragePath:     "/var/lib/alloy",
+			Mounts:          alloyMounts{Extra: []volumeMount{{Name: "storage", MountPath: "/var/lib/alloy"}}},
+			Resources:       resourcesValues(s.AlloyResources),
+			SecurityContext: alloySecurityContext{
+				RunAsNonRoot:             true,
+				RunAsUser:                473,
+				RunAsGroup:               473,
+				ReadOnlyRootFilesystem:   true,
+				AllowPrivilegeEscalation: false,
+				Capabilities:             capabilities{Drop: []string{"ALL"}},
+				SeccompProfile:           seccompProfile{Type: "RuntimeDefault"},
 			},
 		},
 	}

@@ -94,7 +94,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		}
 		chartDeps = append(chartDeps, receiver)
 	}
-	m.crds, err = newChart(ctx, "prometheus-operator-crds", s.CRDsChart, ns.Metadata.Name().Elem(), pulumi.Map{}, parent)
+	m.crds, err = newChart(ctx, "prometheus-operator-crds", s.CRDsChart, ns.Metadata.Name().Elem(), prometheusOperatorCRDsChart{}, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -117,59 +117,52 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 
 // kubePrometheusStackValues are verified against kube-prometheus-stack 88.5.3
 // and its grafana subchart 12.11.1 (see docs/infra.md).
-func kubePrometheusStackValues(s settings.Monitoring, lokiURL string, alerting settings.Alerting) pulumi.Map {
-	prometheusSpec := pulumi.Map{
+func kubePrometheusStackValues(s settings.Monitoring, lokiURL string, alerting settings.Alerting) kubePrometheusStackChart {
+	spec := prometheusSpec{
 		// Select every ServiceMonitor/PodMonitor/PrometheusRule, not only
 		// those labelled with this release: ours are declared outside it.
-		"serviceMonitorSelectorNilUsesHelmValues": pulumi.Bool(false),
-		"podMonitorSelectorNilUsesHelmValues":     pulumi.Bool(false),
-		"ruleSelectorNilUsesHelmValues":           pulumi.Bool(false),
-		"retention":                               pulumi.String(s.PrometheusRetention),
-		"resources":                               resourcesValues(s.PrometheusResources),
+		ServiceMonitorSelectorNilUsesHelmValues: false,
+		PodMonitorSelectorNilUsesHelmValues:     false,
+		RuleSelectorNilUsesHelmValues:           false,
+		Retention:                               s.PrometheusRetention,
+		Resources:                               resourcesValues(s.PrometheusResources),
 	}
 	if s.PrometheusStorage != "" {
-		prometheusSpec["storageSpec"] = pulumi.Map{"volumeClaimTemplate": pulumi.Map{"spec": pulumi.Map{
-			"accessModes": pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-			"resources":   pulumi.Map{"requests": pulumi.Map{"storage": pulumi.String(s.PrometheusStorage)}},
+		spec.StorageSpec = &prometheusStorageSpec{VolumeClaimTemplate: prometheusVolumeClaim{Spec: prometheusVolumeClaimSpec{
+			AccessModes: []string{"ReadWriteOnce"},
+			Resources:   storageRequirements{Requests: storageRequest{Storage: s.PrometheusStorage}},
 		}}}
 	}
-	return pulumi.Map{
+	return kubePrometheusStackChart{
 		// The CRDs come from the prometheus-operator-crds chart, installed
 		// before this one.
-		"crds": pulumi.Map{"enabled": pulumi.Bool(false)},
-		"prometheusOperator": pulumi.Map{
-			// The webhook certificates are made by Helm hook Jobs, which
-			// helm/v4 Chart does not run; the operator's own TLS uses that
-			// same hook-made Secret.
-			"admissionWebhooks": pulumi.Map{"enabled": pulumi.Bool(false)},
-			"tls":               pulumi.Map{"enabled": pulumi.Bool(false)},
-		},
-		"prometheus":   pulumi.Map{"prometheusSpec": prometheusSpec},
-		"alertmanager": alertmanagerValues(alerting),
-		"grafana": pulumi.Map{
-			"admin": pulumi.Map{
-				"existingSecret": pulumi.String(grafanaAdminSecret),
-				"userKey":        pulumi.String("admin-user"),
-				"passwordKey":    pulumi.String("admin-password"),
-			},
+		CRDs: enabled{Enabled: false},
+		// The webhook certificates are made by Helm hook Jobs, which
+		// helm/v4 Chart does not run; the operator's own TLS uses that same
+		// hook-made Secret.
+		PrometheusOperator: prometheusOperator{AdmissionWebhooks: enabled{Enabled: false}, TLS: enabled{Enabled: false}},
+		Prometheus:         prometheusValues{PrometheusSpec: spec},
+		Alertmanager:       alertmanagerChartValues(alerting),
+		Grafana: grafanaValues{
+			Admin: grafanaAdmin{ExistingSecret: grafanaAdminSecret, UserKey: "admin-user", PasswordKey: "admin-password"},
 			// The chart's test pod is a Helm test hook.
-			"testFramework": pulumi.Map{"enabled": pulumi.Bool(false)},
-			"resources":     resourcesValues(s.GrafanaResources),
+			TestFramework: enabled{Enabled: false},
+			Resources:     resourcesValues(s.GrafanaResources),
 			// The chart's defaults, pinned here because the exchange
 			// dashboard's ConfigMap (observability.go) relies on them.
-			"sidecar": pulumi.Map{"dashboards": pulumi.Map{
-				"enabled":         pulumi.Bool(true),
-				"label":           pulumi.String(dashboardLabel),
-				"labelValue":      pulumi.String(dashboardLabelValue),
-				"searchNamespace": pulumi.String("ALL"),
+			Sidecar: grafanaSidecar{Dashboards: grafanaDashboardSidecar{
+				Enabled: true, Label: dashboardLabel, LabelValue: dashboardLabelValue, SearchNamespace: "ALL",
 			}},
-			"additionalDataSources": pulumi.Array{pulumi.Map{
-				"name":     pulumi.String("Loki"),
-				"uid":      pulumi.String(LokiDatasourceUID),
-				"type":     pulumi.String("loki"),
-				"access":   pulumi.String("proxy"),
-				"url":      pulumi.String(lokiURL),
-				"editable": pulumi.Bool(false),
+			AdditionalDataSources: []grafanaDataSource{{
+				Name: "Loki", UID: LokiDatasourceUID, Type: "loki", Access: "proxy", URL: lokiURL, Editable: false,
+			}},
+			// No phoning home: the cluster may have no egress, and an
+			// exchange's monitoring has no business telling anyone what it
+			// runs. Usage reports and the checks for new Grafana and plugin
+			// versions are all on by default (the chart sets only
+			// check_for_updates: true).
+			INI: grafanaINI{Analytics: grafanaAnalytics{
+				ReportingEnabled: false, CheckForUpdates: false, CheckForPluginUpdates: false,
 			}},
 		},
 	}
@@ -186,38 +179,31 @@ const (
 	oncallReceiver      = "exchange-oncall"
 )
 
-// alertmanagerValues set the whole Alertmanager configuration: every key of
-// the chart's default alertmanager.config is given, because Helm merges
-// maps (a key left out would keep the chart's value).
-func alertmanagerValues(a settings.Alerting) pulumi.Map {
-	receivers := pulumi.Array{pulumi.Map{"name": pulumi.String(nullReceiver)}}
+// alertmanagerChartValues set the whole Alertmanager configuration: every
+// key of the chart's default alertmanager.config is given, because Helm
+// merges maps (a key left out would keep the chart's value).
+func alertmanagerChartValues(a settings.Alerting) alertmanagerValues {
+	receivers := []alertReceiver{{Name: nullReceiver}}
 	defaultReceiver := nullReceiver
 	if a.Receiver != "none" {
 		defaultReceiver = oncallReceiver
 		receivers = append(receivers, oncallReceiverConfig(a))
 	}
-	silence := func(matcher string) pulumi.Map {
-		return pulumi.Map{"receiver": pulumi.String(nullReceiver), "matchers": pulumi.StringArray{pulumi.String(matcher)}}
+	silence := func(matcher string) alertSubRoute {
+		return alertSubRoute{Receiver: nullReceiver, Matchers: []string{matcher}}
 	}
-	inhibit := func(source, target string, equal ...string) pulumi.Map {
-		r := pulumi.Map{
-			"source_matchers": pulumi.StringArray{pulumi.String(source)},
-			"target_matchers": pulumi.StringArray{pulumi.String(target)},
-		}
-		if len(equal) > 0 {
-			r["equal"] = pulumi.ToStringArray(equal)
-		}
-		return r
+	inhibit := func(source, target string, equal ...string) inhibitRule {
+		return inhibitRule{SourceMatchers: []string{source}, TargetMatchers: []string{target}, Equal: equal}
 	}
-	config := pulumi.Map{
-		"global": pulumi.Map{"resolve_timeout": pulumi.String("5m")},
-		"route": pulumi.Map{
-			"receiver":        pulumi.String(defaultReceiver),
-			"group_by":        pulumi.ToStringArray([]string{"alertname", "namespace"}),
-			"group_wait":      pulumi.String("30s"),
-			"group_interval":  pulumi.String("5m"),
-			"repeat_interval": pulumi.String(a.RepeatInterval),
-			"routes": pulumi.Array{
+	values := alertmanagerValues{Config: alertmanagerConfig{
+		Global: alertmanagerGlobal{ResolveTimeout: "5m"},
+		Route: alertRoute{
+			Receiver:       defaultReceiver,
+			GroupBy:        []string{"alertname", "namespace"},
+			GroupWait:      "30s",
+			GroupInterval:  "5m",
+			RepeatInterval: a.RepeatInterval,
+			Routes: []alertSubRoute{
 				// The chart's always-firing Watchdog and InfoInhibitor, and
 				// info-level alerts, are for dashboards, not for people.
 				silence(`alertname = "Watchdog"`),
@@ -225,8 +211,8 @@ func alertmanagerValues(a settings.Alerting) pulumi.Map {
 				silence(`severity = "info"`),
 			},
 		},
-		"receivers": receivers,
-		"inhibit_rules": pulumi.Array{
+		Receivers: receivers,
+		InhibitRules: []inhibitRule{
 			// The chart's defaults: a critical alert silences the warning of
 			// the same name, a warning the info.
 			inhibit(`severity = "critical"`, `severity =~ "warning|info"`, "namespace", "alertname"),
@@ -236,11 +222,10 @@ func alertmanagerValues(a settings.Alerting) pulumi.Map {
 			inhibit(`alertname = "ExchangeHighErrorRatio"`, `alertname = "ExchangeElevatedErrorRatio"`),
 			inhibit(`alertname = "ExchangeDown"`, `alertname = "ExchangePodsNotReady"`),
 		},
-		"templates": pulumi.StringArray{pulumi.String("/etc/alertmanager/config/*.tmpl")},
-	}
-	values := pulumi.Map{"config": config}
+		Templates: []string{"/etc/alertmanager/config/*.tmpl"},
+	}}
 	if a.Receiver != "none" {
-		values["alertmanagerSpec"] = pulumi.Map{"secrets": pulumi.StringArray{pulumi.String(alertReceiverSecret)}}
+		values.AlertmanagerSpec = &alertmanagerSpec{Secrets: []string{alertReceiverSecret}}
 	}
 	return values
 }
@@ -248,29 +233,26 @@ func alertmanagerValues(a settings.Alerting) pulumi.Map {
 // oncallReceiverConfig reads its URL or key from the mounted Secret. The
 // Go templates are Alertmanager's (the chart's tplConfig is off, so Helm
 // leaves them alone).
-func oncallReceiverConfig(a settings.Alerting) pulumi.Map {
-	r := pulumi.Map{"name": pulumi.String(oncallReceiver)}
+func oncallReceiverConfig(a settings.Alerting) alertReceiver {
+	r := alertReceiver{Name: oncallReceiver}
 	switch a.Receiver {
 	case "slack":
-		r["slack_configs"] = pulumi.Array{pulumi.Map{
-			"api_url_file":  pulumi.String(alertReceiverFile),
-			"channel":       pulumi.String(a.SlackChannel),
-			"send_resolved": pulumi.Bool(true),
-			"title":         pulumi.String(`[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}`),
-			"text": pulumi.String("{{ range .Alerts }}*{{ .Labels.severity | toUpper }}* {{ .Annotations.summary }}\n" +
-				"{{ .Annotations.description }}\n*Runbook:* {{ .Annotations.runbook }}\n{{ end }}"),
+		r.SlackConfigs = []slackConfig{{
+			APIURLFile:   alertReceiverFile,
+			Channel:      a.SlackChannel,
+			SendResolved: true,
+			Title:        `[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}`,
+			Text: "{{ range .Alerts }}*{{ .Labels.severity | toUpper }}* {{ .Annotations.summary }}\n" +
+				"{{ .Annotations.description }}\n*Runbook:* {{ .Annotations.runbook }}\n{{ end }}",
 		}}
 	case "webhook":
-		r["webhook_configs"] = pulumi.Array{pulumi.Map{
-			"url_file":      pulumi.String(alertReceiverFile),
-			"send_resolved": pulumi.Bool(true),
-		}}
+		r.WebhookConfigs = []webhookConfig{{URLFile: alertReceiverFile, SendResolved: true}}
 	case "pagerduty":
-		r["pagerduty_configs"] = pulumi.Array{pulumi.Map{
-			"routing_key_file": pulumi.String(alertReceiverFile),
-			"send_resolved":    pulumi.Bool(true),
-			"description":      pulumi.String(`{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}`),
-			"severity":         pulumi.String(`{{ if eq .CommonLabels.severity "critical" }}critical{{ else }}warning{{ end }}`),
+		r.PagerdutyConfigs = []pagerdutyConfig{{
+			RoutingKeyFile: alertReceiverFile,
+			SendResolved:   true,
+			Description:    `{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}`,
+			Severity:       `{{ if eq .CommonLabels.severity "critical" }}critical{{ else }}warning{{ end }}`,
 		}}
 	}
 	return r

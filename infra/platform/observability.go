@@ -127,8 +127,8 @@ func AlertRuleGroups(appNamespace, databaseNamespace string) ([]any, error) {
 	return file.Groups, nil
 }
 
-// toInput turns decoded YAML into Pulumi inputs (with sorted map keys, so
-// the declared object does not change from run to run).
+// toInput turns decoded YAML or JSON into Pulumi inputs (with sorted map
+// keys, so the declared object does not change from run to run).
 func toInput(v any) pulumi.Input {
 	switch t := v.(type) {
 	case map[string]any:

@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -50,6 +52,7 @@ func TestChartValues(t *testing.T) {
 			"values.chunksCache.enabled":                      false,
 			"values.gateway.enabled":                          false,
 			"values.loki.schemaConfig.configs.0.object_store": "filesystem",
+			"values.loki.analytics.reporting_enabled":         false,
 			"repositoryOpts.repo":                             "https://grafana-community.github.io/helm-charts",
 		}},
 		{dev, "alloy", map[string]any{
@@ -93,5 +96,61 @@ func TestChartValues(t *testing.T) {
 	if !strings.Contains(alloyConfig, `url = "http://loki.logging.svc.cluster.local:3100/loki/api/v1/push"`) ||
 		!strings.Contains(alloyConfig, `loki.source.kubernetes "pods"`) {
 		t.Errorf("alloy config does not ship pod logs to Loki:\n%s", alloyConfig)
+	}
+}
+
+// Nothing in the platform reports usage or checks for updates: the cluster
+// may have no egress, and nobody outside needs to know what it runs.
+func TestNoPhoningHome(t *testing.T) {
+	r := runStack(t, "prod")
+	grafana, _ := get(r.one(t, "kubernetes:helm.sh/v4:Chart", kpsRelease).Inputs, "values.grafana").(map[string]any)
+	analytics := get(grafana["grafana.ini"], "analytics")
+	for _, key := range []string{"reporting_enabled", "check_for_updates", "check_for_plugin_updates"} {
+		if got := get(analytics, key); got != false {
+			t.Errorf("grafana.ini analytics.%s = %v, want false", key, got)
+		}
+	}
+	for chart, path := range map[string]string{
+		"loki":          "values.loki.analytics.reporting_enabled",
+		"alloy":         "values.alloy.enableReporting",
+		"nginx-ingress": "values.controller.telemetryReporting.enable",
+	} {
+		if got := get(r.one(t, "kubernetes:helm.sh/v4:Chart", chart).Inputs, path); got != false {
+			t.Errorf("%s: %s = %v, want false", chart, path, got)
+		}
+	}
+}
+
+// Alloy's ClusterRole is rbac.rules followed by rbac.clusterRules: together
+// exactly what alloyConfig's components call, each list non-empty (the
+// chart renders an empty one as a literal [] that breaks the YAML).
+func TestAlloyClusterRoleIsLeastPrivilege(t *testing.T) {
+	alloy := runStack(t, "dev").one(t, "kubernetes:helm.sh/v4:Chart", "alloy")
+	var granted []string
+	for _, list := range []string{"values.rbac.rules", "values.rbac.clusterRules"} {
+		rules := asSlice(get(alloy.Inputs, list))
+		if len(rules) == 0 {
+			t.Errorf("%s is empty or left to the chart's default", list)
+		}
+		for _, rule := range rules {
+			if get(rule, "nonResourceURLs") != nil {
+				t.Errorf("%s grants non-resource URLs: %v", list, rule)
+			}
+			for _, group := range asSlice(get(rule, "apiGroups")) {
+				for _, res := range asSlice(get(rule, "resources")) {
+					for _, verb := range asSlice(get(rule, "verbs")) {
+						granted = append(granted, fmt.Sprintf("%s/%s:%s", group, res, verb))
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(granted)
+	want := []string{"/pods/log:get", "/pods:get", "/pods:list", "/pods:watch"}
+	if !slices.Equal(granted, want) {
+		t.Errorf("alloy ClusterRole grants %v, want exactly %v", granted, want)
+	}
+	if !strings.Contains(str(get(alloy.Inputs, "values.alloy.configMap.content")), `loki.source.kubernetes "pods"`) {
+		t.Error("the RBAC above is for loki.source.kubernetes and discovery.kubernetes; the config no longer uses them")
 	}
 }

@@ -1,5 +1,7 @@
 package settings
 
+import "time"
+
 // Pinned third-party chart versions. Each is the newest release whose source
 // (Chart.yaml and values.yaml at the release tag) was read to verify the
 // values this program sets; docs/infra.md lists the keys and the tags.
@@ -46,6 +48,18 @@ var (
 	Writers            = []string{"iam-user", "irsa"}
 	BackupSSEModes     = []string{"AES256", "aws:kms", "none"}
 	AlertReceivers     = []string{"none", "slack", "webhook", "pagerduty"}
+)
+
+// Bounds that the exchange's own configuration loader enforces too, on the
+// variable a setting becomes: app.shutdownTimeout is SHUTDOWN_TIMEOUT,
+// backup.s3Compatible.bucket is BACKUP_S3_BUCKET. The platform's contract
+// test hands them (and the enumerations above) to the service's tests, which
+// check that the service accepts all of them (docs/infra.md).
+const (
+	MinShutdownTimeout = time.Second
+	MaxShutdownTimeout = 5 * time.Minute
+	// S3BucketNamePattern is S3's rule for general-purpose bucket names.
+	S3BucketNamePattern = `^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`
 )
 
 func res(reqCPU, reqMem, limCPU, limMem string) Resources {

@@ -188,7 +188,7 @@ func (a App) validate(p *problems) {
 	p.oneOf(key("app.mode"), a.Mode, AppModes)
 	p.oneOf(key("app.logLevel"), a.LogLevel, LogLevels)
 	p.intRange(key("app.replicas"), a.Replicas, 1, 50)
-	p.duration(key("app.shutdownTimeout"), a.ShutdownTimeout, time.Second, 5*time.Minute)
+	p.duration(key("app.shutdownTimeout"), a.ShutdownTimeout, MinShutdownTimeout, MaxShutdownTimeout)
 	p.resources(key("app.resources"), a.Resources)
 	replicas := a.Replicas
 	if a.Autoscaling.Enabled {

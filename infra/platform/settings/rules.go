@@ -161,6 +161,13 @@ func (p *problems) retention(key, v string) {
 
 func (p *problems) endpoint(key, v string) {
 	u, err := url.Parse(v)
+	if err == nil && u.User != nil {
+		// The exchange refuses such an endpoint (BACKUP_S3_ENDPOINT), and
+		// it would put a credential into a plain environment variable;
+		// the text may be one, so it is not echoed.
+		p.add("%s: \"<redacted>\" holds credentials; allowed a URL without them (they are the secrets backupAccessKeyId and backupSecretAccessKey)", key)
+		return
+	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		p.add("%s: %q is not an S3 endpoint; allowed an http:// or https:// URL with host and optional port, no path", key, v)
 		return
@@ -175,7 +182,7 @@ func (p *problems) endpoint(key, v string) {
 var (
 	// bucketPrefix leaves room for the 26-character suffix Pulumi appends.
 	bucketPrefix    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,36}$`)
-	bucketName      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	bucketName      = regexp.MustCompile(S3BucketNamePattern)
 	oidcProviderARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/[a-z0-9.-]+(/[A-Za-z0-9._-]+)*$`)
 	oidcIssuer      = regexp.MustCompile(`^[a-z0-9.-]+(/[A-Za-z0-9._-]+)*$`)
 	keyPrefix       = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$`)

@@ -99,6 +99,8 @@ func TestEachRuleRejectsWithExactMessage(t *testing.T) {
 			`exchange:aws.region: "" is not allowed; allowed an AWS region such as eu-central-1 (the backup store is an AWS bucket)`},
 		{"s3 endpoint", "dev", both(s3compat, set("backup", "s3Compatible.endpoint", "minio:9000")),
 			`exchange:backup.s3Compatible.endpoint: "minio:9000" is not an S3 endpoint; allowed an http:// or https:// URL with host and optional port, no path`},
+		{"s3 endpoint with credentials", "dev", both(s3compat, set("backup", "s3Compatible.endpoint", "https://AKIAHUNTER2:hunter2-secret@minio:9000")),
+			`exchange:backup.s3Compatible.endpoint: "<redacted>" holds credentials; allowed a URL without them (they are the secrets backupAccessKeyId and backupSecretAccessKey)`},
 		{"s3 endpoint port", "dev", both(s3compat, set("backup", "s3Compatible.endpoint", "http://minio:99999")),
 			`exchange:backup.s3Compatible.endpoint: "http://minio:99999" has an invalid port; allowed 1..65535`},
 		{"s3 bucket", "dev", both(s3compat, set("backup", "s3Compatible.bucket", "B")),

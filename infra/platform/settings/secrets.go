@@ -25,6 +25,18 @@ type secretRule struct {
 
 func always(Settings) bool { return true }
 
+// MinSecretLength is the shortest value the program accepts for the secret
+// config key name (0 for an unknown key). appSecretKey becomes the
+// exchange's SECRET_KEY, whose own minimum the contract test checks.
+func MinSecretLength(name string) int {
+	for _, r := range secretRules {
+		if r.name == name {
+			return r.minLen
+		}
+	}
+	return 0
+}
+
 var secretRules = []secretRule{
 	// The service refuses a SECRET_KEY shorter than 32 bytes.
 	{name: "appSecretKey", minLen: 32, needed: always, dst: func(x *Secrets) *string { return &x.AppSecretKey }},
