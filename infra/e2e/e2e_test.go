@@ -510,7 +510,7 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		ru := dep.Spec.Strategy.RollingUpdate
 		c.holds("rolling update maxUnavailable 0, maxSurge 1", ru != nil && ru.MaxUnavailable.IntValue() == 0 && ru.MaxSurge.IntValue() == 1)
 		pod := dep.Spec.Template.Spec
-		c.eq("terminationGracePeriodSeconds", *pod.TerminationGracePeriodSeconds, 30)
+		c.eq("terminationGracePeriodSeconds", *pod.TerminationGracePeriodSeconds, 35)
 		c.eq("automountServiceAccountToken", *pod.AutomountServiceAccountToken, false)
 		c.eq("runAsNonRoot", *pod.SecurityContext.RunAsNonRoot, true)
 		ctr := pod.Containers[0]
@@ -518,6 +518,8 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		c.eq("args", ctr.Args, []string{"serve"})
 		c.eq("readOnlyRootFilesystem", *ctr.SecurityContext.ReadOnlyRootFilesystem, true)
 		c.eq("readiness probe", ctr.ReadinessProbe.HTTPGet.Path+" "+ctr.ReadinessProbe.HTTPGet.Port.String(), "/readyz http")
+		c.holds("preStop: the kubelet sleeps 5 s before SIGTERM", ctr.Lifecycle != nil && ctr.Lifecycle.PreStop != nil &&
+			ctr.Lifecycle.PreStop.Sleep != nil && ctr.Lifecycle.PreStop.Sleep.Seconds == 5)
 		vars := envOf(ctr)
 		c.eq("DATABASE_URL", vars["DATABASE_URL"].Value, dbURL)
 		c.eq("SECRET_KEY", secretRef(vars["SECRET_KEY"]), "exchange-app/secret-key")

@@ -85,11 +85,19 @@ func migrateArgs(seed bool) []string {
 	return []string{"migrate"}
 }
 
-// terminationGrace leaves the service its whole SHUTDOWN_TIMEOUT to drain
-// plus a margin before the kubelet sends SIGKILL.
+// preStopSeconds is how long a terminating pod keeps serving before it
+// gets SIGTERM: Kubernetes removes it from the Service's endpoints at the
+// same moment it runs the hook, and the ingress controller and kube-proxy
+// learn of it a moment later. Without the wait, requests routed in that
+// moment would meet a closed port.
+const preStopSeconds = 5
+
+// terminationGrace leaves the service the pre-stop wait and its whole
+// SHUTDOWN_TIMEOUT to drain and hand its leadership over, plus a margin
+// before the kubelet sends SIGKILL.
 func terminationGrace(shutdownTimeout string) int {
 	d, _ := time.ParseDuration(shutdownTimeout) // validated by settings
-	return int(d.Seconds()) + 5
+	return preStopSeconds + int(d.Seconds()) + 5
 }
 
 // deployment declares `exchange serve`, rolled only after the migration Job
@@ -166,6 +174,11 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 					StartupProbe:   httpProbe("/healthz", 2, 30),
 					LivenessProbe:  httpProbe("/healthz", 10, 3),
 					ReadinessProbe: httpProbe("/readyz", 5, 2),
+					// The kubelet's own sleep (Kubernetes 1.30 and later):
+					// the image needs no shell or sleep binary for it.
+					Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
+						Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(preStopSeconds)},
+					}},
 				}},
 			},
 		},

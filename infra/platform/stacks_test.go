@@ -101,8 +101,11 @@ func TestDevStack(t *testing.T) {
 	if backupEnv["BACKUP_SSE"] != "AES256" || backupEnv["AWS_ACCESS_KEY_ID"] != "secret:exchange-backup-s3/AWS_ACCESS_KEY_ID" {
 		t.Errorf("dev backup env = %v", backupEnv)
 	}
-	if got := get(dep.Inputs, "spec.template.spec.terminationGracePeriodSeconds"); got != 30.0 {
-		t.Errorf("terminationGracePeriodSeconds = %v, want 30 (25s drain + 5s)", got)
+	if got := get(dep.Inputs, "spec.template.spec.terminationGracePeriodSeconds"); got != 35.0 {
+		t.Errorf("terminationGracePeriodSeconds = %v, want 35 (5s pre-stop wait + 25s drain + 5s)", got)
+	}
+	if got := get(dep.Inputs, "spec.template.spec.containers.0.lifecycle.preStop.sleep.seconds"); got != 5.0 {
+		t.Errorf("preStop sleep = %v, want 5 s for the endpoints to forget the pod before SIGTERM", got)
 	}
 }
 
