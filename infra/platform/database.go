@@ -28,7 +28,10 @@ type Database struct {
 
 	// Connection facts are plain strings: they follow from config, and the
 	// DATABASE_URL built from them must be known at preview.
-	Host      string
+	Host string
+	// ReadHost serves the streaming replicas (CloudNativePG's -ro Service
+	// with more than one instance); empty when there are none.
+	ReadHost  string
 	Port      int
 	Name      string
 	User      string

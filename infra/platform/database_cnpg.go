@@ -86,6 +86,11 @@ func (d *Database) cloudNativePG(ctx *pulumi.Context, args *DatabaseArgs) (strin
 	}
 	d.ready = pulumi.DependsOn([]pulumi.Resource{cluster})
 	d.PodLabels = map[string]string{"cnpg.io/cluster": cnpgCluster}
+	if s.Instances > 1 {
+		// The operator's -ro Service selects the replicas only: the
+		// exchange's lag-tolerant reads go there while they keep up.
+		d.ReadHost = fmt.Sprintf("%s-ro.%s.svc.cluster.local", cnpgCluster, s.Namespace)
+	}
 	return fmt.Sprintf("%s-rw.%s.svc.cluster.local", cnpgCluster, s.Namespace), nil
 }
 

@@ -71,6 +71,9 @@ type ExchangeApp struct {
 	DBSecret pulumi.StringOutput
 	// DatabaseURL has no password: PGPASSWORD carries it.
 	DatabaseURL string
+	// DatabaseReadURL is the replicas' URL for the server's lag-tolerant
+	// reads, with the same user and password; empty without replicas.
+	DatabaseReadURL string
 }
 
 // NewExchangeApp declares the exchange workloads.
@@ -86,7 +89,10 @@ func NewExchangeApp(ctx *pulumi.Context, name string, args *ExchangeAppArgs, opt
 		return nil, err
 	}
 	a.Namespace = ns.Metadata.Name().Elem()
-	a.DatabaseURL = databaseURL(args.Database)
+	a.DatabaseURL = databaseURL(args.Database, args.Database.Host)
+	if args.Database.ReadHost != "" {
+		a.DatabaseReadURL = databaseURL(args.Database, args.Database.ReadHost)
+	}
 	appSec, err := newSecret(ctx, appSecret, a.Namespace, secretKeyField, args.SecretKey, parent)
 	if err != nil {
 		return nil, err
@@ -136,11 +142,11 @@ func newSecret(ctx *pulumi.Context, name string, namespace pulumi.StringInput, k
 
 // databaseURL is what pgx and pg_dump both parse; the password is left out
 // on purpose and comes from PGPASSWORD.
-func databaseURL(db *Database) string {
+func databaseURL(db *Database, host string) string {
 	u := url.URL{
 		Scheme:   "postgres",
 		User:     url.User(db.User),
-		Host:     fmt.Sprintf("%s:%d", db.Host, db.Port),
+		Host:     fmt.Sprintf("%s:%d", host, db.Port),
 		Path:     "/" + db.Name,
 		RawQuery: url.Values{"sslmode": {db.SSLMode}}.Encode(),
 	}

@@ -130,6 +130,9 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 		}},
 		plainEnv("ADVERTISE_URL", pulumi.String(fmt.Sprintf("http://$(POD_IP):%d", internalPort))),
 	)
+	if a.DatabaseReadURL != "" {
+		env = append(env, plainEnv("DATABASE_READ_URL", pulumi.String(a.DatabaseReadURL)))
+	}
 	spec := &appsv1.DeploymentSpecArgs{
 		RevisionHistoryLimit: pulumi.Int(5),
 		Selector:             &metav1.LabelSelectorArgs{MatchLabels: labels},

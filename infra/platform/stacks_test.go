@@ -97,6 +97,9 @@ func TestDevStack(t *testing.T) {
 			t.Errorf("env %s = %q, want %q", k, env[k], v)
 		}
 	}
+	if v, ok := env["DATABASE_READ_URL"]; ok {
+		t.Errorf("dev has no replica, but DATABASE_READ_URL = %q", v)
+	}
 	backupEnv := containerEnv(r.one(t, "kubernetes:batch/v1:CronJob", "exchange-backup"), "backup")
 	if backupEnv["BACKUP_SSE"] != "AES256" || backupEnv["AWS_ACCESS_KEY_ID"] != "secret:exchange-backup-s3/AWS_ACCESS_KEY_ID" {
 		t.Errorf("dev backup env = %v", backupEnv)
@@ -111,6 +114,14 @@ func TestDevStack(t *testing.T) {
 
 func TestProdStack(t *testing.T) {
 	r := runStack(t, "prod")
+	// The server's lag-tolerant reads go to CloudNativePG's replicas, on
+	// the server only: the jobs write or must see the primary.
+	if got := containerEnv(r.one(t, "kubernetes:apps/v1:Deployment", "exchange"), "exchange")["DATABASE_READ_URL"]; got != "postgres://exchange@exchange-db-ro.database.svc.cluster.local:5432/exchange?sslmode=require" {
+		t.Errorf("prod DATABASE_READ_URL = %q, want the -ro Service", got)
+	}
+	if got, ok := containerEnv(r.one(t, "kubernetes:batch/v1:CronJob", "exchange-backup"), "backup")["DATABASE_READ_URL"]; ok {
+		t.Errorf("the backup job reads the replica: %q", got)
+	}
 	dep := r.one(t, "kubernetes:apps/v1:Deployment", "exchange")
 	// With an HPA the Deployment starts at minReplicas and then leaves the
 	// count alone; removing the field would reset it to 1 on a live stack.

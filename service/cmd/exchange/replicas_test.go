@@ -29,11 +29,13 @@ import (
 
 // server is one `exchange serve` process.
 type server struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	url    string
-	leader chan time.Time // when it logged that it leads
-	done   chan struct{}
+	t   *testing.T
+	cmd *exec.Cmd
+	url string
+	// internalURL serves /metrics.
+	internalURL string
+	leader      chan time.Time // when it logged that it leads
+	done        chan struct{}
 }
 
 func startReplica(t *testing.T, dbURL string, extraEnv ...string) *server {
@@ -59,6 +61,7 @@ func startReplica(t *testing.T, dbURL string, extraEnv ...string) *server {
 			}
 			switch m["msg"] {
 			case "serving":
+				r.internalURL = "http://" + m["internal_addr"].(string)
 				urls <- "http://" + m["addr"].(string)
 			case "sequencer: leading":
 				r.leader <- time.Now()
@@ -123,13 +126,24 @@ func newBot(t *testing.T, via *server, email string) *bot {
 // order sends a signed order to a replica and returns the status and body.
 func (b *bot) order(base string, order map[string]any) (int, []byte, error) {
 	body, _ := json.Marshal(order)
-	path := "/api/v1/orders?n=" + strconv.FormatInt(b.nonce.Add(1), 10)
-	req, _ := http.NewRequest("POST", base+path, bytes.NewReader(body))
+	return b.do(base, "POST", "/api/v1/orders", body)
+}
+
+// do sends one signed request; a nonce keeps repeated requests distinct.
+func (b *bot) do(base, method, path string, body []byte) (int, []byte, error) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	path += sep + "n=" + strconv.FormatInt(b.nonce.Add(1), 10)
+	req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("EX-KEY", b.key)
 	req.Header.Set("EX-TIMESTAMP", ts)
-	req.Header.Set("EX-SIGNATURE", hex.EncodeToString(auth.Sign(b.secret, ts, "POST", path, body)))
+	req.Header.Set("EX-SIGNATURE", hex.EncodeToString(auth.Sign(b.secret, ts, method, path, body)))
 	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return 0, nil, err

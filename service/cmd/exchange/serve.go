@@ -95,7 +95,16 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 // pool.
 func serve(ctx context.Context, db *gorm.DB, dbCfg config.Database, cfg config.Server, log *slog.Logger, ready func(net.Addr)) error {
 	defer database.SQL(db).Close()
-	r, err := replica.New(replica.Config{DB: db, DatabaseURL: dbCfg.URL, Server: cfg, Log: log})
+	rcfg := replica.Config{DB: db, DatabaseURL: dbCfg.URL, Server: cfg, Log: log, ReadMaxLag: dbCfg.ReadMaxLag}
+	if dbCfg.ReadURL != "" {
+		rdb, err := database.OpenReplica(dbCfg, log)
+		if err != nil {
+			return err
+		}
+		defer database.SQL(rdb).Close()
+		rcfg.ReadDB = rdb
+	}
+	r, err := replica.New(rcfg)
 	if err != nil {
 		return err
 	}

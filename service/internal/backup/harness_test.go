@@ -173,7 +173,7 @@ func seed(t *testing.T, dbURL string, db *gorm.DB) {
 	// while a test dumps, drops or restores the database.
 	defer stop()
 	client := sequencer.NewClient(seq, database.SQL(db), []byte("backup-test-secret-0123456789abcdef"))
-	w := wallet.New(db, client, config.ModeDemo, now)
+	w := wallet.New(db, database.PrimaryReads(db), client, config.ModeDemo, now)
 	var traders []auth.Owner
 	admin, err := a.Register(ctx, "admin@example.com", "an admin password", auth.RoleAdmin)
 	if err != nil {

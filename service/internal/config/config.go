@@ -34,6 +34,10 @@ type Database struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
+	// ReadURL is an optional streaming replica for the reads that tolerate
+	// a little lag; ReadMaxLag is how far behind it may be and still serve.
+	ReadURL    string
+	ReadMaxLag time.Duration
 }
 
 // Server is what `serve` needs on top of Database.
@@ -193,6 +197,14 @@ func (r *reader) database() Database {
 		MaxOpenConns:    r.intIn("DB_MAX_OPEN_CONNS", 20, 1, 500),
 		MaxIdleConns:    r.intIn("DB_MAX_IDLE_CONNS", 10, 0, 500),
 		ConnMaxLifetime: r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, time.Minute, 24*time.Hour),
+		ReadURL:         r.str("DATABASE_READ_URL", ""),
+		ReadMaxLag:      r.duration("DATABASE_READ_MAX_LAG", 5*time.Second, 500*time.Millisecond, time.Hour),
+	}
+	if db.ReadURL != "" {
+		if _, err := pgconn.ParseConfig(db.ReadURL); err != nil {
+			// As with DATABASE_URL: the text may hold a password.
+			r.fail("DATABASE_READ_URL", "<redacted>", "allowed: empty, or a postgres:// URL of a streaming replica of DATABASE_URL's server")
+		}
 	}
 	if db.URL == "" {
 		r.fail("DATABASE_URL", "", "set it to a PostgreSQL URL such as postgres://exchange@db:5432/exchange?sslmode=disable (the password may come from PGPASSWORD)")

@@ -6,6 +6,8 @@ package config
 var docs = map[string]string{
 	"DATABASE_URL":               "PostgreSQL URL (postgres://user@host:5432/db?sslmode=...); the password may come from PGPASSWORD",
 	"DB_MAX_OPEN_CONNS":          "connections the pool may open",
+	"DATABASE_READ_URL":          "optional streaming replica (prod: CloudNativePG's -ro Service) for history, candles and admin lists; the password may come from PGPASSWORD",
+	"DATABASE_READ_MAX_LAG":      "how far behind the primary the replica may be and still serve reads",
 	"DB_MAX_IDLE_CONNS":          "idle connections the pool keeps",
 	"DB_CONN_MAX_LIFETIME":       "how long a pooled connection lives",
 	"HTTP_ADDR":                  "public listener: the API, the site, /healthz and /readyz",

@@ -20,7 +20,31 @@ import (
 
 // Open connects and pings, so a wrong URL or password fails at start-up.
 func Open(ctx context.Context, cfg config.Database, log *slog.Logger) (*gorm.DB, error) {
-	db, err := gorm.Open(postgres.New(postgres.Config{DSN: cfg.URL}), &gorm.Config{
+	db, err := open(cfg.URL, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := SQL(db).PingContext(pingCtx); err != nil {
+		SQL(db).Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return db, nil
+}
+
+// OpenReplica opens DATABASE_READ_URL's pool without waiting for it: the
+// replica is optional, and Reads sends nothing its way until it answers.
+func OpenReplica(cfg config.Database, log *slog.Logger) (*gorm.DB, error) {
+	db, err := open(cfg.ReadURL, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("read replica: %w", err)
+	}
+	return db, nil
+}
+
+func open(dsn string, cfg config.Database, log *slog.Logger) (*gorm.DB, error) {
+	db, err := gorm.Open(postgres.New(postgres.Config{DSN: dsn}), &gorm.Config{
 		// Every write we make is already inside an explicit transaction.
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
@@ -37,12 +61,6 @@ func Open(ctx context.Context, cfg config.Database, log *slog.Logger) (*gorm.DB,
 	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
 	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
 	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
-		sqlDB.Close()
-		return nil, fmt.Errorf("connect to database: %w", err)
-	}
 	return db, nil
 }
 

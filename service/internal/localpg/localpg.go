@@ -114,25 +114,58 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("initdb: %w", err)
 		}
 	}
+	if err := s.listen(ctx, opts); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	return s, nil
+}
+
+// listen starts the server on opts.Port, or on a free port.
+func (s *Server) listen(ctx context.Context, opts Options) error {
+	var err error
 	for attempt := 0; ; attempt++ {
 		s.port = opts.Port
 		if s.port == 0 {
 			if s.port, err = freePort(); err != nil {
-				s.cleanup()
-				return nil, err
+				return err
 			}
 		}
 		err = s.start(ctx, opts)
 		// A free port can be taken between probing and binding; try another.
 		if err == nil || opts.Port != 0 || attempt == 2 {
-			break
+			return err
 		}
 	}
-	if err != nil {
-		s.cleanup()
+}
+
+// StartReplica makes a streaming replica of s (pg_basebackup, which also
+// writes the standby settings; with a fast checkpoint, as the default
+// spread one takes minutes) in a temporary directory and starts it on a
+// free port. Stop removes it.
+func (s *Server) StartReplica(ctx context.Context) (*Server, error) {
+	r := &Server{bin: s.bin, runAs: s.runAs, opts: s.opts, removeDir: true}
+	var err error
+	if r.dir, err = os.MkdirTemp(tempParent(r.runAs != ""), "exchange-pg-replica-"); err != nil {
+		return nil, fmt.Errorf("create replica dir: %w", err)
+	}
+	if err := r.chownToRunAs(r.dir); err != nil {
+		r.cleanup()
 		return nil, err
 	}
-	return s, nil
+	r.dataDir = filepath.Join(r.dir, "data")
+	if _, err := r.run(ctx, "pg_basebackup", "-D", r.dataDir, "-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
+		"-U", SuperUser, "-X", "stream", "-R", "--no-sync", "--checkpoint=fast"); err != nil {
+		r.cleanup()
+		return nil, fmt.Errorf("pg_basebackup: %w", err)
+	}
+	opts := s.opts
+	opts.Port = 0
+	if err := r.listen(ctx, opts); err != nil {
+		r.cleanup()
+		return nil, err
+	}
+	return r, nil
 }
 
 func (s *Server) start(ctx context.Context, opts Options) error {

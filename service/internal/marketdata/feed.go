@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
@@ -33,11 +34,14 @@ type Gatekeeper interface {
 
 // Feed follows the leader's events on this replica.
 type Feed struct {
-	url  string
-	db   *gorm.DB
-	log  *slog.Logger
-	hub  *Hub
-	gate Gatekeeper // nil: streams are never rechecked
+	url string
+	// db reads the books and statistics the events continue: the primary.
+	db *gorm.DB
+	// reads serves trade history and candles, which tolerate a little lag.
+	reads *database.Reads
+	log   *slog.Logger
+	hub   *Hub
+	gate  Gatekeeper // nil: streams are never rechecked
 
 	// mu orders book changes against subscriptions: a subscriber gets a
 	// snapshot and then exactly the deltas after it.
@@ -69,8 +73,8 @@ type book struct {
 
 // NewFeed makes a feed for the database at url (the feed's own LISTEN
 // connection) and db (reads); Run starts it. gate rechecks streams' access.
-func NewFeed(url string, db *gorm.DB, log *slog.Logger, hub *Hub, gate Gatekeeper) *Feed {
-	return &Feed{url: url, db: db, log: log, hub: hub, gate: gate, books: map[string]*book{}, last: map[string]money.Amount{},
+func NewFeed(url string, db *gorm.DB, reads *database.Reads, log *slog.Logger, hub *Hub, gate Gatekeeper) *Feed {
+	return &Feed{url: url, db: db, reads: reads, log: log, hub: hub, gate: gate, books: map[string]*book{}, last: map[string]money.Amount{},
 		windows: map[string]*window{}, resynced: make(chan struct{}, 1), balances: newPendingAccounts(), metrics: hub.metrics}
 }
 

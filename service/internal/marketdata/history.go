@@ -370,10 +370,10 @@ func (f *Feed) bookSnapshotMessage(market string) []byte {
 
 // Trades is Trades on the feed's database, for the transports.
 func (f *Feed) Trades(ctx context.Context, market string, limit int) ([]TradeJSON, error) {
-	return Trades(ctx, f.db, market, limit)
+	return Trades(ctx, f.reads.DB(), market, limit)
 }
 
 // Candles is Candles on the feed's database, for the transports.
 func (f *Feed) Candles(ctx context.Context, market, interval string, from, to time.Time) ([]Candle, error) {
-	return Candles(ctx, f.db, market, interval, from, to)
+	return Candles(ctx, f.reads.DB(), market, interval, from, to)
 }

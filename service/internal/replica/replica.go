@@ -29,8 +29,12 @@ import (
 type Config struct {
 	DB          *gorm.DB
 	DatabaseURL string // for the sequencer's and the feed's own connections
-	Server      config.Server
-	Log         *slog.Logger
+	// ReadDB, if set, is a streaming replica's pool for the reads that
+	// tolerate lag up to ReadMaxLag (database.Reads).
+	ReadDB     *gorm.DB
+	ReadMaxLag time.Duration
+	Server     config.Server
+	Log        *slog.Logger
 	// CatalogTTL is how long listing lookups are cached (default 5 s).
 	CatalogTTL time.Duration
 	// ElectionRetry is how often the candidate tries for leadership
@@ -46,8 +50,9 @@ type Replica struct {
 	Auth      *auth.Service
 	Registry  *prometheus.Registry
 
-	db  *gorm.DB
-	cfg Config
+	db    *gorm.DB
+	reads *database.Reads
+	cfg   Config
 }
 
 // New wires a replica; Start runs its background parts.
@@ -62,15 +67,19 @@ func New(cfg Config) (*Replica, error) {
 	}
 	sqlDB := database.SQL(cfg.DB)
 	reg := httpserver.NewRegistry(sqlDB)
+	reads := database.PrimaryReads(cfg.DB)
+	if cfg.ReadDB != nil {
+		reads = database.NewReads(cfg.DB, cfg.ReadDB, cfg.ReadMaxLag, cfg.Log, reg)
+	}
 	seq := sequencer.New(sequencer.Config{DatabaseURL: cfg.DatabaseURL, Retry: cfg.ElectionRetry}, cfg.Log, now, reg)
 	seqClient := sequencer.NewClient(seq, sqlDB, cfg.Server.SecretKey)
-	feed := marketdata.NewFeed(cfg.DatabaseURL, cfg.DB, cfg.Log, marketdata.NewHub(reg), authSvc)
+	feed := marketdata.NewFeed(cfg.DatabaseURL, cfg.DB, reads, cfg.Log, marketdata.NewHub(reg), authSvc)
 	cat := catalog.NewCache(cfg.DB, cfg.CatalogTTL, now)
 	srv := httpserver.New(httpserver.Deps{
 		DB:        cfg.DB,
 		Auth:      authSvc,
-		Wallet:    wallet.New(cfg.DB, seqClient, cfg.Server.Mode, now),
-		Trading:   trading.New(cfg.DB, cat, seqClient, reg),
+		Wallet:    wallet.New(cfg.DB, reads, seqClient, cfg.Server.Mode, now),
+		Trading:   trading.New(cfg.DB, reads, cat, seqClient, reg),
 		Catalog:   cat,
 		Sequencer: seqClient,
 		Feed:      feed,
@@ -79,7 +88,7 @@ func New(cfg Config) (*Replica, error) {
 		Registry:  reg,
 		Now:       now,
 	})
-	return &Replica{Server: srv, Sequencer: seq, Feed: feed, Auth: authSvc, Registry: reg, db: cfg.DB, cfg: cfg}, nil
+	return &Replica{Server: srv, Sequencer: seq, Feed: feed, Auth: authSvc, Registry: reg, db: cfg.DB, reads: reads, cfg: cfg}, nil
 }
 
 // Start runs the market data feed, the chores and the sequencer candidate
@@ -88,6 +97,7 @@ func New(cfg Config) (*Replica, error) {
 // stop, not until ctx ends: requests still draining after SIGTERM need it.
 func (r *Replica) Start(ctx context.Context, advertise string) (stop func()) {
 	go r.Feed.Run(ctx)
+	go r.reads.Run(ctx)
 	go prune(ctx, r.Auth, r.cfg.Log)
 	every := r.cfg.Server.LedgerCheckEvery
 	if every <= 0 {

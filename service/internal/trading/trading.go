@@ -15,6 +15,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
@@ -24,15 +25,17 @@ const MaxBatch = 50
 
 // Service places and cancels orders.
 type Service struct {
-	db      *gorm.DB
+	db *gorm.DB
+	// reads serves order and fill history, which tolerate a little lag.
+	reads   *database.Reads
 	catalog *catalog.Cache
 	seq     *sequencer.Client
 	metrics *metrics
 }
 
 // New builds the service and registers its metrics.
-func New(db *gorm.DB, cat *catalog.Cache, seq *sequencer.Client, reg prometheus.Registerer) *Service {
-	return &Service{db: db, catalog: cat, seq: seq, metrics: newMetrics(reg)}
+func New(db *gorm.DB, reads *database.Reads, cat *catalog.Cache, seq *sequencer.Client, reg prometheus.Registerer) *Service {
+	return &Service{db: db, reads: reads, catalog: cat, seq: seq, metrics: newMetrics(reg)}
 }
 
 // submit sends a command to the sequencer and turns its answer into either
@@ -198,12 +201,12 @@ func (s *Service) Order(ctx context.Context, o auth.Owner, id int64) (orders.Ord
 
 // Orders lists a page of the user's orders, newest first.
 func (s *Service) Orders(ctx context.Context, f orders.Filter) ([]orders.Order, error) {
-	return orders.List(ctx, s.db, f)
+	return orders.List(ctx, s.reads.DB(), f)
 }
 
 // Fills lists a page of the user's trades, newest first.
 func (s *Service) Fills(ctx context.Context, userID int64, market string, before int64, limit int) ([]orders.Fill, error) {
-	return orders.Fills(ctx, s.db, userID, market, before, limit)
+	return orders.Fills(ctx, s.reads.DB(), userID, market, before, limit)
 }
 
 type metrics struct {

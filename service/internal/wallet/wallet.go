@@ -19,6 +19,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
+	"github.com/crypto-exchange/exchange/service/internal/database"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/transfers"
@@ -26,15 +27,27 @@ import (
 
 // Service implements the wallet operations.
 type Service struct {
-	db   *gorm.DB
-	seq  *sequencer.Client
-	mode config.Mode
-	now  func() time.Time
+	db *gorm.DB
+	// reads serves the admin lists, which tolerate a little lag.
+	reads *database.Reads
+	seq   *sequencer.Client
+	mode  config.Mode
+	now   func() time.Time
 }
 
 // New builds the service for the exchange's mode.
-func New(db *gorm.DB, seq *sequencer.Client, mode config.Mode, now func() time.Time) *Service {
-	return &Service{db: db, seq: seq, mode: mode, now: now}
+func New(db *gorm.DB, reads *database.Reads, seq *sequencer.Client, mode config.Mode, now func() time.Time) *Service {
+	return &Service{db: db, reads: reads, seq: seq, mode: mode, now: now}
+}
+
+// listDB is where a list is read: a user's own from the primary, so that
+// it shows what they just did; everyone's (the admin lists) from where
+// lag-tolerant reads go.
+func (s *Service) listDB(userID int64) *gorm.DB {
+	if userID == 0 {
+		return s.reads.DB()
+	}
+	return s.db
 }
 
 // submit sends a command and turns the sequencer's refusal into the error.
@@ -175,17 +188,17 @@ func (s *Service) ReviewAdjustment(ctx context.Context, adminID, adjustmentID in
 
 // Adjustments lists adjustments, optionally by status.
 func (s *Service) Adjustments(ctx context.Context, status transfers.AdjustmentStatus, p transfers.Page) ([]transfers.Adjustment, error) {
-	return transfers.Adjustments(ctx, s.db, status, p)
+	return transfers.Adjustments(ctx, s.reads.DB(), status, p)
 }
 
 // Deposits lists a user's deposits (userID 0: everyone's), optionally by status.
 func (s *Service) Deposits(ctx context.Context, userID int64, status transfers.DepositStatus, p transfers.Page) ([]transfers.Deposit, error) {
-	return transfers.Deposits(ctx, s.db, userID, status, p)
+	return transfers.Deposits(ctx, s.listDB(userID), userID, status, p)
 }
 
 // Withdrawals lists a user's withdrawals (userID 0: everyone's), optionally by status.
 func (s *Service) Withdrawals(ctx context.Context, userID int64, status transfers.WithdrawalStatus, p transfers.Page) ([]transfers.Withdrawal, error) {
-	return transfers.Withdrawals(ctx, s.db, userID, status, p)
+	return transfers.Withdrawals(ctx, s.listDB(userID), userID, status, p)
 }
 
 // pending reads a transfer and says why it cannot be decided: there is
