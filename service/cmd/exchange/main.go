@@ -72,6 +72,7 @@ func commands() map[string]command {
 		"backup":        {"dump the database into S3 (--prune-older-than 30d also deletes old backups)", runBackup, vars(backupVars(), []config.Variable{goMemLimitVar})},
 		"restore":       {"restore a backup (--latest or --key K) into DATABASE_URL or --target-url (--force if not empty)", runRestore, backupVars},
 		"verify-backup": {"restore the newest backup into a scratch database and check it; exit 1 if anything differs", runVerifyBackup, backupVars},
+		"verify-proof":  {"check a proof-of-liabilities proof FILE offline (- reads stdin; --root the published root); exit 1 if it fails", runVerifyProof, vars()},
 		"version":       {"print the version and build of this binary", runVersion, vars()},
 	}
 }
@@ -154,6 +155,8 @@ func commandUsage(w io.Writer, name string, cmd command, fs *flag.FlagSet) {
 			}
 			b.WriteString("\n")
 		}
+	} else {
+		b.WriteString("\nenvironment: none (it reads no variable)\n")
 	}
 	io.WriteString(w, b.String())
 }

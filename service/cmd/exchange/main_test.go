@@ -135,7 +135,7 @@ func TestMigrateCheckLedgerCreateAdmin(t *testing.T) {
 		t.Fatalf("duplicate admin: %d %s", r.code, r.stderr)
 	}
 	r = runBinary(t, env, "", "check-ledger")
-	if r.code != 0 || !strings.Contains(r.stdout, "all 6 invariants hold") {
+	if r.code != 0 || !strings.Contains(r.stdout, "all 8 invariants hold") {
 		t.Fatalf("check-ledger on clean books: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 

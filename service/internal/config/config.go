@@ -60,6 +60,13 @@ type Server struct {
 	ShutdownTimeout time.Duration
 	// LedgerCheckEvery is how often the leader verifies the ledger.
 	LedgerCheckEvery time.Duration
+	// ProofSnapshotEvery is how often the leader takes a proof-of-
+	// liabilities snapshot; zero (tests that build a Server by hand)
+	// takes none but an admin's.
+	ProofSnapshotEvery time.Duration
+	// ProofRetention is how long a snapshot's leaves and nodes (its
+	// traders' proofs) are kept; its root and totals stay for good.
+	ProofRetention time.Duration
 	// PprofAddr, when set, serves Go's profiler there (keep it on
 	// loopback: profiles reveal internals).
 	PprofAddr string
@@ -240,7 +247,11 @@ func (r *reader) server() Server {
 		RequestTimeout:   r.duration("REQUEST_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute),
 		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 25*time.Second, time.Second, 10*time.Minute),
 		LedgerCheckEvery: r.duration("LEDGER_CHECK_INTERVAL", 15*time.Minute, 10*time.Second, 24*time.Hour),
-		PprofAddr:        r.str("PPROF_ADDR", ""),
+		// Daily, as the exchanges that publish proofs do; an hour at least,
+		// since each snapshot holds the batch loop up for a moment.
+		ProofSnapshotEvery: r.duration("PROOF_SNAPSHOT_INTERVAL", 24*time.Hour, time.Hour, 30*24*time.Hour),
+		ProofRetention:     r.duration("PROOF_RETENTION", 90*24*time.Hour, 24*time.Hour, 10*365*24*time.Hour),
+		PprofAddr:          r.str("PPROF_ADDR", ""),
 	}
 	s.TrustedProxies = r.cidrs("TRUSTED_PROXIES")
 	if rules, err := ratelimit.Parse(r.str("RATE_LIMITS", "")); err != nil {

@@ -21,6 +21,8 @@ var docs = map[string]string{
 	"REQUEST_TIMEOUT":            "longest time a request may take before it is answered 503",
 	"SHUTDOWN_TIMEOUT":           "how long SIGTERM waits for requests to drain before the leadership is handed over",
 	"LEDGER_CHECK_INTERVAL":      "how often the leader checks the ledger's invariants",
+	"PROOF_SNAPSHOT_INTERVAL":    "how often the leader takes a proof-of-liabilities snapshot (docs/proof-of-liabilities.md)",
+	"PROOF_RETENTION":            "how long each snapshot's proofs (leaves and nodes) are kept; roots and totals stay",
 	"PPROF_ADDR":                 "host:port of Go's profiler; off when empty",
 	"TRUSTED_PROXIES":            "networks whose X-Forwarded-For is believed (the ingress controller's pods)",
 	"RATE_LIMITS":                "request budgets: overrides like orders.user=100/1s:200, or off (load tests only)",

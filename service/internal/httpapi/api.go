@@ -14,6 +14,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/proofs"
 	"github.com/crypto-exchange/exchange/service/internal/trading"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
@@ -26,6 +27,7 @@ type Deps struct {
 	Auth    *auth.Service
 	Wallet  *wallet.Service
 	Trading *trading.Service
+	Proofs  *proofs.Service
 	Catalog *catalog.Cache
 	Feed    *marketdata.Feed
 	Config  config.Server
@@ -47,6 +49,8 @@ func Register(e *echo.Echo, d Deps) {
 	v1.GET("/markets/:market/book", s.book)
 	v1.GET("/markets/:market/trades", s.recentTrades)
 	v1.GET("/markets/:market/candles", s.candles)
+	v1.GET("/proof/latest", s.latestProof)
+	v1.GET("/proof", s.listProofs)
 	e.GET(WebSocketPath, s.websocket)
 	v1.POST("/auth/register", s.register)
 	v1.POST("/auth/login", s.login)
@@ -74,6 +78,7 @@ func Register(e *echo.Echo, d Deps) {
 	v1.GET("/orders/:id", s.getOrder, authed(require(auth.ScopeRead))...)
 	v1.DELETE("/orders/:id", s.cancelOrder, authed(require(auth.ScopeTrade))...)
 	v1.GET("/fills", s.listFills, authed(require(auth.ScopeRead))...)
+	v1.GET("/proof/mine", s.myProof, authed(require(auth.ScopeRead))...)
 
 	admin := authed(sessionOnly, adminOnly)
 	v1.GET("/admin/deposits", s.adminListDeposits, admin...)
@@ -90,4 +95,5 @@ func Register(e *echo.Echo, d Deps) {
 	v1.POST("/admin/adjustments/:id/reject", s.adminReviewAdjustment(false), admin...)
 	v1.POST("/admin/markets/:market/halt", s.adminMarketStatus(catalog.MarketHalted), admin...)
 	v1.POST("/admin/markets/:market/resume", s.adminMarketStatus(catalog.MarketOpen), admin...)
+	v1.POST("/admin/proof/snapshots", s.adminTakeSnapshot, admin...)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/httpapi"
 	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/proofs"
 	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/trading"
@@ -42,6 +43,7 @@ type Deps struct {
 	Auth      *auth.Service
 	Wallet    *wallet.Service
 	Trading   *trading.Service
+	Proofs    *proofs.Service
 	Catalog   *catalog.Cache
 	Sequencer *sequencer.Client
 	Feed      *marketdata.Feed
@@ -111,11 +113,11 @@ func New(d Deps) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	httpapi.Register(e, httpapi.Deps{
-		Auth: d.Auth, Wallet: d.Wallet, Trading: d.Trading, Catalog: d.Catalog, Feed: d.Feed,
+		Auth: d.Auth, Wallet: d.Wallet, Trading: d.Trading, Proofs: d.Proofs, Catalog: d.Catalog, Feed: d.Feed,
 		Config: d.Config, Log: d.Log, Now: d.Now,
 	})
 	web.Register(e, web.Deps{
-		Auth: d.Auth, Wallet: d.Wallet, Trading: d.Trading, Catalog: d.Catalog, Feed: d.Feed,
+		Auth: d.Auth, Wallet: d.Wallet, Trading: d.Trading, Proofs: d.Proofs, Catalog: d.Catalog, Feed: d.Feed,
 		Config: d.Config, Log: d.Log,
 	})
 

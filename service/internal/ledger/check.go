@@ -79,6 +79,56 @@ var Invariants = []Invariant{
 		FROM balances b FULL JOIN reserved r USING (account_id, asset)
 		WHERE coalesce(b.held, 0) <> coalesce(r.amount, 0)
 		LIMIT 20`},
+	{"liabilities_match_journal", "every proof-of-liabilities snapshot's totals equal the customers' journal balances at its position", `
+		-- One pass over the journal for every snapshot: a leg counts for
+		-- each snapshot at or after its entry, so it is put in the bucket
+		-- of the positions before its entry, and a snapshot adds up the
+		-- buckets below its own. Customers are accounts of kind 'user'.
+		WITH pos AS (
+			SELECT coalesce(array_agg(DISTINCT last_entry_id ORDER BY last_entry_id), '{}') AS a FROM liability_snapshots),
+		buckets AS (
+			SELECT width_bucket(l.entry_id - 1, pos.a) AS j, l.asset, sum(l.amount) AS amount
+			FROM pos, journal_legs l JOIN accounts ac ON ac.id = l.account_id AND ac.kind = 'user'
+			WHERE cardinality(pos.a) > 0 AND l.entry_id <= pos.a[cardinality(pos.a)]
+			GROUP BY 1, 2),
+		ledger AS (
+			SELECT pos.a[k] AS position, b.asset, sum(b.amount) AS total
+			FROM pos, generate_subscripts(pos.a, 1) AS k, buckets b
+			WHERE b.j < k
+			GROUP BY 1, 2),
+		checks AS (
+			SELECT s.id, s.last_entry_id, t.asset FROM liability_snapshots s JOIN liability_totals t ON t.snapshot_id = s.id
+			UNION
+			SELECT s.id, s.last_entry_id, l.asset FROM liability_snapshots s JOIN ledger l ON l.position = s.last_entry_id)
+		SELECT format('snapshot %s %s: published %s, journal %s up to entry %s', c.id, c.asset,
+		              coalesce(t.total, 0), coalesce(l.total, 0), c.last_entry_id)
+		FROM checks c
+		LEFT JOIN liability_totals t ON t.snapshot_id = c.id AND t.asset = c.asset
+		LEFT JOIN ledger l ON l.position = c.last_entry_id AND l.asset = c.asset
+		WHERE coalesce(t.total, 0) <> coalesce(l.total, 0)
+		LIMIT 20`},
+	{"liabilities_leaves_match_totals", "the newest snapshot's leaves are customers, none negative, and add up to its totals", `
+		WITH s AS (SELECT id, account_count FROM liability_snapshots WHERE pruned_at IS NULL ORDER BY id DESC LIMIT 1),
+		totals AS (SELECT t.* FROM liability_totals t JOIN s ON s.id = t.snapshot_id),
+		sums AS (
+			SELECT u.ordinal, sum(u.units) AS units, count(*) FILTER (WHERE u.units < 0) AS negative
+			FROM s JOIN liability_leaves l ON l.snapshot_id = s.id, unnest(l.amounts) WITH ORDINALITY AS u(units, ordinal)
+			GROUP BY u.ordinal)
+		SELECT format('snapshot %s %s: leaves add up to %s (%s negative), published total %s', t.snapshot_id, t.asset,
+		              coalesce(sums.units, 0), coalesce(sums.negative, 0), trunc(t.total * power(10::numeric, t.precision)))
+		FROM totals t LEFT JOIN sums ON sums.ordinal = t.ordinal
+		WHERE coalesce(sums.units, 0) <> trunc(t.total * power(10::numeric, t.precision)) OR coalesce(sums.negative, 0) > 0
+		UNION ALL
+		SELECT format('snapshot %s: %s leaves for %s accounts published', s.id, count(l.leaf_index), s.account_count)
+		FROM s LEFT JOIN liability_leaves l ON l.snapshot_id = s.id
+		GROUP BY s.id, s.account_count HAVING count(l.leaf_index) <> s.account_count
+		UNION ALL
+		SELECT format('snapshot %s leaf %s: account %s of user %s is not a customer account, or has %s amounts for %s assets',
+		              s.id, l.leaf_index, l.account_id, l.user_id, cardinality(l.amounts), (SELECT count(*) FROM totals))
+		FROM s JOIN liability_leaves l ON l.snapshot_id = s.id
+		WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = l.account_id AND a.kind = 'user' AND a.user_id = l.user_id)
+		   OR cardinality(l.amounts) <> (SELECT count(*) FROM totals)
+		LIMIT 20`},
 }
 
 // Violation is one failed invariant with a sample of offending rows.

@@ -151,6 +151,19 @@ func LoadBalances(ctx context.Context, conn *pgx.Conn, f func(risk.Key, risk.Bal
 	return nil
 }
 
+// LastEntryID is the highest journal entry id committed: the journal's
+// position. Only the sequencer leader writes entries, numbering them in
+// ascending order from blocks it reserves, so every entry committed later
+// has a higher id and "the legs of entries up to this id" is the journal
+// at this moment (proof-of-liabilities snapshots record it).
+func LastEntryID(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	var id int64
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM journal_entries").Scan(&id); err != nil {
+		return 0, fmt.Errorf("last journal entry: %w", err)
+	}
+	return id, nil
+}
+
 // ReserveEntryIDs takes n journal entry ids from the identity sequence.
 func ReserveEntryIDs(ctx context.Context, conn *pgx.Conn, n int) ([]int64, error) {
 	return database.ReserveIDs(ctx, conn, "journal_entries", n)

@@ -20,6 +20,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/httpserver"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/proofs"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 	"github.com/crypto-exchange/exchange/service/internal/trading"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
@@ -53,6 +54,9 @@ type Replica struct {
 	db    *gorm.DB
 	reads *database.Reads
 	cfg   Config
+	// proofs and builder publish proof-of-liabilities snapshots.
+	proofs  *proofs.Service
+	builder *proofs.Builder
 }
 
 // New wires a replica; Start runs its background parts.
@@ -71,8 +75,10 @@ func New(cfg Config) (*Replica, error) {
 	if cfg.ReadDB != nil {
 		reads = database.NewReads(cfg.DB, cfg.ReadDB, cfg.ReadMaxLag, cfg.Log, reg)
 	}
-	seq := sequencer.New(sequencer.Config{DatabaseURL: cfg.DatabaseURL, Retry: cfg.ElectionRetry}, cfg.Log, now, reg)
+	builder := proofs.NewBuilder(cfg.DatabaseURL, cfg.Log, reg, cfg.Server.ProofRetention)
+	seq := sequencer.New(sequencer.Config{DatabaseURL: cfg.DatabaseURL, Retry: cfg.ElectionRetry, Snapshots: builder}, cfg.Log, now, reg)
 	seqClient := sequencer.NewClient(seq, sqlDB, cfg.Server.SecretKey)
+	proofSvc := proofs.New(cfg.DB, seqClient)
 	feed := marketdata.NewFeed(cfg.DatabaseURL, cfg.DB, reads, cfg.Log, marketdata.NewHub(reg), authSvc)
 	cat := catalog.NewCache(cfg.DB, cfg.CatalogTTL, now)
 	srv := httpserver.New(httpserver.Deps{
@@ -80,6 +86,7 @@ func New(cfg Config) (*Replica, error) {
 		Auth:      authSvc,
 		Wallet:    wallet.New(cfg.DB, reads, seqClient, cfg.Server.Mode, now),
 		Trading:   trading.New(cfg.DB, reads, cat, seqClient, reg),
+		Proofs:    proofSvc,
 		Catalog:   cat,
 		Sequencer: seqClient,
 		Feed:      feed,
@@ -88,7 +95,8 @@ func New(cfg Config) (*Replica, error) {
 		Registry:  reg,
 		Now:       now,
 	})
-	return &Replica{Server: srv, Sequencer: seq, Feed: feed, Auth: authSvc, Registry: reg, db: cfg.DB, reads: reads, cfg: cfg}, nil
+	return &Replica{Server: srv, Sequencer: seq, Feed: feed, Auth: authSvc, Registry: reg, db: cfg.DB, reads: reads, cfg: cfg,
+		proofs: proofSvc, builder: builder}, nil
 }
 
 // Start runs the market data feed, the chores and the sequencer candidate
@@ -104,6 +112,12 @@ func (r *Replica) Start(ctx context.Context, advertise string) (stop func()) {
 		every = 15 * time.Minute
 	}
 	go ledger.NewMonitor(r.db, r.cfg.Log, r.Registry).Run(ctx, every, r.Sequencer.IsLeader)
+	// Snapshots are built on the leader, which copied the balances; every
+	// replica runs a builder, idle unless it leads.
+	go r.builder.Run(ctx)
+	if every := r.cfg.Server.ProofSnapshotEvery; every > 0 {
+		go r.builder.Schedule(ctx, r.proofs, every, r.Sequencer.IsLeader)
+	}
 	seqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

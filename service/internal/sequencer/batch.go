@@ -28,6 +28,10 @@ type batch struct {
 	markets   catalog.MarketChanges
 	events    eventLog
 	ids       *idPools
+	// sink builds proof-of-liabilities snapshots; snap is one asked for
+	// in this batch, copied once the batch commits.
+	sink SnapshotSink
+	snap *pendingSnapshot
 }
 
 func (b *batch) reset(now time.Time) {
@@ -38,6 +42,7 @@ func (b *batch) reset(now time.Time) {
 	b.audit.Reset()
 	b.markets.Reset()
 	b.events = eventLog{}
+	b.snap = nil
 }
 
 // post applies one command's postings to the balances and records its
@@ -61,6 +66,7 @@ func (s *state) post(b *batch, kind, memo string, createdBy *int64, p *risk.Post
 		return 0, err
 	}
 	id := b.ids.entries.take()
+	s.lastEntry = id
 	b.ledger.Post(id, ledger.Entry{Kind: kind, Memo: memo, CreatedBy: createdBy, Legs: legs})
 	for _, l := range legs {
 		if l.Account != risk.ExternalAccount {
@@ -89,6 +95,9 @@ func (b *batch) commit(ctx context.Context, conn *pgx.Conn, balances *risk.Balan
 	q.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, q).Close(); err != nil {
 		return fmt.Errorf("write batch: %w", err)
+	}
+	if b.snap != nil {
+		b.snap.capture(b.sink, b.now)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ type Command struct {
 	ReviewWithdrawal *ReviewWithdrawal `json:"review_withdrawal,omitempty"`
 	Adjust           *Adjust           `json:"adjust,omitempty"`
 	ReviewAdjustment *ReviewAdjustment `json:"review_adjustment,omitempty"`
+	Snapshot         *Snapshot         `json:"snapshot,omitempty"`
 }
 
 // Place places an order. Order.ID and Order.Owner are assigned here.
@@ -136,6 +137,8 @@ type Result struct {
 	Deposit    *transfers.Deposit    `json:"deposit,omitempty"`
 	Withdrawal *transfers.Withdrawal `json:"withdrawal,omitempty"`
 	Adjustment *transfers.Adjustment `json:"adjustment,omitempty"`
+	// Snapshot is the proof-of-liabilities snapshot a Snapshot took.
+	Snapshot *SnapshotTaken `json:"snapshot,omitempty"`
 	// Error is a client error: the command was refused and changed nothing.
 	Error *apierr.Error `json:"error,omitempty"`
 }

@@ -29,6 +29,8 @@ type Config struct {
 	// BatchTimeout bounds one batch's writes and commit: a database that
 	// stops answering ends the leadership instead of holding it forever.
 	BatchTimeout time.Duration
+	// Snapshots builds proof-of-liabilities snapshots (nil: refused).
+	Snapshots SnapshotSink
 }
 
 // Sequencer runs the election and, while leading, the batch loop.
@@ -233,7 +235,7 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 	}()
 
 	var ev engine.Events
-	b := &batch{ids: newIDPools()}
+	b := &batch{ids: newIDPools(), sink: s.cfg.Snapshots}
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
 	forgotten := time.Now()

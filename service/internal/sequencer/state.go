@@ -55,6 +55,8 @@ type state struct {
 	day       time.Time
 
 	nextOrderID, nextTradeID int64
+	// lastEntry is the journal's position: the last entry posted.
+	lastEntry int64
 }
 
 // load rebuilds the state from the database: the listing, every balance,
@@ -99,6 +101,9 @@ func load(ctx context.Context, conn *pgx.Conn, now time.Time) (*state, error) {
 		return nil, err
 	}
 	if st.nextOrderID, st.nextTradeID, err = orders.NextIDs(ctx, conn); err != nil {
+		return nil, err
+	}
+	if st.lastEntry, err = ledger.LastEntryID(ctx, conn); err != nil {
 		return nil, err
 	}
 	if st.pending, err = transfers.LoadPending(ctx, conn); err != nil {

@@ -39,6 +39,8 @@ func (s *state) apply(b *batch, cmd Command, ev *engine.Events) (Result, error) 
 		return s.adjust(b, cmd.Adjust)
 	case cmd.ReviewAdjustment != nil:
 		return s.reviewAdjustment(b, cmd.ReviewAdjustment)
+	case cmd.Snapshot != nil:
+		return s.snapshot(b, cmd.Snapshot)
 	}
 	return refuse(apierr.New(apierr.InvalidRequest, "empty command"))
 }

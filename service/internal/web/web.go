@@ -15,6 +15,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/config"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
+	"github.com/crypto-exchange/exchange/service/internal/proofs"
 	"github.com/crypto-exchange/exchange/service/internal/trading"
 	"github.com/crypto-exchange/exchange/service/internal/wallet"
 )
@@ -25,6 +26,7 @@ type Deps struct {
 	Auth    *auth.Service
 	Wallet  *wallet.Service
 	Trading *trading.Service
+	Proofs  *proofs.Service
 	Catalog *catalog.Cache
 	Feed    *marketdata.Feed
 	Config  config.Server
@@ -55,6 +57,9 @@ func Register(e *echo.Echo, d Deps) {
 	e.POST("/orders/:id/cancel", s.cancelOrder, post...)
 	e.GET("/orders", s.ordersPage, user...)
 
+	e.GET("/proof", s.proofPage, anyone...)
+	e.GET("/proof/mine.json", s.myProofFile, user...)
+
 	e.GET("/signup", s.signupPage, anyone...)
 	e.POST("/signup", s.signup, s.htmlErrors, s.optionalUser, s.checkFormToken)
 	e.GET("/login", s.loginPage, anyone...)
@@ -83,4 +88,6 @@ func Register(e *echo.Echo, d Deps) {
 	e.POST("/admin/markets/:market/:decision", s.adminMarketStatus, adminPost...)
 	e.GET("/admin/users", s.adminUsersPage, admin...)
 	e.POST("/admin/users/:id/:decision", s.adminUserStatus, adminPost...)
+	e.GET("/admin/proof", s.adminProofPage, admin...)
+	e.POST("/admin/proof/snapshots", s.adminTakeSnapshot, adminPost...)
 }
