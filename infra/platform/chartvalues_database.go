@@ -35,6 +35,8 @@ type (
 		Resources   helmResources      `json:"resources"`
 		Persistence bitnamiPersistence `json:"persistence"`
 		Initdb      bitnamiInitdb      `json:"initdb"`
+		// ExtendedConfiguration is postgresql.conf text (serverParameters).
+		ExtendedConfiguration string `json:"extendedConfiguration"`
 	}
 	bitnamiPersistence struct {
 		Size         string `json:"size"`
@@ -77,6 +79,16 @@ type (
 		Resources             helmResources `json:"resources"`
 		Affinity              cnpgAffinity  `json:"affinity"`
 		Bootstrap             cnpgBootstrap `json:"bootstrap"`
+		// PostgreSQL.Parameters is the CRD's free-form map of strings
+		// (postgresql.conf settings), typed here so that only the settings
+		// we mean to set can be set.
+		PostgreSQL cnpgPostgreSQL `json:"postgresql"`
+	}
+	cnpgPostgreSQL struct {
+		Parameters cnpgParameters `json:"parameters"`
+	}
+	cnpgParameters struct {
+		MaxConnections string `json:"max_connections"`
 	}
 	cnpgStorage struct {
 		Size         string `json:"size"`

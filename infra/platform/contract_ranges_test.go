@@ -3,6 +3,7 @@ package platform
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/crypto-exchange/exchange/infra/platform/settings"
@@ -31,6 +32,10 @@ type (
 		// Pattern is the program's regular expression for the value; the
 		// service's must be the same.
 		Pattern string `json:"pattern,omitempty"`
+		// Alongside[i] holds the other variables the setting renders
+		// together with Values[i] (a pool's idle bound with its size):
+		// the service must accept them together.
+		Alongside []map[string]string `json:"alongside,omitempty"`
 	}
 	// ingressCap is the ingress controller's per-client-IP limit of a
 	// committed stack, in front of the server's own budgets.
@@ -56,6 +61,16 @@ func TestServiceContractRanges(t *testing.T) {
 	serve("LOG_LEVEL", "app", "logLevel", true, anys(settings.LogLevels)...)
 	// Every SSL mode ends up in DATABASE_URL, which pgx must parse.
 	serve("DATABASE_URL", "database", "sslMode", false, anys(settings.SSLModes)...)
+	// The pool size comes with its idle bound, which the service checks
+	// against it.
+	pools := renderTogether(t, "Deployment/exchange", []string{"DB_MAX_OPEN_CONNS", "DB_MAX_IDLE_CONNS"}, "app", "dbPoolSize",
+		[]any{settings.MinDBPoolSize, settings.MaxDBPoolSize})
+	pool := rangeCase{Env: "DB_MAX_OPEN_CONNS", Setting: "exchange:app.dbPoolSize", Command: "serve"}
+	for _, rendered := range pools {
+		pool.Values = append(pool.Values, rendered["DB_MAX_OPEN_CONNS"])
+		pool.Alongside = append(pool.Alongside, map[string]string{"DB_MAX_IDLE_CONNS": rendered["DB_MAX_IDLE_CONNS"]})
+	}
+	file.Variables = append(file.Variables, pool)
 	file.Variables = append(file.Variables, rangeCase{
 		Env: "BACKUP_SSE", Setting: "exchange:backup.s3Compatible.sse", Command: "backup", OneOf: true,
 		Values: renderEach(t, "CronJob/exchange-backup", "BACKUP_SSE", "backup", "s3Compatible.sse", anys(settings.BackupSSEModes)),
@@ -92,27 +107,46 @@ func anys(s []string) []any {
 func renderEach(t *testing.T, workload, env, object, path string, values []any) []string {
 	t.Helper()
 	var out []string
+	for _, rendered := range renderTogether(t, workload, []string{env}, object, path, values) {
+		out = append(out, rendered[env])
+	}
+	return out
+}
+
+// renderTogether is renderEach for a setting that renders several
+// variables: per value, what the program rendered for each of envs.
+func renderTogether(t *testing.T, workload string, envs []string, object, path string, values []any) []map[string]string {
+	t.Helper()
+	var out []map[string]string
 	for _, v := range values {
 		cfg := contractScenarios(t)["dev-s3-compatible"]
 		setConfig(t, cfg, object, path, v)
 		if path == "s3Compatible.sse" && v != "aws:kms" {
 			setConfig(t, cfg, object, "s3Compatible.kmsKeyId", "")
 		}
+		if path == "dbPoolSize" {
+			// The largest pool needs more than dev's fixed max_connections:
+			// let the program compute it.
+			setConfig(t, cfg, "database", "maxConnections", 0)
+		}
 		r := run(t, "dev", cfg)
 		if r.err != nil {
 			t.Fatalf("%s.%s = %v is in the program's range but the program refuses it: %v", object, path, v, r.err)
 		}
-		found := false
+		rendered := map[string]string{}
 		for _, c := range exchangeContainers(t, r) {
 			for _, e := range c.Env {
-				if c.Workload == workload && e.Name == env && e.Value != nil {
-					out, found = append(out, *e.Value), true
+				if c.Workload == workload && slices.Contains(envs, e.Name) && e.Value != nil {
+					rendered[e.Name] = *e.Value
 				}
 			}
 		}
-		if !found {
-			t.Fatalf("%s.%s = %v: %s renders no %s", object, path, v, workload, env)
+		for _, env := range envs {
+			if _, ok := rendered[env]; !ok {
+				t.Fatalf("%s.%s = %v: %s renders no %s", object, path, v, workload, env)
+			}
 		}
+		out = append(out, rendered)
 	}
 	return out
 }

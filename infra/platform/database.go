@@ -16,6 +16,10 @@ type DatabaseArgs struct {
 	// superuser's; both stay Pulumi secrets.
 	Password      pulumi.StringInput
 	AdminPassword pulumi.StringInput
+	// MaxConnections is PostgreSQL's max_connections on every instance:
+	// the stack's worst case (settings.Connections), which depends on the
+	// exchange's pods and pools, hence an argument and not a setting.
+	MaxConnections int
 	// CRDsReady orders the metrics PodMonitor/ServiceMonitor after its CRD.
 	CRDsReady pulumi.ResourceOrInvokeOption
 }
@@ -73,10 +77,27 @@ func NewDatabase(ctx *pulumi.Context, name string, args *DatabaseArgs, opts ...p
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
 		"host": pulumi.String(d.Host), "port": pulumi.Int(d.Port), "database": pulumi.String(d.Name),
 		"user": pulumi.String(d.User), "namespace": pulumi.String(d.Namespace),
+		"maxConnections": pulumi.Int(args.MaxConnections),
 	}); err != nil {
 		return nil, fmt.Errorf("database outputs: %w", err)
 	}
 	return d, nil
+}
+
+// serverParameters are the PostgreSQL settings the program sets on either
+// engine, rendered as each one takes them.
+type serverParameters struct {
+	MaxConnections int
+}
+
+// conf is the postgresql.conf form (Bitnami's extended configuration).
+func (p serverParameters) conf() string {
+	return fmt.Sprintf("max_connections = %d\n", p.MaxConnections)
+}
+
+// cnpg is the Cluster's postgresql.parameters (a map of strings).
+func (p serverParameters) cnpg() cnpgParameters {
+	return cnpgParameters{MaxConnections: fmt.Sprint(p.MaxConnections)}
 }
 
 // splitImage splits "registry/repo/name" into the registry and the rest, as

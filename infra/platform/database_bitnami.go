@@ -36,7 +36,8 @@ func (d *Database) bitnami(ctx *pulumi.Context, args *DatabaseArgs) (string, err
 	if err != nil {
 		return "", fmt.Errorf("postgresql credentials secret: %w", err)
 	}
-	chart, err := newChart(ctx, bitnamiRelease, s.Chart, ns.Metadata.Name().Elem(), bitnamiValues(s),
+	params := serverParameters{MaxConnections: args.MaxConnections}
+	chart, err := newChart(ctx, bitnamiRelease, s.Chart, ns.Metadata.Name().Elem(), bitnamiValues(s, params),
 		parent, args.CRDsReady, pulumi.DependsOn([]pulumi.Resource{secret}))
 	if err != nil {
 		return "", err
@@ -51,7 +52,7 @@ func (d *Database) bitnami(ctx *pulumi.Context, args *DatabaseArgs) (string, err
 }
 
 // bitnamiValues are verified against bitnami/charts postgresql 17.1.0.
-func bitnamiValues(s settings.Database) bitnamiPostgresChart {
+func bitnamiValues(s settings.Database, params serverParameters) bitnamiPostgresChart {
 	registry, repo := splitImage(s.Image.Repository)
 	metricsRegistry, metricsRepo := splitImage(s.MetricsImage.Repository)
 	return bitnamiPostgresChart{
@@ -79,6 +80,12 @@ func bitnamiValues(s settings.Database) bitnamiPostgresChart {
 			Initdb: bitnamiInitdb{Scripts: map[string]string{
 				"10-exchange-createdb.sql": fmt.Sprintf("ALTER ROLE %q CREATEDB;\n", s.User),
 			}},
+			// The chart mounts it as conf.d/override.conf; the image's
+			// postgresql.conf includes conf.d after its own
+			// max_connections, so ours wins. A change rolls the pod
+			// (checksum/extended-configuration), which max_connections
+			// needs (templates/primary/*.yaml at 17.1.0).
+			ExtendedConfiguration: params.conf(),
 		},
 		Metrics: bitnamiMetrics{
 			Enabled:        true,

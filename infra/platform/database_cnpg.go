@@ -52,7 +52,7 @@ func (d *Database) cloudNativePG(ctx *pulumi.Context, args *DatabaseArgs) (strin
 	if err != nil {
 		return "", fmt.Errorf("cloudnative-pg app secret: %w", err)
 	}
-	spec, err := toPulumiMap(cnpgClusterSpec(s))
+	spec, err := toPulumiMap(cnpgClusterSpec(s, serverParameters{MaxConnections: args.MaxConnections}))
 	if err != nil {
 		return "", fmt.Errorf("cloudnative-pg cluster spec: %w", err)
 	}
@@ -105,7 +105,7 @@ func cloudNativePGValues() cloudNativePGChart {
 
 // cnpgClusterSpec follows the Cluster CRD schema shipped in chart 0.29.0
 // (operator 1.30.0).
-func cnpgClusterSpec(s settings.Database) cnpgClusterSpecValues {
+func cnpgClusterSpec(s settings.Database, params serverParameters) cnpgClusterSpecValues {
 	return cnpgClusterSpecValues{
 		Instances:             s.Instances,
 		ImageName:             s.Image.Ref(),
@@ -113,6 +113,11 @@ func cnpgClusterSpec(s settings.Database) cnpgClusterSpecValues {
 		Storage:               cnpgStorage{Size: s.StorageSize, StorageClass: s.StorageClass},
 		Resources:             resourcesValues(s.Resources),
 		Affinity:              cnpgAffinity{EnablePodAntiAffinity: true, TopologyKey: "kubernetes.io/hostname"},
+		// One configuration for every instance. max_connections needs a
+		// restart, which the operator does itself, instance by instance
+		// (the primary first when it decreases: a standby may not run
+		// with less than its primary).
+		PostgreSQL: cnpgPostgreSQL{Parameters: params.cnpg()},
 		Bootstrap: cnpgBootstrap{Initdb: cnpgInitdb{
 			Database: s.Name,
 			Owner:    s.User,

@@ -13,6 +13,8 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/crypto-exchange/exchange/infra/platform/settings"
 )
 
 // DatabaseEnv is what every subcommand that touches Postgres needs. pgx and
@@ -22,6 +24,18 @@ func (a *ExchangeApp) DatabaseEnv(logLevel string) corev1.EnvVarArray {
 		plainEnv("DATABASE_URL", pulumi.String(a.DatabaseURL)),
 		secretEnv("PGPASSWORD", a.DBSecret, passwordField),
 		plainEnv("LOG_LEVEL", pulumi.String(logLevel)),
+	}
+}
+
+// poolEnv bounds a subcommand's connection pool (each pool, where it opens
+// two): the database's max_connections is computed from these numbers
+// (settings.Connections), so no pod may fall back to the service's default
+// of 20. The idle bound comes with it, as the service refuses more idle
+// connections than open ones.
+func poolEnv(open int) corev1.EnvVarArray {
+	return corev1.EnvVarArray{
+		plainEnv("DB_MAX_OPEN_CONNS", pulumi.String(fmt.Sprint(open))),
+		plainEnv("DB_MAX_IDLE_CONNS", pulumi.String(fmt.Sprint(settings.DBIdleConns(open)))),
 	}
 }
 
@@ -60,7 +74,7 @@ func (a *ExchangeApp) migrationJob(ctx *pulumi.Context, args *ExchangeAppArgs, s
 						Image:           pulumi.String(s.Image.Ref()),
 						ImagePullPolicy: pulumi.String("IfNotPresent"),
 						Args:            pulumi.ToStringArray(migrateArgs(s.SeedCatalog)),
-						Env:             a.DatabaseEnv(s.LogLevel),
+						Env:             append(a.DatabaseEnv(s.LogLevel), poolEnv(settings.MigrationPoolSize)...),
 						Resources:       resourceRequirements(s.Resources),
 						SecurityContext: containerSecurityContext(),
 						VolumeMounts:    mounts,
@@ -108,7 +122,8 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 	s := args.Settings
 	labels := appLabels(serverLabel)
 	volumes, mounts := tmpVolume()
-	env := append(a.DatabaseEnv(s.LogLevel),
+	env := append(a.DatabaseEnv(s.LogLevel), poolEnv(s.DBPoolSize)...)
+	env = append(env,
 		secretEnv("SECRET_KEY", appSec.Metadata.Name().Elem(), secretKeyField),
 		plainEnv("EXCHANGE_MODE", pulumi.String(s.Mode)),
 		plainEnv("HTTP_ADDR", pulumi.String(fmt.Sprintf(":%d", httpPort))),
@@ -142,7 +157,8 @@ func (a *ExchangeApp) deployment(ctx *pulumi.Context, args *ExchangeAppArgs, sa 
 			Type: pulumi.String("RollingUpdate"),
 			RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
 				MaxUnavailable: pulumi.Int(0),
-				MaxSurge:       pulumi.Int(1),
+				// The connection budget counts this pod (settings).
+				MaxSurge: pulumi.Int(settings.ServerMaxSurge),
 			},
 		},
 		Template: &corev1.PodTemplateSpecArgs{

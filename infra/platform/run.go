@@ -70,10 +70,11 @@ func declare(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 	db, err := NewDatabase(ctx, "database", &DatabaseArgs{
-		Settings:      s.Database,
-		Password:      secret(secrets.DBPassword),
-		AdminPassword: secret(secrets.DBAdminPassword),
-		CRDsReady:     monitoring.CRDsReady(),
+		Settings:       s.Database,
+		Password:       secret(secrets.DBPassword),
+		AdminPassword:  secret(secrets.DBAdminPassword),
+		MaxConnections: s.Connections().MaxConnections,
+		CRDsReady:      monitoring.CRDsReady(),
 	}, onCluster)
 	if err != nil {
 		return nil, err

@@ -121,6 +121,7 @@ func defaults() Settings {
 			LogLevel:        "info",
 			Replicas:        1,
 			ShutdownTimeout: "25s",
+			DBPoolSize:      DefaultDBPoolSize,
 			Resources:       res("100m", "128Mi", "500m", "256Mi"),
 			Autoscaling:     Autoscaling{MinReplicas: 3, MaxReplicas: 10, TargetCPUUtilization: 70},
 			Disruption:      Disruption{MinAvailable: 1},

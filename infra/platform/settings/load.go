@@ -87,6 +87,7 @@ func (s *Settings) validate(p *problems) {
 	s.App.validate(p)
 	s.Backup.validate(p)
 	s.Alerting.validate(p)
+	s.validateConnections(p)
 	if s.Backup.Store == "aws" && s.AWS.Region == "" {
 		p.add("%s: \"\" is not allowed; allowed an AWS region such as eu-central-1 (the backup store is an AWS bucket)", key("aws.region"))
 	}
@@ -189,6 +190,7 @@ func (a App) validate(p *problems) {
 	p.oneOf(key("app.logLevel"), a.LogLevel, LogLevels)
 	p.intRange(key("app.replicas"), a.Replicas, 1, 50)
 	p.duration(key("app.shutdownTimeout"), a.ShutdownTimeout, MinShutdownTimeout, MaxShutdownTimeout)
+	p.intRange(key("app.dbPoolSize"), a.DBPoolSize, MinDBPoolSize, MaxDBPoolSize)
 	p.resources(key("app.resources"), a.Resources)
 	replicas := a.Replicas
 	if a.Autoscaling.Enabled {

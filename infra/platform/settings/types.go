@@ -122,6 +122,10 @@ type Database struct {
 	Name              string `json:"name"`
 	User              string `json:"user"`
 	Instances         int    `json:"instances"`
+	// MaxConnections fixes PostgreSQL's max_connections; 0 computes it
+	// from the stack's worst case. A fixed value must cover that worst
+	// case, and changing the pods' bounds within it restarts nothing.
+	MaxConnections int `json:"maxConnections"`
 	// Image is the PostgreSQL server image; the default depends on Engine.
 	Image Image `json:"image"`
 	// MetricsImage is the postgres-exporter sidecar of the Bitnami chart.
@@ -170,6 +174,10 @@ type App struct {
 	Autoscaling     Autoscaling `json:"autoscaling"`
 	Disruption      Disruption  `json:"disruptionBudget"`
 	TLS             TLS         `json:"tls"`
+	// DBPoolSize is each server pod's pool of PostgreSQL connections
+	// (DB_MAX_OPEN_CONNS; its replica pool has as many). The database's
+	// max_connections is computed from it (connections.go).
+	DBPoolSize int `json:"dbPoolSize"`
 	// SeedCatalog runs the migration Job as `exchange migrate --seed`, which
 	// inserts the default assets and markets where they are missing (so a
 	// fresh database has markets). Turn it off once the listings are

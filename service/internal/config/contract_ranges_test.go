@@ -26,6 +26,9 @@ type (
 		Values  []string `json:"values"`
 		OneOf   bool     `json:"oneOf"`
 		Pattern string   `json:"pattern"`
+		// Alongside[i]: the other variables the program renders with
+		// Values[i] (a pool's idle bound with its size), set together.
+		Alongside []map[string]string `json:"alongside"`
 	}
 	infraIngress struct {
 		Stack       string `json:"stack"`
@@ -75,19 +78,29 @@ func TestInfraRangesAgree(t *testing.T) {
 			if !ok {
 				t.Fatalf("no rendered container runs %q", r.Command)
 			}
-			for _, v := range r.Values {
+			if r.Alongside != nil && len(r.Alongside) != len(r.Values) {
+				t.Fatalf("%d values but %d sets of variables alongside them", len(r.Values), len(r.Alongside))
+			}
+			for i, v := range r.Values {
 				env := maps.Clone(env)
-				env[r.Env] = v
-				read := false
-				getenv := func(k string) string { read = read || k == r.Env; return env[k] }
+				set := map[string]string{r.Env: v}
+				if r.Alongside != nil {
+					maps.Copy(set, r.Alongside[i])
+				}
+				maps.Copy(env, set)
+				read := map[string]bool{}
+				getenv := func(k string) string { read[k] = true; return env[k] }
 				for _, load := range loaders[r.Command] {
 					if err := load(getenv); err != nil {
-						t.Errorf("%s may render %s=%q, which the service refuses: %v", r.Setting, r.Env, v, err)
+						t.Errorf("%s may render %v, which the service refuses: %v", r.Setting, set, err)
 					}
 				}
-				if !read {
-					t.Errorf("%q reads no %s", r.Command, r.Env)
+				for k := range set {
+					if !read[k] {
+						t.Errorf("%q reads no %s", r.Command, k)
+					}
 				}
+				checkValues(t, r.Command, env)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +232,18 @@ func checkValues(t *testing.T, command string, env map[string]string) {
 	}
 	db, _ := LoadDatabase(envOf(env))
 	same("DATABASE_URL", db.URL, env["DATABASE_URL"])
+	// The program sizes PostgreSQL's max_connections from the pools it
+	// renders for these two (docs/infra.md), so neither may fall back to
+	// the service's default.
+	if command == "serve" || command == "migrate" {
+		for _, name := range []string{"DB_MAX_OPEN_CONNS", "DB_MAX_IDLE_CONNS"} {
+			if _, ok := env[name]; !ok {
+				t.Errorf("%s: the program renders no %s; the database's connection budget assumes it does", command, name)
+			}
+		}
+		same("DB_MAX_OPEN_CONNS", strconv.Itoa(db.MaxOpenConns), env["DB_MAX_OPEN_CONNS"])
+		same("DB_MAX_IDLE_CONNS", strconv.Itoa(db.MaxIdleConns), env["DB_MAX_IDLE_CONNS"])
+	}
 	switch command {
 	case "serve":
 		s, _ := LoadServer(envOf(env))
