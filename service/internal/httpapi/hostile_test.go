@@ -71,6 +71,13 @@ var hostileForms = corpus{
 	{"label=%C0%AF&scopes=read", true}, {"q=%00", true}, {"reason=%ED%A0%80", true}, {"next=%00", true},
 	{"totp_code=%FF%FF", true}, {"a=%zz", true}, {"a=1;b=2", true}, {"price=1%072&side=buy", true},
 	{"price=1%0A2&quantity=1&side=buy&type=limit", false}, {"address=" + strings.Repeat("%E2%80%AE", 300), false},
+	// Amounts as the forms read them: separators in odd places, a total
+	// against a price of zero, a total that buys no lot, both kinds of
+	// amount at once, a pasted wall of digits.
+	{"price=1,0,0&quantity=1&side=buy&type=limit", false}, {"price=1%E2%80%AF000&total=%2C&side=sell&type=limit", false},
+	{"price=0&total=100&side=buy&type=limit", false}, {"price=30000&total=0.0000001&side=buy&type=limit", false},
+	{"quantity=1&total=1,000&side=buy&type=market", false}, {"total=99,999,999,999,999&side=buy&type=market", false},
+	{"price=" + strings.Repeat("9,999", 400) + "&total=1&side=buy&type=limit", false}, {"amount=1,000,00&asset=USDT", false},
 }
 
 // sessionEnders are the routes that end the caller's session: tried last.
@@ -178,8 +185,10 @@ func TestHostileInputNeverReachesA5xx(t *testing.T) {
 					check("trader", fmt.Sprintf("POST %s JSON %.40q", p, b.v), st, body, true)
 				}
 			}
+			// The forms that read amounts as people type them (thousands
+			// separators), and cancel-all, which has nothing to cancel here.
 			for _, f := range hostileForms {
-				for _, p := range []string{"/wallet/withdrawals", "/markets/BTC-USDT/orders"} {
+				for _, p := range []string{"/wallet/withdrawals", "/wallet/deposits", "/markets/BTC-USDT/orders", "/markets/BTC-USDT/orders/cancel-all"} {
 					st, body := trader.raw("POST", p, f.v+"&csrf_token="+url.QueryEscape(trader.csrf), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 					check("trader", fmt.Sprintf("POST %s form %.40q", p, f.v), st, body, f.refuse)
 				}

@@ -107,10 +107,25 @@ type Spec struct {
 	Order         engine.Order
 }
 
+// Words name a request's fields in the messages of its refusals: the
+// API's field names for the API, the form's labels for the web site, so
+// each caller reads about the fields it filled in.
+type Words struct {
+	Price, Quantity, QuoteQuantity, TimeInForce string
+}
+
+// APIWords are the JSON API's field names.
+var APIWords = Words{Price: "price", Quantity: "quantity", QuoteQuantity: "quote_quantity", TimeInForce: "time_in_force"}
+
 // Parse turns a request into a Spec, checking every field against the
 // market's rules before anything is reserved. Errors are client errors
 // with the contract's codes.
 func Parse(r PlaceRequest, m catalog.Market, base, quote catalog.Asset) (Spec, error) {
+	return ParseIn(r, m, base, quote, APIWords)
+}
+
+// ParseIn is Parse with the fields named by w in its messages.
+func ParseIn(r PlaceRequest, m catalog.Market, base, quote catalog.Asset, w Words) (Spec, error) {
 	s := Spec{Market: m.Name, ClientOrderID: r.ClientOrderID}
 	if r.ClientOrderID != "" && !clientOrderIDPattern.MatchString(r.ClientOrderID) {
 		return s, apierr.New(apierr.InvalidClientOrderID, "client_order_id must be 1 to 64 characters of letters, digits and _ . : -")
@@ -129,27 +144,27 @@ func Parse(r PlaceRequest, m catalog.Market, base, quote catalog.Asset) (Spec, e
 	}
 	if r.TimeInForce != "" {
 		if o.TIF, ok = engine.ParseTimeInForce(r.TimeInForce); !ok {
-			return s, apierr.New(apierr.InvalidRequest, "time_in_force must be GTC, IOC or FOK")
+			return s, apierr.New(apierr.InvalidRequest, "%s must be GTC, IOC or FOK", w.TimeInForce)
 		}
 	}
 	o.PostOnly = r.PostOnly
 	var err error
 	if r.Price != nil {
-		if o.Price, err = parsePositive(*r.Price, apierr.InvalidPrice, "price"); err != nil {
+		if o.Price, err = parsePositive(*r.Price, apierr.InvalidPrice, w.Price); err != nil {
 			return s, err
 		}
 	}
 	if r.Quantity != nil {
-		if o.Quantity, err = parsePositive(*r.Quantity, apierr.InvalidQuantity, "quantity"); err != nil {
+		if o.Quantity, err = parsePositive(*r.Quantity, apierr.InvalidQuantity, w.Quantity); err != nil {
 			return s, err
 		}
 	}
 	if r.QuoteQuantity != nil {
-		if o.QuoteQuantity, err = parsePositive(*r.QuoteQuantity, apierr.InvalidQuantity, "quote_quantity"); err != nil {
+		if o.QuoteQuantity, err = parsePositive(*r.QuoteQuantity, apierr.InvalidQuantity, w.QuoteQuantity); err != nil {
 			return s, err
 		}
 	}
-	if err := explain(Rules(m, base, quote).Check(withPlaceholderID(*o)), *o, m); err != nil {
+	if err := explain(Rules(m, base, quote).Check(withPlaceholderID(*o)), *o, m, w); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -176,43 +191,43 @@ func parsePositive(raw string, code apierr.Code, field string) (money.Amount, er
 
 // explain turns an engine reject into a client error that says which rule
 // failed and what would pass.
-func explain(r engine.Reject, o engine.Order, m catalog.Market) error {
+func explain(r engine.Reject, o engine.Order, m catalog.Market, w Words) error {
 	switch r {
 	case engine.Accepted:
 		return nil
 	case engine.RejectInvalidPrice:
 		if o.Price == 0 {
-			return apierr.New(apierr.InvalidPrice, "a limit order needs a price")
+			return apierr.New(apierr.InvalidPrice, "a limit order needs a %s", w.Price)
 		}
-		return apierr.New(apierr.InvalidPrice, "price %s is not a multiple of the tick size %s", o.Price, m.TickSize)
+		return apierr.New(apierr.InvalidPrice, "%s %s is not a multiple of the tick size %s", w.Price, o.Price, m.TickSize)
 	case engine.RejectInvalidQuantity:
 		switch {
 		case o.Quantity == 0 && o.QuoteQuantity == 0:
-			return apierr.New(apierr.InvalidQuantity, "give quantity (or, for a market buy, quote_quantity)")
+			return apierr.New(apierr.InvalidQuantity, "give %s (or, for a market buy, %s)", w.Quantity, w.QuoteQuantity)
 		case o.Quantity != 0 && o.QuoteQuantity != 0:
-			return apierr.New(apierr.InvalidQuantity, "give quantity or quote_quantity, not both")
+			return apierr.New(apierr.InvalidQuantity, "give %s or %s, not both", w.Quantity, w.QuoteQuantity)
 		case o.QuoteQuantity != 0 && o.Side == engine.Sell:
-			return apierr.New(apierr.InvalidQuantity, "quote_quantity is for market buys only")
+			return apierr.New(apierr.InvalidQuantity, "%s is for market buys only", w.QuoteQuantity)
 		case o.QuoteQuantity != 0:
-			return apierr.New(apierr.InvalidQuantity, "quote_quantity %s has more decimals than %s allows", o.QuoteQuantity, m.Quote)
+			return apierr.New(apierr.InvalidQuantity, "%s %s has more decimals than %s allows", w.QuoteQuantity, o.QuoteQuantity, m.Quote)
 		}
-		return apierr.New(apierr.InvalidQuantity, "quantity %s is not a multiple of the lot size %s", o.Quantity, m.LotSize)
+		return apierr.New(apierr.InvalidQuantity, "%s %s is not a multiple of the lot size %s", w.Quantity, o.Quantity, m.LotSize)
 	case engine.RejectBelowMinNotional:
 		return apierr.New(apierr.BelowMinNotional, "the order's value is below the market's minimum of %s %s", m.MinNotional, m.Quote)
 	case engine.RejectOverflow:
-		return apierr.New(apierr.InvalidQuantity, "price times quantity is out of range")
+		return apierr.New(apierr.InvalidQuantity, "%s times %s is out of range", w.Price, w.Quantity)
 	}
 	switch {
 	case o.Kind == engine.Market && o.Price != 0:
-		return apierr.New(apierr.InvalidPrice, "a market order takes no price")
+		return apierr.New(apierr.InvalidPrice, "a market order takes no %s", w.Price)
 	case o.Kind == engine.Market && o.PostOnly:
 		return apierr.New(apierr.InvalidOrder, "a market order cannot be post-only")
 	case o.Kind == engine.Market && o.QuoteQuantity != 0:
-		return apierr.New(apierr.InvalidOrder, "a market buy by quote_quantity is IOC only")
+		return apierr.New(apierr.InvalidOrder, "a market buy by %s is IOC only", w.QuoteQuantity)
 	case o.Kind == engine.Market:
 		return apierr.New(apierr.InvalidOrder, "a market order is IOC or FOK, never GTC")
 	case o.QuoteQuantity != 0:
-		return apierr.New(apierr.InvalidQuantity, "quote_quantity is for market buys only")
+		return apierr.New(apierr.InvalidQuantity, "%s is for market buys only", w.QuoteQuantity)
 	}
 	return apierr.New(apierr.InvalidOrder, "the order is not valid for %s", m.Name)
 }
@@ -225,7 +240,7 @@ func Explain(r engine.Reject, o engine.Order, m catalog.Market) error {
 	case engine.RejectFOKNotFilled:
 		return apierr.New(apierr.FOKNotFilled, "the fill-or-kill order cannot be filled in full now; it was not placed")
 	}
-	return explain(r, o, m)
+	return explain(r, o, m, APIWords)
 }
 
 // Rules converts a market's catalog rules into the engine's.

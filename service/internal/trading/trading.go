@@ -55,6 +55,11 @@ func (s *Service) submit(ctx context.Context, cmd sequencer.Command) (sequencer.
 // honoured, the sequencer's answer, and the intake metrics. created is
 // false when a repeated client_order_id returned the original order.
 func (s *Service) Place(ctx context.Context, o auth.Owner, req orders.PlaceRequest) (ord orders.Order, created bool, err error) {
+	return s.placeIn(ctx, o, req, orders.APIWords)
+}
+
+// placeIn is Place with refusals naming the fields as w does.
+func (s *Service) placeIn(ctx context.Context, o auth.Owner, req orders.PlaceRequest, w orders.Words) (ord orders.Order, created bool, err error) {
 	market := "unknown"
 	m, base, quote, err := s.catalog.Market(ctx, req.Market)
 	if err == nil {
@@ -62,14 +67,10 @@ func (s *Service) Place(ctx context.Context, o auth.Owner, req orders.PlaceReque
 	}
 	s.metrics.received.WithLabelValues(market).Inc()
 	if err == nil {
-		ord, created, err = s.place(ctx, o, req, m, base, quote)
+		ord, created, err = s.place(ctx, o, req, m, base, quote, w)
 	}
 	if err != nil {
-		reason := "internal_error"
-		if e, ok := apierr.As(err); ok {
-			reason = string(e.Code)
-		}
-		s.metrics.rejected.WithLabelValues(market, reason).Inc()
+		s.rejected(market, err)
 		return ord, false, err
 	}
 	if created {
@@ -78,8 +79,17 @@ func (s *Service) Place(ctx context.Context, o auth.Owner, req orders.PlaceReque
 	return ord, created, nil
 }
 
-func (s *Service) place(ctx context.Context, o auth.Owner, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset) (orders.Order, bool, error) {
-	spec, err := orders.Parse(req, m, base, quote)
+// rejected counts a refused order by the code its caller was given.
+func (s *Service) rejected(market string, err error) {
+	reason := "internal_error"
+	if e, ok := apierr.As(err); ok {
+		reason = string(e.Code)
+	}
+	s.metrics.rejected.WithLabelValues(market, reason).Inc()
+}
+
+func (s *Service) place(ctx context.Context, o auth.Owner, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset, w orders.Words) (orders.Order, bool, error) {
+	spec, err := orders.ParseIn(req, m, base, quote, w)
 	if err != nil {
 		return orders.Order{}, false, err
 	}

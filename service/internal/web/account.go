@@ -38,11 +38,11 @@ func (s *site) signupPage(c echo.Context) error {
 func (s *site) signup(c echo.Context) error {
 	email, password := formValue(c, "email"), formValue(c, "password")
 	if password != formValue(c, "password_again") {
-		return s.failed(c, "/signup", apierr.New(apierr.InvalidRequest, "The two passwords differ."), "email")
+		return s.failedForm(c, "/signup", "signup", apierr.New(apierr.InvalidRequest, "The two passwords differ."), "email")
 	}
 	normalised, err := s.Auth.SignUp(c.Request().Context(), email, password)
 	if err != nil {
-		return s.failed(c, "/signup", err, "email")
+		return s.failedForm(c, "/signup", "signup", err, "email")
 	}
 	s.setFlash(c, flash{Notice: "If this address is new, its account is ready: log in with it. Either way we sent a mail to the address.",
 		Form: map[string]string{"email": normalised}})

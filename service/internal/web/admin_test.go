@@ -82,7 +82,7 @@ func TestAdminPages(t *testing.T) {
 	admin.submit(`button[aria-label="Resume BTC-USDT"]`)
 	admin.waitText(`tr[data-market="BTC-USDT"]`, "open")
 	order(trader, "buy", "100", "0.1")
-	trader.waitText("#order-notice", "placed: open")
+	trader.waitText("#order-notice", "placed: 0.1 BTC at 100 USDT is on the book.")
 
 	admin.open("/admin/users?q=trader")
 	admin.submit(`button[aria-label="Freeze ` + traderEmail + `"]`)

@@ -36,7 +36,7 @@ func (s *site) createAPIKey(c echo.Context) error {
 	}
 	key, secret, err := s.Auth.CreateAPIKey(ctx, p, formValue(c, "label"), c.Request().PostForm["scopes"], formValue(c, "totp_code"))
 	if err != nil {
-		return s.failed(c, "/api-keys", err, "label")
+		return s.failedForm(c, "/api-keys", "apikey", err, "label")
 	}
 	keys, err := s.Auth.ListAPIKeys(ctx, p.UserID)
 	if err != nil {

@@ -15,9 +15,12 @@ func funcs(asset func(string) (string, error)) template.FuncMap {
 		"asset":       asset,
 		"amount":      amount,
 		"when":        when,
-		"words":       words,
 		"change":      change,
 		"changeClass": changeClass,
+		"grouped":     groupedAny,
+		"status":      statusLabel,
+		"orderWords":  orderWordsJSON,
+		"bps":         bps,
 	}
 }
 
@@ -34,8 +37,21 @@ func amount(v any) string {
 	return "—"
 }
 
-// words turns a name such as partially_filled into words.
-func words(v any) string { return strings.ReplaceAll(fmt.Sprint(v), "_", " ") }
+// groupedAny is grouped for templates, with a dash for no amount.
+func groupedAny(v any) string {
+	switch a := v.(type) {
+	case money.Amount:
+		return grouped(a)
+	case *money.Amount:
+		if a != nil {
+			return grouped(*a)
+		}
+	}
+	return "—"
+}
+
+// bps shows basis points as a percentage: 10 is 0.10%.
+func bps(n int) string { return fmt.Sprintf("%d.%02d%%", n/100, n%100) }
 
 func capitalised(s string) string {
 	if s == "" {

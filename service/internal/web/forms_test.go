@@ -190,3 +190,67 @@ func TestFormsWithoutJavaScript(t *testing.T) {
 		t.Fatalf("GET /wallet after logging out: %d", status)
 	}
 }
+
+// The order and wallet forms without JavaScript: amounts typed with
+// thousands separators, a limit order by its total, refusals in the
+// form's words with only that form filled back in, and cancel-all.
+func TestOrderAndWalletFormsWithoutJavaScript(t *testing.T) {
+	x := newExchange(t, config.ModeDemo)
+	v := newVisitor(t, x)
+	csrf := signUpVisitor(t, v, "forms@example.com")
+	page := func(path string, want ...string) string {
+		t.Helper()
+		_, body := v.get(path)
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("GET %s lacks %q", path, w)
+			}
+		}
+		return body
+	}
+
+	v.post("/wallet/deposits", url.Values{"csrf_token": {csrf}, "asset": {"USDT"}, "amount": {" 1,000 "}}, "/wallet")
+	page("/wallet", "Deposit of 1000 USDT credited.")
+	// A refused deposit comes back in the deposit form, not the withdrawal's.
+	v.post("/wallet/deposits", url.Values{"csrf_token": {csrf}, "asset": {"ETH"}, "amount": {"1,5"}}, "/wallet")
+	wallet := page("/wallet", `Amount &#34;1,5&#34; is not an amount we can read`, `id="deposit-amount" name="amount" inputmode="decimal" autocomplete="off" required value="1,5"`,
+		`id="withdraw-amount" name="amount" inputmode="decimal" autocomplete="off" required value=""`)
+	if strings.Count(wallet, `<option value="ETH" selected>`) != 1 {
+		t.Errorf("the refused deposit's asset is selected in %d forms", strings.Count(wallet, `<option value="ETH" selected>`))
+	}
+	v.post("/wallet/withdrawals", url.Values{"csrf_token": {csrf}, "asset": {"USDT"}, "amount": {"5,000"}, "address": {"addr-0001-test"}}, "/wallet")
+	page("/wallet", "Available 1000 USDT", `id="withdraw-amount" name="amount" inputmode="decimal" autocomplete="off" required value="5,000"`,
+		`id="deposit-amount" name="amount" inputmode="decimal" autocomplete="off" required value=""`)
+
+	// A limit buy by its total: 25 USDT at 10 is 2.5 ETH.
+	order := url.Values{"csrf_token": {csrf}, "side": {"buy"}, "type": {"limit"}, "price": {" 10 "}, "total": {"25"}}
+	v.post("/markets/ETH-USDT/orders", order, "/markets/ETH-USDT")
+	page("/markets/ETH-USDT", "placed: 2.5 ETH at 10 USDT is on the book.")
+	// A market buy takes an amount or a total, and says so in the form's words.
+	order = url.Values{"csrf_token": {csrf}, "side": {"buy"}, "type": {"market"}, "quantity": {"1"}, "total": {"1,000"}}
+	v.post("/markets/ETH-USDT/orders", order, "/markets/ETH-USDT")
+	body := page("/markets/ETH-USDT", "Give either an amount in ETH or a total in USDT for a market order, not both", `id="total" name="total" inputmode="decimal" autocomplete="off" value="1,000"`)
+	if strings.Contains(body, "quote_quantity") {
+		t.Error("the market page names the API field quote_quantity")
+	}
+	order = url.Values{"csrf_token": {csrf}, "side": {"buy"}, "type": {"market"}, "total": {"0.0000001"}}
+	status, _, answer := v.send("POST", "/markets/ETH-USDT/orders", order, map[string]string{"Accept": "application/json"})
+	if status != http.StatusBadRequest || !strings.Contains(answer, "Total 0.0000001 has more decimals than USDT allows") {
+		t.Errorf("a total finer than the asset: %d %s", status, answer)
+	}
+	order = url.Values{"csrf_token": {csrf}, "side": {"buy"}, "type": {"limit"}, "price": {"10"}, "quantity": {"0.0001"}}
+	status, _, answer = v.send("POST", "/markets/ETH-USDT/orders", order, map[string]string{"Accept": "application/json"})
+	if status != http.StatusBadRequest || !strings.Contains(answer, "Amount 0.0001 is not a multiple of the lot size 0.001") {
+		t.Errorf("an amount off the lot: %d %s", status, answer)
+	}
+
+	// Cancel all, as a plain form and as the script asks.
+	v.post("/markets/ETH-USDT/orders/cancel-all", url.Values{"csrf_token": {csrf}}, "/markets/ETH-USDT")
+	page("/markets/ETH-USDT", "Cancelled your open order in ETH-USDT.", "No open orders")
+	status, _, answer = v.send("POST", "/markets/ETH-USDT/orders/cancel-all", url.Values{"csrf_token": {csrf}}, map[string]string{"Accept": "application/json"})
+	if status != http.StatusOK || !strings.Contains(answer, "You had no open orders in ETH-USDT.") {
+		t.Errorf("cancel-all with nothing open: %d %s", status, answer)
+	}
+	page("/orders", "cancelled · by you")
+	checkLedger(t, x)
+}

@@ -148,6 +148,17 @@ type flash struct {
 	Error  string            `json:"e,omitempty"`
 	Notice string            `json:"n,omitempty"`
 	Form   map[string]string `json:"f,omitempty"`
+	// Of names the form the fields were typed into: a page with two
+	// forms (deposit and withdraw) fills in only the one that was sent.
+	Of string `json:"o,omitempty"`
+}
+
+// Kept is what was typed into field of form, for the page to fill back in.
+func (f flash) Kept(form, field string) string {
+	if f.Of != form {
+		return ""
+	}
+	return f.Form[field]
 }
 
 // maxFlash keeps the cookie well below browsers' 4 KiB limit.
@@ -205,15 +216,28 @@ func (s *site) done(c echo.Context, to, notice string, data any) error {
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
+// answer is done with the whole JSON body given: body carries the notice.
+func (s *site) answer(c echo.Context, to, notice string, body any) error {
+	if wantsJSON(c) {
+		return c.JSON(http.StatusOK, body)
+	}
+	s.setFlash(c, flash{Notice: notice})
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
 // failed ends a form post that a client error refused: back to the form
-// with the message and the named fields as typed. Faults are returned for
-// htmlErrors to report.
-func (s *site) failed(c echo.Context, to string, err error, keep ...string) error {
+// with the message. Faults are returned for htmlErrors to report.
+func (s *site) failed(c echo.Context, to string, err error) error {
+	return s.failedForm(c, to, "", err)
+}
+
+// failedForm is failed for a form whose named fields come back as typed.
+func (s *site) failedForm(c echo.Context, to, form string, err error, keep ...string) error {
 	e, ok := apierr.As(err)
 	if !ok || wantsJSON(c) {
 		return err
 	}
-	f := flash{Error: capitalised(e.Message), Form: map[string]string{}}
+	f := flash{Error: capitalised(e.Message), Form: map[string]string{}, Of: form}
 	for _, k := range keep {
 		f.Form[k] = formValue(c, k)
 	}

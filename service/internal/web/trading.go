@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
-	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
 
 // What the market page shows before its script takes over.
@@ -44,6 +42,8 @@ func (s *site) marketsPage(c echo.Context) error {
 
 type marketView struct {
 	Market      catalog.Market
+	BaseAsset   catalog.Asset
+	QuoteAsset  catalog.Asset
 	Ticker      marketdata.Ticker
 	BookReady   bool
 	Bids, Asks  [][2]money.Amount // asks highest first, as drawn above the bids
@@ -54,14 +54,14 @@ type marketView struct {
 
 func (s *site) marketPage(c echo.Context) error {
 	ctx := c.Request().Context()
-	m, _, _, err := s.Catalog.Market(ctx, c.Param("market"))
+	m, base, quote, err := s.Catalog.Market(ctx, c.Param("market"))
 	if apierr.Is(err, apierr.UnknownMarket) {
 		return apierr.New(apierr.NotFound, "Unknown market %q.", c.Param("market"))
 	}
 	if err != nil {
 		return err
 	}
-	v := marketView{Market: m}
+	v := marketView{Market: m, BaseAsset: base, QuoteAsset: quote}
 	v.Ticker, _ = s.Feed.Ticker(m.Name)
 	if b, ok := s.Feed.Book(m.Name, bookDepth); ok {
 		v.BookReady, v.Bids, v.Asks = true, b.Bids, slices.Clone(b.Asks)
@@ -92,60 +92,6 @@ func (s *site) marketPage(c echo.Context) error {
 		}
 	}
 	return s.render(c, http.StatusOK, "market", m.Name, v)
-}
-
-// optional is a form field as the order request's optional string.
-func optional(c echo.Context, name string) *string {
-	if v := formValue(c, name); v != "" {
-		return &v
-	}
-	return nil
-}
-
-func (s *site) placeOrder(c echo.Context) error {
-	ctx := c.Request().Context()
-	back := "/markets/" + c.Param("market")
-	req := orders.PlaceRequest{
-		Market:      c.Param("market"),
-		Side:        formValue(c, "side"),
-		Type:        formValue(c, "type"),
-		Quantity:    optional(c, "quantity"),
-		TimeInForce: formValue(c, "time_in_force"),
-		PostOnly:    formValue(c, "post_only") != "",
-	}
-	// One form serves both types; its price box means nothing to a market order.
-	if req.Type != "market" {
-		req.Price = optional(c, "price")
-	}
-	o, _, err := s.Trading.Place(ctx, mustPrincipal(c).Owner(), req)
-	if err != nil {
-		return s.failed(c, back, err, "side", "type", "price", "quantity", "time_in_force")
-	}
-	reqlog.SetOrder(c, o.ID, o.Market)
-	v, err := s.Trading.View(ctx, o)
-	if err != nil {
-		return err
-	}
-	return s.done(c, back, fmt.Sprintf("%s order %d placed: %s.", capitalised(o.Side.String()), o.ID, words(o.Status)), v)
-}
-
-func (s *site) cancelOrder(c echo.Context) error {
-	ctx := c.Request().Context()
-	back := localPath(formValue(c, "back"), "/orders")
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return apierr.New(apierr.NotFound, "There is no order %q.", c.Param("id"))
-	}
-	o, err := s.Trading.Cancel(ctx, mustPrincipal(c).Owner(), id)
-	if err != nil {
-		return s.failed(c, back, err)
-	}
-	reqlog.SetOrder(c, id, o.Market)
-	v, err := s.Trading.View(ctx, o)
-	if err != nil {
-		return err
-	}
-	return s.done(c, back, fmt.Sprintf("Order %d cancelled.", id), v)
 }
 
 type ordersView struct {

@@ -15,7 +15,7 @@ import (
 func TestTwoTradersOnTheMarketPage(t *testing.T) {
 	x := newExchange(t, config.ModeDemo)
 	b := newBrowser(t, x.url)
-	a := b.tab("A", 1280, 900, false)
+	a := b.tab("A", 1366, 900, false)
 	bob := b.tab("B", 390, 844, true)
 
 	alice, bobEmail := x.email("alice"), x.email("bob")
@@ -33,7 +33,7 @@ func TestTwoTradersOnTheMarketPage(t *testing.T) {
 	a.waitLive()
 	a.markPage()
 	order(a, "sell", "30000", "0.5")
-	a.waitText("#order-notice", "placed: open")
+	a.waitText("#order-notice", "placed: 0.5 BTC at 30,000 USDT is on the book.")
 	a.waitText("#open-orders", "0.5")
 	a.waitText("#asks", "30000")
 	a.waitText("#avail-base", "0.5") // 0.5 of 1 BTC now held by the order
@@ -49,7 +49,7 @@ func TestTwoTradersOnTheMarketPage(t *testing.T) {
 	bob.waitText("#open-orders", "No open orders")
 
 	order(bob, "buy", "30000", "0.2")
-	bob.waitText("#order-notice", "placed: filled")
+	bob.waitText("#order-notice", "filled: 0.2 BTC bought at an average price of 30,000 USDT (fee 0.0004 BTC).")
 	for _, p := range []*tab{a, bob} {
 		p.waitText("#trades", "30000")
 		p.waitText("#trades", "0.2")
@@ -57,9 +57,9 @@ func TestTwoTradersOnTheMarketPage(t *testing.T) {
 		p.waitText("#asks", "0.3")
 		p.stillSamePage()
 	}
-	a.waitText("#open-orders", "partially filled")
+	a.waitText("#open-orders", "partly filled")
 	// The maker fee (10 bps) is taken from what the seller receives.
-	a.waitText("#avail-quote", "5994")
+	a.waitText("#avail-quote", "5,994")
 	a.do(chromedp.WaitVisible(chromedp.CSS("#chart")))
 	a.screenshot("market-desktop")
 	bob.screenshot("market-phone")
@@ -80,7 +80,7 @@ func TestTwoTradersOnTheMarketPage(t *testing.T) {
 	bob.waitText("#fills", "taker")
 
 	// A wrong password is refused in the page.
-	c := b.tab("C", 1280, 900, false)
+	c := b.tab("C", 1366, 900, false)
 	logIn(c, alice, "not the password at all", "")
 	c.waitText(".flash.error", "Wrong email or password")
 	c.screenshot("login-error")

@@ -45,9 +45,13 @@ func (s *site) walletPage(c echo.Context) error {
 func owner(c echo.Context) auth.Owner { return mustPrincipal(c).Owner() }
 
 func (s *site) deposit(c echo.Context) error {
-	d, err := s.Wallet.Deposit(c.Request().Context(), owner(c), formValue(c, "asset"), formValue(c, "amount"))
+	amount, err := typedAmount(formValue(c, "amount"), "amount")
 	if err != nil {
-		return s.failed(c, "/wallet", err, "asset", "amount")
+		return s.failedForm(c, "/wallet", "deposit", err, "asset", "amount")
+	}
+	d, err := s.Wallet.Deposit(c.Request().Context(), owner(c), formValue(c, "asset"), amount)
+	if err != nil {
+		return s.failedForm(c, "/wallet", "deposit", err, "asset", "amount")
 	}
 	notice := fmt.Sprintf("Deposit of %s %s credited.", d.Amount, d.Asset)
 	if d.Status == transfers.DepositPending {
@@ -58,12 +62,17 @@ func (s *site) deposit(c echo.Context) error {
 
 func (s *site) withdraw(c echo.Context) error {
 	ctx := c.Request().Context()
-	if err := s.Auth.StepUp(ctx, mustPrincipal(c), formValue(c, "totp_code")); err != nil {
-		return s.failed(c, "/wallet", err, "asset", "amount", "address")
-	}
-	w, err := s.Wallet.RequestWithdrawal(ctx, owner(c), formValue(c, "asset"), formValue(c, "amount"), formValue(c, "address"))
+	keep := []string{"asset", "amount", "address"}
+	amount, err := typedAmount(formValue(c, "amount"), "amount")
 	if err != nil {
-		return s.failed(c, "/wallet", err, "asset", "amount", "address")
+		return s.failedForm(c, "/wallet", "withdraw", err, keep...)
+	}
+	if err := s.Auth.StepUp(ctx, mustPrincipal(c), formValue(c, "totp_code")); err != nil {
+		return s.failedForm(c, "/wallet", "withdraw", err, keep...)
+	}
+	w, err := s.Wallet.RequestWithdrawal(ctx, owner(c), formValue(c, "asset"), amount, formValue(c, "address"))
+	if err != nil {
+		return s.failedForm(c, "/wallet", "withdraw", err, keep...)
 	}
 	return s.done(c, "/wallet", fmt.Sprintf("Withdrawal of %s %s requested: the amount is held until an admin sends it.", w.Amount, w.Asset), nil)
 }

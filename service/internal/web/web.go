@@ -54,6 +54,7 @@ func Register(e *echo.Echo, d Deps) {
 	e.GET("/", s.marketsPage, anyone...)
 	e.GET("/markets/:market", s.marketPage, anyone...)
 	e.POST("/markets/:market/orders", s.placeOrder, post...)
+	e.POST("/markets/:market/orders/cancel-all", s.cancelAllOrders, post...)
 	e.POST("/orders/:id/cancel", s.cancelOrder, post...)
 	e.GET("/orders", s.ordersPage, user...)
 

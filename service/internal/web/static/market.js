@@ -15,6 +15,14 @@
   const $ = (id) => document.getElementById(id);
   const DEPTH = 15, TRADES = 30;
   const OPEN = new Set(['open', 'partially_filled']);
+  const D = window.Dec;
+  // The site's words for statuses and cancel reasons (web/vocab.go).
+  const WORDS = JSON.parse(root.dataset.words || '{"status":{},"reasons":{}}');
+  const statusLabel = (o) => {
+    const s = WORDS.status[o.status] || o.status.replace(/_/g, ' ');
+    const r = o.status === 'cancelled' && WORDS.reasons[o.cancel_reason];
+    return r ? s + ' \u00b7 ' + r.short : s;
+  };
 
   // ---- exact decimals, for ordering prices and ids ----
   function units(s) {
@@ -39,7 +47,6 @@
     tr.append(td);
     return tr;
   }
-  const words = (s) => s.replace(/_/g, ' ');
 
   // ---- order book: a snapshot, then deltas numbered without gaps ----
   const book = { seq: -1, bids: new Map(), asks: new Map() };
@@ -73,6 +80,7 @@
     $('asks').replaceChildren(...(askRows.length ? askRows : [emptyRow(2, 'No sell orders', 'ask')]));
     $('bids').replaceChildren(...(bidRows.length ? bidRows : [emptyRow(2, 'No buy orders', 'bid')]));
     renderSpread();
+    if (orderForm) orderForm.setBook(bids, asks);
   }
   // Between the sides: the spread, or the last price while a side is empty.
   function renderSpread() {
@@ -89,8 +97,7 @@
   for (const id of ['asks', 'bids']) {
     $(id).addEventListener('click', (ev) => {
       const tr = ev.target.closest('tr[data-price]');
-      const price = $('price');
-      if (tr && price && !price.disabled) price.value = tr.dataset.price;
+      if (tr && orderForm) orderForm.setPrice(tr.dataset.price);
     });
   }
 
@@ -166,7 +173,23 @@
     const prev = orders.get(o.id);
     if (prev && Date.parse(prev.updated_at) > Date.parse(o.updated_at)) return; // an older state arrived late
     orders.set(o.id, o);
+    if (prev && OPEN.has(prev.status) && !OPEN.has(o.status)) closedNotice(o);
     renderOrders();
+  }
+  // closedNotice says why a resting order left the list, when the trader
+  // did not just press its Cancel button: filled, or cancelled by
+  // self-trade prevention, an admin, a halt or a closed API connection.
+  function closedNotice(o) {
+    const what = o.side + ' order ' + o.id;
+    let text = '';
+    if (o.status === 'filled') {
+      text = 'Your ' + what + ' filled: ' + D.grouped(o.filled_quantity) + ' ' + root.dataset.base + ' at an average price of ' +
+        D.grouped(o.average_price) + ' ' + root.dataset.quote + '.';
+    } else if (o.cancel_reason && o.cancel_reason !== 'user') {
+      const r = WORDS.reasons[o.cancel_reason];
+      text = 'Your ' + what + ' was cancelled ' + (r ? r.long : '(' + o.cancel_reason + ')') + '.';
+    }
+    if (text && $('orders-notice')) $('orders-notice').textContent = text;
   }
   function renderOrders() {
     const body = $('open-orders');
@@ -175,8 +198,8 @@
     const rows = open.map((o) => {
       const tr = document.createElement('tr');
       tr.dataset.id = o.id;
-      tr.append(cell(o.side, o.side === 'buy' ? 'up' : 'down'), cell(o.price || 'market', 'num'), cell(o.quantity || '—', 'num'),
-        cell(o.filled_quantity, 'num'), cell(words(o.status)));
+      tr.append(cell(o.side, o.side === 'buy' ? 'up' : 'down'), cell(o.price ? D.grouped(o.price) : 'market', 'num'),
+        cell(o.quantity ? D.grouped(o.quantity) : '—', 'num'), cell(D.grouped(o.filled_quantity), 'num'), cell(statusLabel(o)));
       const form = document.createElement('form');
       form.method = 'post';
       form.action = '/orders/' + encodeURIComponent(o.id) + '/cancel';
@@ -213,8 +236,9 @@
   }
   function renderBalances(list) {
     for (const b of list) {
-      if (b.asset === root.dataset.base && $('avail-base')) $('avail-base').textContent = b.available;
-      if (b.asset === root.dataset.quote && $('avail-quote')) $('avail-quote').textContent = b.available;
+      if (b.asset === root.dataset.base && $('avail-base')) $('avail-base').textContent = D.grouped(b.available);
+      if (b.asset === root.dataset.quote && $('avail-quote')) $('avail-quote').textContent = D.grouped(b.available);
+      if (orderForm) orderForm.setBalance(b.asset, b.available);
     }
   }
 
@@ -228,70 +252,42 @@
   }
 
   // ---- forms, sent with fetch to the page handlers ----
-  async function send(form) {
-    const res = await fetch(form.action, {
-      method: 'POST',
-      body: new URLSearchParams(new FormData(form)),
-      headers: { Accept: 'application/json' },
-      credentials: 'same-origin',
-    });
-    let out = {};
-    try { out = await res.json(); } catch (e) { /* not JSON: a proxy's error page */ }
-    if (!res.ok) {
-      const msg = (out.error && out.error.message) || 'the exchange refused the request (' + res.status + ')';
-      throw new Error(msg.charAt(0).toUpperCase() + msg.slice(1));
-    }
-    return out;
-  }
-
-  const form = $('order-form');
-  if (form) {
-    const type = $('type'), price = $('price'), place = $('place');
-    const sideChanged = () => {
-      const sell = $('side-sell').checked;
-      place.className = 'primary ' + (sell ? 'sell' : 'buy');
-      place.textContent = (sell ? 'Sell ' : 'Buy ') + root.dataset.base;
-    };
-    const typeChanged = () => {
-      const isMarket = type.value === 'market';
-      price.disabled = isMarket;
-      $('price-field').hidden = isMarket;
-    };
-    for (const r of form.querySelectorAll('input[name="side"]')) r.addEventListener('change', sideChanged);
-    type.addEventListener('change', typeChanged);
-    sideChanged();
-    typeChanged();
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      $('order-error').textContent = '';
-      $('order-notice').textContent = '';
-      place.disabled = true;
-      try {
-        const out = await send(form);
-        $('order-notice').textContent = out.notice;
-        if (out.data) upsertOrder(out.data);
-        $('quantity').value = '';
-      } catch (e) {
-        $('order-error').textContent = e.message;
-      } finally {
-        place.disabled = false;
-      }
-    });
-  }
+  const orderForm = window.ExchangeOrderForm(root, (list) => list.forEach(upsertOrder));
   const openBody = $('open-orders');
-  if (openBody) {
+  if (openBody && orderForm) {
     openBody.addEventListener('submit', async (ev) => {
       const f = ev.target.closest('form.cancel');
       if (!f) return;
       ev.preventDefault();
       $('orders-error').textContent = '';
+      $('orders-notice').textContent = '';
       for (const b of f.querySelectorAll('button')) b.disabled = true;
       try {
-        const out = await send(f);
+        const out = await orderForm.send(f);
         if (out.data) upsertOrder(out.data);
+        $('orders-notice').textContent = out.notice;
       } catch (e) {
         $('orders-error').textContent = e.message;
         for (const b of f.querySelectorAll('button')) b.disabled = false;
+      }
+    });
+  }
+  const cancelAll = $('cancel-all');
+  if (cancelAll && orderForm) {
+    cancelAll.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      $('orders-error').textContent = '';
+      $('orders-notice').textContent = '';
+      const button = cancelAll.querySelector('button');
+      button.disabled = true;
+      try {
+        const out = await orderForm.send(cancelAll);
+        for (const o of out.data || []) upsertOrder(o);
+        $('orders-notice').textContent = out.notice;
+      } catch (e) {
+        $('orders-error').textContent = e.message;
+      } finally {
+        button.disabled = false;
       }
     });
   }
