@@ -46,17 +46,19 @@ func allowed(r ratelimit.Rule, elapsed time.Duration) int {
 	return r.Burst + int(float64(r.Limit)*elapsed.Seconds()/r.Period.Seconds()) + 1
 }
 
-// 300 orders in a moment from one trader: the order budget (50 a second,
-// bursts of 50) lets through what it allows and refuses the rest with
-// 429; cancels have their own budget and still work.
+// 300 orders in a moment from one trader: the order budget (bursts of
+// 50; here refilled at 50 a minute rather than the default 50 a second,
+// so that a slow machine cannot refill it between the steps) lets through
+// what it allows and refuses the rest with 429; cancels have their own
+// budget and still work.
 func TestOrderEntryIsRateLimited(t *testing.T) {
-	x := newExchange(t, config.ModeDemo, withLimits)
+	rule := ratelimit.Rule{Limit: 50, Period: time.Minute, Burst: 50}
+	x := newExchange(t, config.ModeDemo, withLimits, func(c *config.Server) { c.RateLimits[ratelimit.Orders][ratelimit.ByUser] = rule })
 	c := x.trader()
 	c.fund("USDT", "1000000")
 	counts, took := burst(t, c, 300, "POST", "/api/v1/orders", func(i int) any {
 		return map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "quantity": "0.01"}
 	}, nil)
-	rule := ratelimit.Defaults()[ratelimit.Orders][ratelimit.ByUser]
 	t.Logf("300 orders from one trader in %v: %v", took.Round(time.Millisecond), counts)
 	if counts[201] < rule.Burst || counts[201] > allowed(rule, took) || counts[201]+counts[429] != 300 {
 		t.Fatalf("300 orders in %v: %v; the budget allows %d to %d", took, counts, rule.Burst, allowed(rule, took))
