@@ -113,23 +113,6 @@ func ByClientID(ctx context.Context, db *gorm.DB, userID int64, clientID string)
 	return list[0], true, nil
 }
 
-// SelfTradeCancelled lists the user's orders in market that self-trade
-// prevention cancelled in the batch that placed taker: the sequencer
-// stamps every change of a batch with one time, which is also the taker's
-// creation time, and only the taker's opposite side can have been in its
-// way. Another order of the same user in the same market, side and batch
-// that also met its own resting orders would be counted too; the orders
-// channel names each cancelled order exactly.
-func SelfTradeCancelled(ctx context.Context, db *gorm.DB, taker Order) ([]Order, error) {
-	out, err := query(ctx, db, "SELECT "+columns+` FROM orders WHERE user_id = ? AND market = ? AND side = ?
-		AND cancel_reason = 'self_trade_prevention' AND updated_at = ? AND id < ? ORDER BY id`,
-		taker.UserID, taker.Market, taker.Side.Opposite().String(), taker.CreatedAt, taker.ID)
-	if err != nil {
-		return nil, fmt.Errorf("orders cancelled by self-trade prevention: %w", err)
-	}
-	return out, nil
-}
-
 // Filter selects a user's orders.
 type Filter struct {
 	UserID int64

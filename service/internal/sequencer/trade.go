@@ -158,7 +158,8 @@ func (s *state) place(b *batch, p *Place, ev *engine.Events) (Result, error) {
 	// Settle, then release what the order no longer needs.
 	var post risk.Postings
 	post.Move(p.AccountID, asset, risk.Available, risk.Held, hold)
-	if err := s.settle(b, m, ev, &post, p.UserID); err != nil {
+	selfTrade, err := s.settle(b, m, ev, &post, p.UserID)
+	if err != nil {
 		return Result{}, err
 	}
 	release, err := risk.Unspent(o, hold, fill)
@@ -171,16 +172,19 @@ func (s *state) place(b *batch, p *Place, ev *engine.Events) (Result, error) {
 		return Result{}, fmt.Errorf("sequencer: order %d: %w", o.ID, err)
 	}
 	b.events.orderChanged(rec)
-	return Result{Orders: []orders.Order{*rec}}, nil
+	// The order first; then what self-trade prevention cancelled of the
+	// trader's own, so that the answer can say so.
+	return Result{Orders: append([]orders.Order{*rec}, selfTrade...)}, nil
 }
 
-// settle books the trades and maker changes of one command.
-func (s *state) settle(b *batch, m *market, ev *engine.Events, post *risk.Postings, takerUserID int64) error {
+// settle books the trades and maker changes of one command, and returns
+// the makers self-trade prevention cancelled (all the taker's own).
+func (s *state) settle(b *batch, m *market, ev *engine.Events, post *risk.Postings, takerUserID int64) (selfTrade []orders.Order, err error) {
 	for _, t := range ev.Trades {
 		risk.Settle(post, t, m.cat.Base, m.cat.Quote)
 		maker := s.open[t.MakerID]
 		if maker == nil {
-			return fmt.Errorf("sequencer: trade against unknown maker %d", t.MakerID)
+			return nil, fmt.Errorf("sequencer: trade against unknown maker %d", t.MakerID)
 		}
 		maker.FilledQuantity += t.Quantity
 		maker.FilledQuote += t.Quote
@@ -194,14 +198,14 @@ func (s *state) settle(b *batch, m *market, ev *engine.Events, post *risk.Postin
 		b.events.touch(m.cat.Name, u.Side, u.Price)
 		maker := s.open[u.ID]
 		if maker == nil {
-			return fmt.Errorf("sequencer: update of unknown maker %d", u.ID)
+			return nil, fmt.Errorf("sequencer: update of unknown maker %d", u.ID)
 		}
 		switch {
 		case u.Cancelled > 0:
 			// Self-trade prevention cancelled it: release what it held.
 			amount, err := risk.RestingHold(u.Side, u.Price, u.Cancelled)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			post.Move(maker.AccountID, risk.HoldAsset(u.Side, m.cat.Base, m.cat.Quote), risk.Held, risk.Available, amount)
 			maker.Status, maker.CancelReason = orders.StatusCancelled, orders.CancelSelfTrade
@@ -216,8 +220,11 @@ func (s *state) settle(b *batch, m *market, ev *engine.Events, post *risk.Postin
 		}
 		b.orders.Changed(maker)
 		b.events.orderChanged(maker)
+		if u.Cancelled > 0 {
+			selfTrade = append(selfTrade, *maker)
+		}
 	}
-	return nil
+	return selfTrade, nil
 }
 
 func (s *state) cancel(b *batch, c *Cancel) (Result, error) {

@@ -24,15 +24,18 @@ type Ticket struct {
 	PostOnly                        bool
 }
 
-// Placed is what placing a ticket did: the order, and the trader's own
+// Placed is what placing an order did: the order, and the trader's own
 // resting orders that self-trade prevention cancelled on its way.
 type Placed struct {
 	Order              orders.Order
 	SelfTradeCancelled []orders.Order
+	// created is false when a repeated client_order_id returned the
+	// original order.
+	created bool
 }
 
-// PlaceTicket turns a ticket into an order request, places it exactly as
-// Place does (rules, funds, metrics), and looks up what self-trade
+// PlaceTicket turns a ticket into an order request and places it exactly
+// as Place does (rules, funds, metrics); the answer says what self-trade
 // prevention cancelled, so the page can say so.
 func (s *Service) PlaceTicket(ctx context.Context, o auth.Owner, t Ticket) (Placed, error) {
 	req := orders.PlaceRequest{Market: t.Market}
@@ -44,15 +47,7 @@ func (s *Service) PlaceTicket(ctx context.Context, o auth.Owner, t Ticket) (Plac
 			return Placed{}, err
 		}
 	}
-	ord, _, err := s.placeIn(ctx, o, req, FormWords)
-	if err != nil {
-		return Placed{}, err
-	}
-	out := Placed{Order: ord}
-	if out.SelfTradeCancelled, err = orders.SelfTradeCancelled(ctx, s.db, ord); err != nil {
-		return Placed{}, err
-	}
-	return out, nil
+	return s.placeIn(ctx, o, req, FormWords)
 }
 
 // ticketRequest is the order request a ticket stands for. What the rules

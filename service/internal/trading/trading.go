@@ -55,28 +55,30 @@ func (s *Service) submit(ctx context.Context, cmd sequencer.Command) (sequencer.
 // honoured, the sequencer's answer, and the intake metrics. created is
 // false when a repeated client_order_id returned the original order.
 func (s *Service) Place(ctx context.Context, o auth.Owner, req orders.PlaceRequest) (ord orders.Order, created bool, err error) {
-	return s.placeIn(ctx, o, req, orders.APIWords)
+	p, err := s.placeIn(ctx, o, req, orders.APIWords)
+	return p.Order, p.created, err
 }
 
 // placeIn is Place with refusals naming the fields as w does.
-func (s *Service) placeIn(ctx context.Context, o auth.Owner, req orders.PlaceRequest, w orders.Words) (ord orders.Order, created bool, err error) {
+func (s *Service) placeIn(ctx context.Context, o auth.Owner, req orders.PlaceRequest, w orders.Words) (Placed, error) {
 	market := "unknown"
 	m, base, quote, err := s.catalog.Market(ctx, req.Market)
 	if err == nil {
 		market = m.Name
 	}
 	s.metrics.received.WithLabelValues(market).Inc()
+	var p Placed
 	if err == nil {
-		ord, created, err = s.place(ctx, o, req, m, base, quote, w)
+		p, err = s.place(ctx, o, req, m, base, quote, w)
 	}
 	if err != nil {
 		s.rejected(market, err)
-		return ord, false, err
+		return Placed{}, err
 	}
-	if created {
+	if p.created {
 		s.metrics.accepted.WithLabelValues(market).Inc()
 	}
-	return ord, created, nil
+	return p, nil
 }
 
 // rejected counts a refused order by the code its caller was given.
@@ -88,26 +90,28 @@ func (s *Service) rejected(market string, err error) {
 	s.metrics.rejected.WithLabelValues(market, reason).Inc()
 }
 
-func (s *Service) place(ctx context.Context, o auth.Owner, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset, w orders.Words) (orders.Order, bool, error) {
+func (s *Service) place(ctx context.Context, o auth.Owner, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset, w orders.Words) (Placed, error) {
 	spec, err := orders.ParseIn(req, m, base, quote, w)
 	if err != nil {
-		return orders.Order{}, false, err
+		return Placed{}, err
 	}
 	if spec.ClientOrderID != "" {
 		// The common retry answers without a trip to the sequencer; the
 		// sequencer checks again for retries that race each other.
 		found, ok, err := orders.ByClientID(ctx, s.db, o.UserID, spec.ClientOrderID)
 		if err != nil || ok {
-			return found, false, err
+			return Placed{Order: found}, err
 		}
 	}
 	res, err := s.submit(ctx, sequencer.Command{Place: &sequencer.Place{
 		UserID: o.UserID, AccountID: o.AccountID, Market: spec.Market, ClientOrderID: spec.ClientOrderID, Order: spec.Order,
 	}})
 	if err != nil {
-		return orders.Order{}, false, err
+		return Placed{}, err
 	}
-	return res.Orders[0], !res.Existing, nil
+	// The sequencer answers the order first, then the trader's own resting
+	// orders that self-trade prevention cancelled on its way.
+	return Placed{Order: res.Orders[0], SelfTradeCancelled: res.Orders[1:], created: !res.Existing}, nil
 }
 
 // Outcome is one order's result in a batch.
