@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # The exchange image: one static binary, pg_dump/pg_restore for the backup
-# subcommands, CA certificates for S3, and nothing else. Why each choice and
-# what it weighs: docs/delivery.md.
+# subcommands and CA certificates for S3, on a slim Debian. Why each choice
+# and what it weighs: docs/delivery.md.
 #
 # Base images are pinned to exact versions written out in FROM, where
 # Dependabot (docker ecosystem) finds and bumps them; digests are not pinned
@@ -31,23 +31,33 @@ RUN --mount=type=cache,target=/go/pkg/mod \
       -ldflags "-s -w -buildid= -X github.com/crypto-exchange/exchange/service/internal/buildinfo.Version=${VERSION}" \
       -o /out/exchange ./cmd/exchange
 
-# Alpine keeps the image small (about 45 MB, docs/delivery.md). pg_dump must
-# be at least the server's major version and pg_restore must read what it
-# writes: PG_MAJOR is the major of the PostgreSQL the platform deploys (the
-# Bitnami 17.6.0 and CloudNativePG 17.6 images; a test keeps them equal). On
-# Alpine 3.22 postgresql17 is the default PostgreSQL; within a branch Alpine
-# ships only patch and security updates of it. No tzdata: the service works
-# in UTC and loads no zones, and pg_dump leaves time zones to the server.
-FROM alpine:3.22.5 AS runtime
+# Debian 13 (trixie), slim. pg_dump must be at least the server's major
+# version and pg_restore must read what it writes: PG_MAJOR is the major of
+# the PostgreSQL the platform deploys (the Bitnami 17.6.0 and CloudNativePG
+# 17.6 images; a test keeps them equal). Debian 13's PostgreSQL is 17; within
+# a release Debian ships only its patch and security updates. Debian rather
+# than Alpine: the end-to-end test builds this very image where Debian's
+# archive is reachable and no Alpine mirror is (docs/delivery.md, with what
+# it costs: 174 MB against Alpine's estimated 44). No tzdata: the service
+# works in UTC and loads no zones, and pg_dump leaves time zones to the
+# server.
+FROM debian:13.8-slim AS runtime
 ARG PG_MAJOR=17
-RUN apk add --no-cache ca-certificates "postgresql${PG_MAJOR}-client" \
- && "/usr/libexec/postgresql${PG_MAJOR}/pg_dump" --version | grep -q " ${PG_MAJOR}\." \
- && "/usr/libexec/postgresql${PG_MAJOR}/pg_restore" --version | grep -q " ${PG_MAJOR}\." \
- && addgroup -S -g 65532 exchange \
- && adduser -S -D -H -u 65532 -G exchange -s /sbin/nologin exchange
+# --no-install-recommends keeps it to the client and what it links (plus
+# the Perl that Debian's pg_wrapper scripts need: the package requires it).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates "postgresql-client-${PG_MAJOR}" \
+ && rm -rf /var/lib/apt/lists/* \
+ && "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version | grep -q " ${PG_MAJOR}\." \
+ && "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_restore" --version | grep -q " ${PG_MAJOR}\." \
+ && groupadd --gid 65532 exchange \
+ && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin exchange
 # The backup commands run this directory's pg_dump/pg_restore, whatever else
-# ends up on PATH.
-ENV BACKUP_PG_BIN_DIR=/usr/libexec/postgresql${PG_MAJOR}
+# ends up on PATH (Debian's /usr/bin/pg_dump is a wrapper that picks a
+# version).
+ENV BACKUP_PG_BIN_DIR=/usr/lib/postgresql/${PG_MAJOR}/bin
 COPY --from=build /out/exchange /usr/local/bin/exchange
 # Non-root; the pod's securityContext also sets runAsNonRoot and a
 # read-only root filesystem (scratch space is an emptyDir at /tmp).

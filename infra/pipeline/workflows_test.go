@@ -211,8 +211,8 @@ func TestCIWorkflow(t *testing.T) {
 	if len(builds) != 1 || builds[0].with("push") != "false" {
 		t.Error("ci.yml image job must build the image once with push: false")
 	}
-	if img.runIndex("60000000") < 0 {
-		t.Error("ci.yml image job does not check the 60 MB size target")
+	if img.runIndex("200000000") < 0 {
+		t.Error("ci.yml image job does not check the 200 MB size target")
 	}
 }
 

@@ -13,9 +13,10 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
-// No Docker engine runs here, so the image's promises are checked on the
-// Dockerfile itself with BuildKit's own parser (and its linter). That the
-// image's pg_dump matches the PostgreSQL the platform deploys is checked
+// The image's promises are checked on the Dockerfile itself with BuildKit's
+// own parser (and its linter); the built image is checked by
+// scripts/e2e/images.sh (docs/e2e.md, "Images") and by CI's image job. That
+// the image's pg_dump matches the PostgreSQL the platform deploys is checked
 // against the stack files in infra/pipeline.
 func TestDockerfile(t *testing.T) {
 	stages := parseDockerfile(t, "../../../Dockerfile")
@@ -76,7 +77,7 @@ func TestDockerfile(t *testing.T) {
 
 	final := stages[len(stages)-1]
 	var user string
-	var entrypoint []string
+	var entrypoint, cmd, ports []string
 	var runtime []string
 	for _, c := range final.Commands {
 		switch c := c.(type) {
@@ -87,6 +88,10 @@ func TestDockerfile(t *testing.T) {
 				t.Error("ENTRYPOINT must be exec form so signals reach the binary")
 			}
 			entrypoint = c.CmdLine
+		case *instructions.CmdCommand:
+			cmd = c.CmdLine
+		case *instructions.ExposeCommand:
+			ports = append(ports, c.Ports...)
 		case *instructions.RunCommand:
 			runtime = append(runtime, strings.Join(c.CmdLine, " "))
 		case *instructions.CopyCommand:
@@ -95,11 +100,18 @@ func TestDockerfile(t *testing.T) {
 			}
 		}
 	}
-	if u := strings.Split(user, ":")[0]; u == "" || u == "root" || u == "0" {
-		t.Errorf("final stage USER is %q, want a non-root user", user)
+	// The uid the pods' securityContext names (infra/platform exchangeUID).
+	if user != "65532:65532" {
+		t.Errorf("final stage USER is %q, want 65532:65532 (non-root, the pods' runAsUser)", user)
 	}
 	if len(entrypoint) != 1 || entrypoint[0] != "/usr/local/bin/exchange" {
 		t.Errorf("ENTRYPOINT = %q, want the exchange binary", entrypoint)
+	}
+	if !slices.Equal(cmd, []string{"serve"}) {
+		t.Errorf("CMD = %q, want [serve]", cmd)
+	}
+	if !slices.Equal(ports, []string{"8080", "9090"}) {
+		t.Errorf("EXPOSE %v, want 8080 (API, site) and 9090 (metrics, internal)", ports)
 	}
 
 	// The PostgreSQL client's major version is one ARG: the package, the
@@ -109,20 +121,62 @@ func TestDockerfile(t *testing.T) {
 	if !ok || !regexp.MustCompile(`^1[5-9]$|^[2-9][0-9]$`).MatchString(major) {
 		t.Fatalf("runtime stage ARG PG_MAJOR = %q, want a PostgreSQL major version (15 or newer)", major)
 	}
+	// Debian's client of that major, its binaries checked where the backups
+	// run them, the package lists not left in the layer.
 	rt := strings.ReplaceAll(strings.Join(runtime, "\n"), "${PG_MAJOR}", major)
+	binDir := "/usr/lib/postgresql/" + major + "/bin"
 	for _, want := range []string{
-		"apk add --no-cache",
-		"postgresql" + major + "-client",
+		"apt-get update",
+		"apt-get install -y --no-install-recommends",
+		"\"postgresql-client-" + major + "\"",
 		"ca-certificates",
-		"/usr/libexec/postgresql" + major + "/pg_dump\" --version | grep -q \" " + major + `\."`,
-		"/usr/libexec/postgresql" + major + "/pg_restore\" --version | grep -q \" " + major + `\."`,
+		"rm -rf /var/lib/apt/lists/*",
+		binDir + "/pg_dump\" --version | grep -q \" " + major + `\."`,
+		binDir + "/pg_restore\" --version | grep -q \" " + major + `\."`,
+		"--uid 65532",
+		"--gid 65532",
 	} {
 		if !strings.Contains(rt, want) {
 			t.Errorf("runtime stage RUN lacks %q", want)
 		}
 	}
-	if got := strings.ReplaceAll(envValue(final, "BACKUP_PG_BIN_DIR"), "${PG_MAJOR}", major); got != "/usr/libexec/postgresql"+major {
-		t.Errorf("ENV BACKUP_PG_BIN_DIR = %q, want /usr/libexec/postgresql%s (the client the image installs)", got, major)
+	if got := strings.ReplaceAll(envValue(final, "BACKUP_PG_BIN_DIR"), "${PG_MAJOR}", major); got != binDir {
+		t.Errorf("ENV BACKUP_PG_BIN_DIR = %q, want %s (the client the image installs)", got, binDir)
+	}
+}
+
+// The end-to-end test's PostgreSQL image (scripts/e2e/images.sh) stands in
+// for the platform's database: the same major as the exchange image's
+// client, on the same base, so one base image is assembled where no
+// registry is reachable.
+func TestE2EPostgresDockerfile(t *testing.T) {
+	exchange := parseDockerfile(t, "../../../Dockerfile")
+	runtime := exchange[len(exchange)-1]
+	stages := parseDockerfile(t, "../../../scripts/e2e/postgres/Dockerfile")
+	if len(stages) != 1 {
+		t.Fatalf("want one stage, got %d", len(stages))
+	}
+	pg := stages[0]
+	if pg.BaseName != runtime.BaseName {
+		t.Errorf("the e2e PostgreSQL image is built FROM %s, the exchange image's runtime FROM %s; keep them one base", pg.BaseName, runtime.BaseName)
+	}
+	want, _ := argDefault(runtime, "PG_MAJOR")
+	if got, _ := argDefault(pg, "PG_MAJOR"); got != want {
+		t.Errorf("the e2e PostgreSQL image is major %q, the exchange image's client %q", got, want)
+	}
+	var user string
+	for _, c := range pg.Commands {
+		switch c := c.(type) {
+		case *instructions.UserCommand:
+			user = c.User
+		case *instructions.EntrypointCommand:
+			if c.PrependShell {
+				t.Error("the e2e PostgreSQL ENTRYPOINT must be exec form so the stop signal reaches postgres")
+			}
+		}
+	}
+	if u := strings.Split(user, ":")[0]; u == "" || u == "root" || u == "0" {
+		t.Errorf("the e2e PostgreSQL image's USER is %q, want a non-root uid", user)
 	}
 }
 
