@@ -3,11 +3,14 @@ package marketdata
 import (
 	"context"
 	"encoding/json"
-	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/money"
+	"github.com/crypto-exchange/exchange/service/internal/sequencer"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
 // However many balance changes arrive while the pusher is busy, every
@@ -61,5 +64,37 @@ func TestBalanceChangesAreNeverLost(t *testing.T) {
 		if n := len(clients[id].Outbox()); n != 0 {
 			t.Fatalf("account %d got %d more messages for one pending change", id, n)
 		}
+	}
+}
+
+// A deposit's or a withdrawal's new state goes to the balances streams of
+// its own account, and to no other: the wallet page learns that an admin
+// decided a withdrawal without a reload.
+func TestTransfersGoToTheirAccountsBalancesStream(t *testing.T) {
+	f, _ := testFeed(t)
+	owner := f.hub.NewClient(Access{Credential: auth.Credential{UserID: 7}, AccountID: 70})
+	other := f.hub.NewClient(Access{Credential: auth.Credential{UserID: 8}, AccountID: 80})
+	f.hub.subscribe(owner, "balances")
+	f.hub.subscribe(other, "balances")
+	w := &transfers.Withdrawal{ID: 5, UserID: 7, AccountID: 70, Asset: "BTC", Amount: money.One, Address: "addr-0001", Status: transfers.WithdrawalCompleted}
+	d := &transfers.Deposit{ID: 6, UserID: 7, AccountID: 70, Asset: "USDT", Amount: 2 * money.One, Status: transfers.DepositPending}
+	if err := f.apply(sequencer.Events{Transfers: []sequencer.TransferEvent{{AccountID: 70, Withdrawal: w}, {AccountID: 70, Deposit: d}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`{"type":"withdrawal","channel":"balances","data":{"id":"5","user_id":"7","asset":"BTC","amount":"1","address":"addr-0001","status":"completed"`,
+		`{"type":"deposit","channel":"balances","data":{"id":"6","user_id":"7","asset":"USDT","amount":"2","status":"pending"`,
+	} {
+		select {
+		case got := <-owner.Outbox():
+			if !strings.HasPrefix(string(got), want) {
+				t.Fatalf("owner got %s, want %s…", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("owner never got %s…", want)
+		}
+	}
+	if n := len(other.Outbox()); n != 0 {
+		t.Fatalf("another account got %d messages of someone else's transfers", n)
 	}
 }

@@ -283,6 +283,9 @@ func (f *Feed) apply(ev sequencer.Events) error {
 	for _, o := range ev.Orders {
 		f.hub.publishUser(o.UserID, encode(orderMessage{Type: "order", Channel: "orders", Data: o.Order}))
 	}
+	for _, t := range ev.Transfers {
+		f.hub.publishAccount(t.AccountID, transferMessage(t))
+	}
 	if len(ev.Trades) > 0 {
 		f.metrics.deliveryLag.Observe(time.Since(ev.Time).Seconds())
 	}

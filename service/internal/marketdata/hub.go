@@ -318,6 +318,21 @@ type balancesMessage struct {
 	Data    []BalanceJSON `json:"data"`
 }
 
+// transferMessage tells the balances channel of a deposit's or a
+// withdrawal's new state, as GET /api/v1/deposits and /withdrawals show
+// it: requested, approved once of the two approvals, decided.
+func transferMessage(t sequencer.TransferEvent) []byte {
+	type message struct {
+		Type    string `json:"type"` // deposit | withdrawal
+		Channel string `json:"channel"`
+		Data    any    `json:"data"`
+	}
+	if t.Deposit != nil {
+		return encode(message{Type: "deposit", Channel: "balances", Data: t.Deposit})
+	}
+	return encode(message{Type: "withdrawal", Channel: "balances", Data: t.Withdrawal})
+}
+
 // BalanceJSON is one asset's balance.
 type BalanceJSON struct {
 	Asset     string       `json:"asset"`

@@ -74,7 +74,7 @@ func Defaults() Rules {
 		Account:     {ByUser: r(30, time.Minute, 20), ByIP: r(120, time.Minute, 60)},
 		Admin:       {ByUser: r(20, time.Second, 40), ByIP: r(40, time.Second, 80)},
 		Reads:       {ByUser: r(50, time.Second, 100), ByIP: r(200, time.Second, 400)},
-		WSConnect:   {ByUser: r(10, time.Minute, 10), ByIP: r(60, time.Minute, 30)},
+		WSConnect:   {ByUser: r(30, time.Minute, 30), ByIP: r(60, time.Minute, 30)}, // each page of the site opens a socket: 10 a minute left a browsing trader's 11th page disconnected
 		WSMessages:  {ByConn: r(10, time.Second, 20)},
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/engine"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
 // EventsChannel is the NOTIFY channel on which the leader publishes each
@@ -29,6 +30,11 @@ type Events struct {
 	Trades   []TradeEvent `json:"trades,omitempty"`
 	Orders   []OrderEvent `json:"orders,omitempty"`
 	Accounts []int64      `json:"accounts,omitempty"` // accounts whose balances changed
+	// Transfers are the deposits and withdrawals the batch created or
+	// decided, for their owner's balances stream: a page that shows a
+	// withdrawal as pending hears of its decision here. Balances alone
+	// cannot tell it: the first of two approvals moves nothing.
+	Transfers []TransferEvent `json:"transfers,omitempty"`
 }
 
 // BookDelta is the new aggregate quantity of every price level of a market
@@ -59,6 +65,29 @@ type TradeEvent struct {
 type OrderEvent struct {
 	UserID int64       `json:"user_id"`
 	Order  orders.JSON `json:"order"`
+}
+
+// TransferEvent is a deposit's or a withdrawal's new state (one of the
+// two), for the balances stream of the account it belongs to.
+type TransferEvent struct {
+	AccountID  int64                 `json:"account_id"`
+	Deposit    *transfers.Deposit    `json:"deposit,omitempty"`
+	Withdrawal *transfers.Withdrawal `json:"withdrawal,omitempty"`
+}
+
+// transferEvents lists what a batch did to deposits and withdrawals, as
+// copies: the pending ones stay in the state and change in later batches.
+func transferEvents(c *transfers.Changes) []TransferEvent {
+	var out []TransferEvent
+	for _, d := range c.Deposits {
+		cp := *d
+		out = append(out, TransferEvent{AccountID: d.AccountID, Deposit: &cp})
+	}
+	for _, w := range c.Withdrawals {
+		cp := *w
+		out = append(out, TransferEvent{AccountID: w.AccountID, Withdrawal: &cp})
+	}
+	return out
 }
 
 type levelKey struct {

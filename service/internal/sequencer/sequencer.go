@@ -357,6 +357,7 @@ func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, b *
 		}
 	}
 	events := b.events.seal(st, s.now().UTC())
+	events.Transfers = transferEvents(&b.transfers)
 	for _, d := range events.Books {
 		b.markets.SetSequence(d.Market, d.Sequence)
 	}

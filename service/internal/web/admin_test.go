@@ -36,7 +36,7 @@ func TestAdminPages(t *testing.T) {
 	admin.waitText("#pending-deposits", "No deposits wait for review")
 
 	trader.open("/wallet")
-	if got := balanceRow(trader, "USDT"); got != "USDT 500 0" {
+	if got := balanceRow(trader, "USDT"); got != "USDT 500.000000 0.000000" {
 		t.Fatalf("USDT row after the approval = %q", got)
 	}
 	trader.typeIn("#withdraw-amount", "120")
@@ -44,7 +44,7 @@ func TestAdminPages(t *testing.T) {
 	trader.typeIn("#withdraw-address", "addr-0001-test")
 	trader.submit("#withdraw-form button")
 	trader.waitText(".flash.notice", "Withdrawal of 120 USDT requested")
-	if got := balanceRow(trader, "USDT"); got != "USDT 380 120" {
+	if got := balanceRow(trader, "USDT"); got != "USDT 380.000000 120.000000" {
 		t.Fatalf("USDT row with a pending withdrawal = %q", got)
 	}
 	// A withdrawal over the balance is refused in the page.
@@ -66,8 +66,8 @@ func TestAdminPages(t *testing.T) {
 	admin.waitText("#pending-withdrawals", "No withdrawals wait for review")
 
 	trader.open("/wallet")
-	trader.waitText("#withdrawals", "completed")
-	if got := balanceRow(trader, "USDT"); got != "USDT 380 0" {
+	trader.waitText("#withdrawals", "sent")
+	if got := balanceRow(trader, "USDT"); got != "USDT 380.000000 0.000000" {
 		t.Fatalf("USDT row after the withdrawal = %q", got)
 	}
 

@@ -75,6 +75,9 @@ type tab struct {
 
 	mu     sync.Mutex
 	errors []string
+	// outages: the test cuts this tab's connection on purpose, so the
+	// browser's own reports of failed connections are expected.
+	outages bool
 }
 
 func (b *browser) tab(name string, width, height int64, mobile bool) *tab {
@@ -114,6 +117,9 @@ func (p *tab) checkConsole() {
 	for _, e := range p.errors {
 		// A refused form answers 4xx by design; the browser logs that.
 		if strings.Contains(e, "the server responded with a status of 4") {
+			continue
+		}
+		if p.outages && (strings.Contains(e, "WebSocket connection to") || strings.Contains(e, "net::ERR_")) {
 			continue
 		}
 		p.t.Errorf("%s: browser console error: %s", p.name, e)
@@ -178,12 +184,24 @@ func (p *tab) waitText(sel, want string) {
 	}
 }
 
+// waitTrue waits until the expression js holds, with no reload.
+func (p *tab) waitTrue(js, what string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		p.screenshot("failed-" + p.name)
+		p.t.Fatalf("%s: never saw %s: %v", p.name, what, err)
+	}
+}
+
 func quoteJS(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
 
-// waitLive waits until the market page's WebSocket is subscribed.
+// waitLive waits until the page's WebSocket is subscribed and the page
+// has asked for what it shows.
 func (p *tab) waitLive() {
 	p.t.Helper()
-	p.do(chromedp.WaitVisible(chromedp.CSS(`#market[data-live="live"]`)))
+	p.do(chromedp.WaitVisible(chromedp.CSS(`body[data-live="live"]`)))
 }
 
 // markPage tags the current document; stillSamePage proves that what the

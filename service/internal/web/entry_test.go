@@ -42,8 +42,8 @@ func TestOrderEntry(t *testing.T) {
 			}
 		}
 	})()`, chromedp.EvalAwaitPromise))
-	a.waitText("#asks", "40012")
-	a.waitText("#bids", "1001")
+	a.waitText("#asks", "40,012.00")
+	a.waitText("#bids", "1,001.00")
 	a.screenshot("entry-full-book-desktop")
 	// The book, the whole form and the open orders fit on one screen.
 	for _, sel := range []string{"#place", ".book-panel", "#open-title", ".open-orders tbody tr"} {
@@ -73,7 +73,7 @@ func TestOrderEntry(t *testing.T) {
 	bob.open("/markets/BTC-USDT")
 	bob.waitLive()
 	bob.markPage()
-	bob.waitText("#asks", "30000")
+	bob.waitText("#asks", "30,000.00")
 	bob.choose("#time_in_force", "IOC")
 	order(bob, "buy", "30000", "0.3")
 	bob.waitText("#order-notice", ": 0.2 of 0.3 BTC bought at an average price of 30,000 USDT (fee 0.0004 BTC).")
@@ -110,7 +110,7 @@ func TestOrderEntry(t *testing.T) {
 	// B spends a budget: a market buy by total.
 	order(a, "sell", "30000", "0.5")
 	a.waitText("#order-notice", "is on the book")
-	bob.waitText("#asks", "0.5")
+	bob.waitText("#asks", "0.5000")
 	bob.choose("#type", "market")
 	bob.do(chromedp.Click(chromedp.CSS(`label[for="side-buy"]`)))
 	bob.typeIn("#total", "3,000")

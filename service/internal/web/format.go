@@ -15,12 +15,18 @@ func funcs(asset func(string) (string, error)) template.FuncMap {
 		"asset":       asset,
 		"amount":      amount,
 		"when":        when,
+		"clock":       clock,
 		"change":      change,
 		"changeClass": changeClass,
 		"grouped":     groupedAny,
 		"status":      statusLabel,
 		"orderWords":  orderWordsJSON,
+		"walletWords": walletWordsJSON,
+		"deposit":     depositLabel,
+		"withdrawal":  withdrawalLabel,
 		"bps":         bps,
+		"rowOf":       rowOf,
+		"switchRow":   switchRow,
 	}
 }
 
@@ -60,7 +66,24 @@ func capitalised(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
+// utcText is a time as messages say it.
+func utcText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") + " UTC" }
+
+// when is a time in a page: UTC in the markup, which site.js rewrites in
+// the reader's own zone, keeping UTC in the title for a hover. Nothing in
+// it comes from a user, so it is safe as HTML.
+func when(t time.Time) template.HTML { return timeTag(t, "", utcText(t)) }
+
+// clock is when, for the time of day only (recent trades).
+func clock(t time.Time) template.HTML { return timeTag(t, "clock", t.UTC().Format("15:04:05")) }
+
+func timeTag(t time.Time, kind, text string) template.HTML {
+	attr := ""
+	if kind != "" {
+		attr = ` data-kind="` + kind + `"`
+	}
+	return template.HTML(`<time datetime="` + t.UTC().Format(time.RFC3339) + `"` + attr + ` title="` + utcText(t) + `">` + text + `</time>`)
+}
 
 // changePercent is the 24 h change of the last price. A float is fine
 // here: it is a display ratio rounded to two decimals, never an amount.
@@ -87,4 +110,19 @@ func changeClass(t marketdata.Ticker) string {
 		return "down"
 	}
 	return ""
+}
+
+// marketRowView is one row of a market table ("marketrow" in layout.html).
+type marketRowView struct {
+	Figures figures
+	Row     marketRow
+	Current bool
+}
+
+func rowOf(f figures, r marketRow) marketRowView { return marketRowView{Figures: f, Row: r} }
+
+// switchRow is a row of the market page's switcher; current marks the
+// market on screen.
+func switchRow(f figures, r marketRow, current string) marketRowView {
+	return marketRowView{Figures: f, Row: r, Current: r.Market.Name == current}
 }

@@ -114,5 +114,5 @@ func (s *site) adminTakeSnapshot(c echo.Context) error {
 		return s.failed(c, "/admin/proof", err)
 	}
 	return s.done(c, "/admin/proof", fmt.Sprintf("Snapshot taken at %s, after journal entry %d (%d balances). It is being built and is listed here once published.",
-		when(taken.TakenAt), taken.LastEntryID, taken.Balances), nil)
+		utcText(taken.TakenAt), taken.LastEntryID, taken.Balances), nil)
 }

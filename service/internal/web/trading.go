@@ -1,8 +1,8 @@
 package web
 
 import (
+	"context"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -11,7 +11,6 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/marketdata"
-	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 )
 
@@ -27,17 +26,33 @@ type marketRow struct {
 	Ticker marketdata.Ticker
 }
 
+// marketsView is the market list, and the market page's switcher.
+type marketsView struct {
+	Rows    []marketRow
+	Figures figures
+}
+
+// marketRows lists every market with its ticker.
+func (s *site) marketRows(ctx context.Context) (marketsView, error) {
+	markets, err := s.Catalog.Markets(ctx)
+	if err != nil {
+		return marketsView{}, err
+	}
+	v := marketsView{Rows: make([]marketRow, len(markets))}
+	for i, m := range markets {
+		t, _ := s.Feed.Ticker(m.Name) // while resyncing: no prices, still the list
+		v.Rows[i] = marketRow{Market: m, Ticker: t}
+	}
+	v.Figures, err = s.figures(ctx)
+	return v, err
+}
+
 func (s *site) marketsPage(c echo.Context) error {
-	markets, err := s.Catalog.Markets(c.Request().Context())
+	v, err := s.marketRows(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	rows := make([]marketRow, len(markets))
-	for i, m := range markets {
-		t, _ := s.Feed.Ticker(m.Name) // while resyncing: no prices, still the list
-		rows[i] = marketRow{Market: m, Ticker: t}
-	}
-	return s.render(c, http.StatusOK, "markets", "Markets", rows)
+	return s.render(c, http.StatusOK, "markets", "Markets", v)
 }
 
 type marketView struct {
@@ -46,10 +61,13 @@ type marketView struct {
 	QuoteAsset  catalog.Asset
 	Ticker      marketdata.Ticker
 	BookReady   bool
-	Bids, Asks  [][2]money.Amount // asks highest first, as drawn above the bids
+	Bids, Asks  []bookRow // asks highest first, as drawn above the bids
+	Groups      []groupStep
 	Trades      []marketdata.TradeJSON
 	Open        []orders.JSON
 	Base, Quote ledger.Balance
+	// All is every market, for the switcher; Figures how to show them.
+	All marketsView
 }
 
 func (s *site) marketPage(c echo.Context) error {
@@ -62,11 +80,14 @@ func (s *site) marketPage(c echo.Context) error {
 		return err
 	}
 	v := marketView{Market: m, BaseAsset: base, QuoteAsset: quote}
+	if v.All, err = s.marketRows(ctx); err != nil {
+		return err
+	}
 	v.Ticker, _ = s.Feed.Ticker(m.Name)
 	if b, ok := s.Feed.Book(m.Name, bookDepth); ok {
-		v.BookReady, v.Bids, v.Asks = true, b.Bids, slices.Clone(b.Asks)
-		slices.Reverse(v.Asks)
+		v.BookReady, v.Bids, v.Asks = true, bookSide(b.Bids, false), bookSide(b.Asks, true)
 	}
+	v.Groups = groupSteps(m)
 	if v.Trades, err = s.Feed.Trades(ctx, m.Name, recentTrades); err != nil {
 		return err
 	}
@@ -99,6 +120,9 @@ type ordersView struct {
 	Fills         []orders.Fill
 	// Cursors of the older pages; zero when there are none.
 	OlderOrders, OlderFills int64
+	// Paged is set on an older page, where the script adds no new rows.
+	Paged   bool
+	Figures figures
 }
 
 // ordersPage lists open orders, then closed orders and fills, newest
@@ -108,7 +132,11 @@ func (s *site) ordersPage(c echo.Context) error {
 	userID := mustPrincipal(c).UserID
 	before, _ := strconv.ParseInt(c.QueryParam("before"), 10, 64)
 	fillsBefore, _ := strconv.ParseInt(c.QueryParam("fills_before"), 10, 64)
-	var v ordersView
+	v := ordersView{Paged: before > 0 || fillsBefore > 0}
+	var err error
+	if v.Figures, err = s.figures(ctx); err != nil {
+		return err
+	}
 	open, err := s.Trading.Orders(ctx, orders.Filter{UserID: userID, Open: new(true), Limit: 500})
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ func TestTwoTradersOnTheMarketPage(t *testing.T) {
 	alice, bobEmail := x.email("alice"), x.email("bob")
 	signUp(a, alice)
 	deposit(a, "BTC", "1", "Deposit of 1 BTC credited.")
-	if got := balanceRow(a, "BTC"); got != "BTC 1 0" {
+	if got := balanceRow(a, "BTC"); got != "BTC 1.00000000 0.00000000" {
 		t.Fatalf("A's BTC balance row = %q, want available 1, held 0", got)
 	}
 	a.screenshot("wallet-desktop")
@@ -34,14 +34,14 @@ func TestTwoTradersOnTheMarketPage(t *testing.T) {
 	a.markPage()
 	order(a, "sell", "30000", "0.5")
 	a.waitText("#order-notice", "placed: 0.5 BTC at 30,000 USDT is on the book.")
-	a.waitText("#open-orders", "0.5")
-	a.waitText("#asks", "30000")
+	a.waitText("#open-orders", "0.5000")
+	a.waitText("#asks", "30,000.00")
 	a.waitText("#avail-base", "0.5") // 0.5 of 1 BTC now held by the order
 
 	bob.open("/markets/BTC-USDT")
 	bob.waitLive()
 	bob.markPage()
-	bob.waitText("#asks", "30000")
+	bob.waitText("#asks", "30,000.00")
 
 	// An order off the tick is refused with the server's explanation.
 	order(bob, "buy", "30000.001", "0.2")
@@ -51,10 +51,10 @@ func TestTwoTradersOnTheMarketPage(t *testing.T) {
 	order(bob, "buy", "30000", "0.2")
 	bob.waitText("#order-notice", "filled: 0.2 BTC bought at an average price of 30,000 USDT (fee 0.0004 BTC).")
 	for _, p := range []*tab{a, bob} {
-		p.waitText("#trades", "30000")
-		p.waitText("#trades", "0.2")
-		p.waitText("#last", "30000")
-		p.waitText("#asks", "0.3")
+		p.waitText("#trades", "30,000.00")
+		p.waitText("#trades", "0.2000")
+		p.waitText("#last", "30,000.00")
+		p.waitText("#asks", "0.3000")
 		p.stillSamePage()
 	}
 	a.waitText("#open-orders", "partly filled")
@@ -86,7 +86,7 @@ func TestTwoTradersOnTheMarketPage(t *testing.T) {
 	c.screenshot("login-error")
 
 	c.open("/")
-	c.waitText("table.markets", "30000")
+	c.waitText("table.markets", "30,000.00")
 	c.screenshot("markets-desktop")
 	bob.open("/")
 	bob.screenshot("markets-phone")

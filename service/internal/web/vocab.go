@@ -5,11 +5,12 @@ import (
 	"strings"
 
 	"github.com/crypto-exchange/exchange/service/internal/orders"
+	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
-// The site's one table from the orders' typed vocabulary to words: the
-// templates, the messages and (as JSON in the market page) its script all
-// read these. The API keeps its snake_case names.
+// The site's one table from the typed vocabularies (orders, deposits,
+// withdrawals) to words: the templates, the messages and (as JSON in the
+// pages) the scripts all read these. The API keeps its own names.
 
 var statusWords = map[orders.Status]string{
 	orders.StatusOpen:            "open",
@@ -67,6 +68,56 @@ func orderWordsJSON() string {
 	}
 	for r, w := range cancelReasonWords {
 		out.Reasons[r.String()] = w
+	}
+	b, _ := json.Marshal(out) // maps of strings always encode
+	return string(b)
+}
+
+// Deposits' and withdrawals' statuses, for the wallet page and its
+// script. A pending one that the first of its two admins approved says
+// so: the trader sees it move before it is decided.
+var depositWords = map[transfers.DepositStatus]string{
+	transfers.DepositPending:  "pending",
+	transfers.DepositCredited: "credited",
+	transfers.DepositRejected: "rejected",
+}
+
+var withdrawalWords = map[transfers.WithdrawalStatus]string{
+	transfers.WithdrawalPending:   "pending",
+	transfers.WithdrawalCompleted: "sent",
+	transfers.WithdrawalRejected:  "rejected",
+}
+
+const approvedOnceWords = "approved by 1 of 2 admins"
+
+func transferLabel(word string, pending, approvedOnce bool) string {
+	if pending && approvedOnce {
+		return word + " · " + approvedOnceWords
+	}
+	return word
+}
+
+func depositLabel(d transfers.Deposit) string {
+	return transferLabel(depositWords[d.Status], d.Status == transfers.DepositPending, d.ApprovedBy != nil)
+}
+
+func withdrawalLabel(w transfers.Withdrawal) string {
+	return transferLabel(withdrawalWords[w.Status], w.Status == transfers.WithdrawalPending, w.ApprovedBy != nil)
+}
+
+// walletWordsJSON is the vocabulary for the wallet page's script, keyed
+// by the API's names, which are what the balances channel carries.
+func walletWordsJSON() string {
+	out := struct {
+		Deposit      map[string]string `json:"deposit"`
+		Withdrawal   map[string]string `json:"withdrawal"`
+		ApprovedOnce string            `json:"approved_once"`
+	}{map[string]string{}, map[string]string{}, approvedOnceWords}
+	for s, w := range depositWords {
+		out.Deposit[string(s)] = w
+	}
+	for s, w := range withdrawalWords {
+		out.Withdrawal[string(s)] = w
 	}
 	b, _ := json.Marshal(out) // maps of strings always encode
 	return string(b)

@@ -20,6 +20,7 @@ type walletView struct {
 	Assets      []catalog.Asset
 	Deposits    []transfers.Deposit
 	Withdrawals []transfers.Withdrawal
+	Figures     figures
 }
 
 func (s *site) walletPage(c echo.Context) error {
@@ -31,6 +32,9 @@ func (s *site) walletPage(c echo.Context) error {
 		return err
 	}
 	if v.Assets, err = s.Catalog.Assets(ctx); err != nil {
+		return err
+	}
+	if v.Figures, err = s.figures(ctx); err != nil {
 		return err
 	}
 	if v.Deposits, err = s.Wallet.Deposits(ctx, p.UserID, "", transfers.Page{Limit: historySize}); err != nil {

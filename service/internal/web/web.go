@@ -2,8 +2,9 @@
 // html/template) over the same services as the JSON API, with every
 // template, stylesheet and script embedded in the binary. Forms post to
 // the page handlers and redirect (POST-redirect-GET) with the session's
-// CSRF token in a hidden field; the market page's script adds live
-// updates over the public WebSocket and sends its forms with fetch.
+// CSRF token in a hidden field. The market list, the market page, the
+// wallet and the orders page follow the WebSocket channels (live.js); the
+// market page's script also sends its forms with fetch.
 package web
 
 import (

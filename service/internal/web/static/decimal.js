@@ -75,5 +75,19 @@ window.Dec = (function () {
     return (neg ? '-' : '') + group(i) + (f !== undefined ? '.' + f : '');
   }
 
-  return { ONE, parse, typed, fromTyped, mul, div, floorTo, step, format, plainText, grouped };
+  // fixed writes a decimal string the server sent as the pages' columns
+  // show it (web/figures.go): commas between thousands and at least
+  // `decimals` decimals, padded with zeros; never a digit dropped. A dash
+  // for no value.
+  function fixed(s, decimals) {
+    if (typeof s !== 'string' || !/^-?\d+(\.\d+)?$/.test(s)) return '\u2014';
+    const [w, f = ''] = grouped(s).split('.');
+    const frac = f.padEnd(decimals || 0, '0');
+    return frac ? w + '.' + frac : w;
+  }
+  // fixedUnits is fixed for units.
+  const fixedUnits = (v, decimals) => fixed(plainText(v), decimals);
+  const ceilTo = (a, step) => (step > 0n ? ((a + step - 1n) / step) * step : a);
+
+  return { ONE, parse, typed, fromTyped, mul, div, floorTo, ceilTo, step, format, plainText, grouped, fixed, fixedUnits };
 })();
