@@ -23,6 +23,11 @@ step "go vet"
 # -tags e2e: the end-to-end runner (infra/e2e) is vetted too.
 timed go vet -tags e2e ./infra/... ./service/...
 
+# The web tests check every page with axe-core, which is fetched once
+# into a cache and verified against its pinned integrity (never committed).
+step "axe-core for the web tests"
+scripts/axe-core.sh
+
 step "go test"
 timed go test -count=1 ./infra/... ./service/...
 

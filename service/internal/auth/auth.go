@@ -171,7 +171,11 @@ type LoginRequest struct {
 	// Code is a current two-factor code or an unused recovery code, once
 	// the account has two-factor authentication.
 	Code string
-	IP   string
+	// IP is the throttle's key for the client (an IPv6 client's /64).
+	IP string
+	// ClientIP and UserAgent are what the session list and the login
+	// history show.
+	ClientIP, UserAgent string
 	// Device is the device cookie the client sent, if any.
 	Device string
 }
@@ -212,6 +216,11 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginResult, error
 		return LoginResult{}, err
 	}
 	res, failed, err := s.login(ctx, u, r, device)
+	if outcome, ok := outcomeOf(err); ok && u.ID != 0 {
+		if herr := s.recordLogin(ctx, u.ID, r, outcome); herr != nil && err == nil {
+			err = herr
+		}
+	}
 	if !failed {
 		// Not a wrong guess: hand the attempt back (and on success start
 		// this IP's or device's count afresh).
@@ -251,7 +260,7 @@ func (s *Service) login(ctx context.Context, u User, r LoginRequest, device []by
 			return res, client, err
 		}
 	}
-	if res.Session, err = s.createSession(ctx, u.ID); err != nil {
+	if res.Session, err = s.createSession(ctx, u.ID, r.ClientIP, r.UserAgent); err != nil {
 		return res, false, err
 	}
 	if res.Principal, err = s.principalForUser(ctx, u.ID); err != nil {

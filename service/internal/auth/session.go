@@ -13,10 +13,12 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 )
 
-// Sessions last a day of inactivity; use renews them.
+// Sessions last a day of inactivity; use renews them. When a session
+// was last used is written at most once a minute, not on every request.
 const (
-	sessionTTL     = 24 * time.Hour
-	sessionRenewAt = 12 * time.Hour
+	sessionTTL      = 24 * time.Hour
+	sessionRenewAt  = 12 * time.Hour
+	sessionSeenStep = time.Minute
 )
 
 // Scope is what an API key may do. Sessions may do everything their role allows.
@@ -80,11 +82,14 @@ type Session struct {
 func (s *Session) ID() string { return hex.EncodeToString(s.tokenHash) }
 
 type sessionRow struct {
-	TokenHash []byte `gorm:"primaryKey"`
-	UserID    int64
-	CSRFToken string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	TokenHash  []byte `gorm:"primaryKey"`
+	UserID     int64
+	CSRFToken  string
+	IP         string
+	UserAgent  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
 }
 
 func (sessionRow) TableName() string { return "sessions" }
@@ -94,10 +99,11 @@ func hashToken(token string) []byte {
 	return h[:]
 }
 
-func (s *Service) createSession(ctx context.Context, userID int64) (Session, error) {
+func (s *Service) createSession(ctx context.Context, userID int64, ip, userAgent string) (Session, error) {
 	sess := Session{Token: randomToken(32), CSRFToken: randomToken(32), ExpiresAt: s.now().Add(sessionTTL)}
 	sess.tokenHash = hashToken(sess.Token)
-	row := sessionRow{TokenHash: sess.tokenHash, UserID: userID, CSRFToken: sess.CSRFToken, CreatedAt: s.now(), ExpiresAt: sess.ExpiresAt}
+	row := sessionRow{TokenHash: sess.tokenHash, UserID: userID, CSRFToken: sess.CSRFToken, IP: cleanText(ip, 64), UserAgent: cleanText(userAgent, 256),
+		CreatedAt: s.now(), LastSeenAt: s.now(), ExpiresAt: sess.ExpiresAt}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return Session{}, fmt.Errorf("create session: %w", err)
 	}
@@ -118,6 +124,7 @@ type principalRow struct {
 	TOTPEnabled bool
 	CSRFToken   string
 	ExpiresAt   time.Time
+	LastSeenAt  time.Time
 }
 
 // Authenticate resolves a session cookie's token. An expired, unknown or
@@ -129,7 +136,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	th := hashToken(token)
 	var r principalRow
 	err := s.db.WithContext(ctx).Raw(`
-		SELECT u.id AS user_id, a.id AS account_id, u.email, u.role, u.status, u.totp_enabled, s.csrf_token, s.expires_at
+		SELECT u.id AS user_id, a.id AS account_id, u.email, u.role, u.status, u.totp_enabled, s.csrf_token, s.expires_at, s.last_seen_at
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.user_id = u.id
 		WHERE s.token_hash = ? AND s.expires_at > ?`, th, s.now()).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -142,9 +149,16 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, apierr.New(apierr.AccountFrozen, "this account is frozen; contact support")
 	}
 	sess := &Session{Token: token, CSRFToken: r.CSRFToken, ExpiresAt: r.ExpiresAt, tokenHash: th}
+	update := map[string]any{}
 	if r.ExpiresAt.Sub(s.now()) < sessionRenewAt {
 		sess.ExpiresAt, sess.Renewed = s.now().Add(sessionTTL), true
-		if err := s.db.WithContext(ctx).Model(&sessionRow{}).Where("token_hash = ?", th).Update("expires_at", sess.ExpiresAt).Error; err != nil {
+		update["expires_at"] = sess.ExpiresAt
+	}
+	if s.now().Sub(r.LastSeenAt) >= sessionSeenStep {
+		update["last_seen_at"] = s.now()
+	}
+	if len(update) > 0 {
+		if err := s.db.WithContext(ctx).Model(&sessionRow{}).Where("token_hash = ?", th).Updates(update).Error; err != nil {
 			return Principal{}, fmt.Errorf("renew session: %w", err)
 		}
 	}

@@ -96,7 +96,8 @@ func (s *api) login(c echo.Context) error {
 		return err
 	}
 	res, err := s.Auth.Login(c.Request().Context(), auth.LoginRequest{
-		Email: req.Email, Password: req.Password, Code: req.TOTPCode, IP: ratelimit.ClientKey(c.RealIP()), Device: cookieValue(c, auth.DeviceCookie),
+		Email: req.Email, Password: req.Password, Code: req.TOTPCode, IP: ratelimit.ClientKey(c.RealIP()),
+		ClientIP: c.RealIP(), UserAgent: c.Request().UserAgent(), Device: cookieValue(c, auth.DeviceCookie),
 	})
 	if err != nil {
 		return err
@@ -245,6 +246,20 @@ func (s *api) withdraw(c echo.Context) error {
 	return c.JSON(http.StatusCreated, w)
 }
 
+// cancelWithdrawal takes back a pending withdrawal of the caller's. It
+// asks no two-factor code: cancelling keeps the money in the account.
+func (s *api) cancelWithdrawal(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	w, err := s.Wallet.CancelWithdrawal(c.Request().Context(), mustPrincipal(c).Owner(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, w)
+}
+
 func (s *api) listDeposits(c echo.Context) error {
 	return listPage(c, func(p page) ([]transfers.Deposit, error) {
 		return s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
@@ -333,7 +348,7 @@ func (s *api) adminListDeposits(c echo.Context) error {
 }
 
 func (s *api) adminListWithdrawals(c echo.Context) error {
-	status, err := statusFilter(c, transfers.WithdrawalPending, transfers.WithdrawalCompleted, transfers.WithdrawalRejected)
+	status, err := statusFilter(c, transfers.WithdrawalPending, transfers.WithdrawalCompleted, transfers.WithdrawalRejected, transfers.WithdrawalCancelled)
 	if err != nil {
 		return err
 	}

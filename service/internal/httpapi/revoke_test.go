@@ -117,6 +117,27 @@ func TestStreamsEndWhenAccessEnds(t *testing.T) {
 				a.mustJSON("POST", "/api/v1/auth/password", map[string]string{"current_password": testPassword, "new_password": "a whole new password"}, 204, nil)
 			}, closes, stays
 		}},
+		{"one session revoked from the account page", func(t *testing.T) (func(), []*stream, []*stream) {
+			a := x.trader()
+			b := x.anonymous()
+			b.login("trader"+strconv.FormatInt(x.users.Load(), 10)+"@example.com", testPassword)
+			key := a.apiKey("read")
+			id := otherSessionID(t, a)
+			closes := []*stream{x.openStream("revoked session on x", b.sessionHeader()), y.openStream("revoked session on y", b.sessionHeader())}
+			stays := []*stream{y.openStream("the revoking session", a.sessionHeader()), x.openStream("key", key.keyHeader())}
+			return func() { a.mustJSON("DELETE", "/api/v1/sessions/"+id, nil, 204, nil) }, closes, stays
+		}},
+		{"sign out everywhere else", func(t *testing.T) (func(), []*stream, []*stream) {
+			a := x.trader()
+			email := "trader" + strconv.FormatInt(x.users.Load(), 10) + "@example.com"
+			b, c := x.anonymous(), x.anonymous()
+			b.login(email, testPassword)
+			c.login(email, testPassword)
+			key := a.apiKey("read")
+			closes := []*stream{x.openStream("second session", b.sessionHeader()), y.openStream("third session", c.sessionHeader())}
+			stays := []*stream{y.openStream("the signing-out session", a.sessionHeader()), x.openStream("key", key.keyHeader())}
+			return func() { a.mustJSON("DELETE", "/api/v1/sessions", nil, 200, nil) }, closes, stays
+		}},
 		{"admin freeze", func(t *testing.T) (func(), []*stream, []*stream) {
 			a, other := x.trader(), x.trader()
 			key := a.apiKey("read")

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,6 +67,22 @@ func TestLoginWithTwoFactorCode(t *testing.T) {
 	anon.wantError("POST", "/api/v1/auth/login", login(""), 429, "too_many_requests")
 	if logs := x.logs.String(); containsAny(logs, secret, next) {
 		t.Fatal("a TOTP secret or code reached the logs")
+	}
+
+	// The login history has each checked attempt's outcome, newest first,
+	// and not the throttled one; never a code.
+	status, raw := c.do("GET", "/api/v1/login-history", nil)
+	var events []struct{ Outcome string }
+	if status != 200 || containsAny(string(raw), secret, now, next, "000000x") || json.Unmarshal(raw, &events) != nil {
+		t.Fatalf("login history: %d %s", status, raw)
+	}
+	var outcomes []string
+	for _, e := range events {
+		outcomes = append(outcomes, e.Outcome)
+	}
+	want := "wrong_code,wrong_code,wrong_code,wrong_code,wrong_code,success,wrong_code,wrong_code,code_required,success"
+	if got := strings.Join(outcomes, ","); got != want {
+		t.Fatalf("login history %s, want %s", got, want)
 	}
 }
 

@@ -30,6 +30,7 @@ type Command struct {
 	ReviewDeposit    *ReviewDeposit    `json:"review_deposit,omitempty"`
 	Withdraw         *Withdraw         `json:"withdraw,omitempty"`
 	ReviewWithdrawal *ReviewWithdrawal `json:"review_withdrawal,omitempty"`
+	CancelWithdrawal *CancelWithdrawal `json:"cancel_withdrawal,omitempty"`
 	Adjust           *Adjust           `json:"adjust,omitempty"`
 	ReviewAdjustment *ReviewAdjustment `json:"review_adjustment,omitempty"`
 	Snapshot         *Snapshot         `json:"snapshot,omitempty"`
@@ -102,6 +103,13 @@ type ReviewWithdrawal struct {
 	WithdrawalID int64  `json:"withdrawal_id"`
 	Approve      bool   `json:"approve"`
 	Reason       string `json:"reason,omitempty"`
+}
+
+// CancelWithdrawal is the owner taking back a pending withdrawal: the
+// hold returns to available as on a rejection.
+type CancelWithdrawal struct {
+	UserID       int64 `json:"user_id"`
+	WithdrawalID int64 `json:"withdrawal_id"`
 }
 
 // Adjust proposes a correction of a user's available balance by a signed

@@ -184,32 +184,71 @@ func (s *state) reviewWithdrawal(b *batch, c *ReviewWithdrawal) (Result, error) 
 			return Result{Withdrawal: w}, nil
 		}
 	}
-	var p risk.Postings
-	kind, memo, status := "withdrawal_complete", fmt.Sprintf("withdrawal %d sent", w.ID), transfers.WithdrawalCompleted
+	var entry int64
+	var err error
+	status := transfers.WithdrawalCompleted
 	if c.Approve {
+		var p risk.Postings
 		p.Transfer(w.Asset, w.Amount, w.AccountID, risk.Held, risk.ExternalAccount, risk.Available)
+		entry, err = s.post(b, "withdrawal_complete", fmt.Sprintf("withdrawal %d sent", w.ID), &c.AdminID, &p)
 	} else {
-		p.Move(w.AccountID, w.Asset, risk.Held, risk.Available, w.Amount)
-		kind, memo, status = "withdrawal_reject", fmt.Sprintf("withdrawal %d rejected", w.ID), transfers.WithdrawalRejected
+		status = transfers.WithdrawalRejected
+		entry, err = s.releaseHold(b, w, c.AdminID, "withdrawal_reject", fmt.Sprintf("withdrawal %d rejected", w.ID))
 	}
-	id, err := s.post(b, kind, memo, &c.AdminID, &p)
 	if err != nil {
 		return Result{}, fmt.Errorf("sequencer: withdrawal %d's hold: %w", w.ID, err)
 	}
-	if status == transfers.WithdrawalRejected {
-		// A rejected withdrawal leaves the day's count: the limit counts
-		// what leaves.
-		if day := (transfers.DayKey{UserID: w.UserID, Asset: w.Asset}); !w.CreatedAt.Before(s.day) {
-			s.withdrawn[day] -= w.Amount
-		}
-	}
 	reviewer := c.AdminID
-	w.Status, w.FinalEntryID, w.ReviewedBy, w.Reason, w.UpdatedAt = status, &id, &reviewer, c.Reason, b.now
-	delete(s.pending.Withdrawals, w.ID)
-	b.transfers.DecidedWithdrawal(w)
+	w.ReviewedBy = &reviewer
+	s.closeWithdrawal(b, w, status, entry, c.Reason)
 	b.audit.Add(audit.Entry{AdminID: c.AdminID, Action: "withdrawal_" + string(status), Target: &w.UserID,
 		Subject: fmt.Sprintf("withdrawal %d", w.ID), Detail: fmt.Sprintf("%s %s %s", w.Amount, w.Asset, c.Reason)})
 	return Result{Withdrawal: w}, nil
+}
+
+// cancelWithdrawal is the owner taking back a pending withdrawal, even
+// one that the first of its two admins approved. It releases the hold
+// exactly as a rejection does. Whichever of a cancel and the second
+// approval the sequencer applies first wins; the other finds it no
+// longer pending (409).
+func (s *state) cancelWithdrawal(b *batch, c *CancelWithdrawal) (Result, error) {
+	w := s.pending.Withdrawals[c.WithdrawalID]
+	if w == nil {
+		return refuse(apierr.New(apierr.Conflict, "withdrawal %d is not pending", c.WithdrawalID))
+	}
+	if w.UserID != c.UserID {
+		// Someone else's withdrawal is as unknown to the caller as a missing one.
+		return refuse(apierr.New(apierr.NotFound, "withdrawal %d not found", c.WithdrawalID))
+	}
+	entry, err := s.releaseHold(b, w, c.UserID, "withdrawal_cancel", fmt.Sprintf("withdrawal %d cancelled by its owner", w.ID))
+	if err != nil {
+		return Result{}, fmt.Errorf("sequencer: withdrawal %d's hold: %w", w.ID, err)
+	}
+	s.closeWithdrawal(b, w, transfers.WithdrawalCancelled, entry, "")
+	return Result{Withdrawal: w}, nil
+}
+
+// releaseHold moves a pending withdrawal's amount from held back to
+// available (one balanced entry, by whoever decided) and takes it out of
+// the day's count: the daily limit counts what leaves.
+func (s *state) releaseHold(b *batch, w *transfers.Withdrawal, by int64, kind, memo string) (int64, error) {
+	var p risk.Postings
+	p.Move(w.AccountID, w.Asset, risk.Held, risk.Available, w.Amount)
+	id, err := s.post(b, kind, memo, &by, &p)
+	if err != nil {
+		return 0, err
+	}
+	if day := (transfers.DayKey{UserID: w.UserID, Asset: w.Asset}); !w.CreatedAt.Before(s.day) {
+		s.withdrawn[day] -= w.Amount
+	}
+	return id, nil
+}
+
+// closeWithdrawal records a pending withdrawal's end and forgets it.
+func (s *state) closeWithdrawal(b *batch, w *transfers.Withdrawal, status transfers.WithdrawalStatus, entry int64, reason string) {
+	w.Status, w.FinalEntryID, w.Reason, w.UpdatedAt = status, &entry, reason, b.now
+	delete(s.pending.Withdrawals, w.ID)
+	b.transfers.DecidedWithdrawal(w)
 }
 
 // adjust records an admin's proposed adjustment; another admin applies

@@ -35,6 +35,8 @@ func (s *state) apply(b *batch, cmd Command, ev *engine.Events) (Result, error) 
 		return s.withdraw(b, cmd.Withdraw)
 	case cmd.ReviewWithdrawal != nil:
 		return s.reviewWithdrawal(b, cmd.ReviewWithdrawal)
+	case cmd.CancelWithdrawal != nil:
+		return s.cancelWithdrawal(b, cmd.CancelWithdrawal)
 	case cmd.Adjust != nil:
 		return s.adjust(b, cmd.Adjust)
 	case cmd.ReviewAdjustment != nil:

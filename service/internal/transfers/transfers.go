@@ -31,6 +31,9 @@ const (
 	WithdrawalPending   WithdrawalStatus = "pending"
 	WithdrawalCompleted WithdrawalStatus = "completed"
 	WithdrawalRejected  WithdrawalStatus = "rejected"
+	// WithdrawalCancelled is a withdrawal its owner took back while it
+	// was pending: the hold returned, as on a rejection.
+	WithdrawalCancelled WithdrawalStatus = "cancelled"
 )
 
 // Deposit is money arriving from outside.

@@ -209,11 +209,12 @@ type DayKey struct {
 }
 
 // LoadWithdrawnSince sums each user's withdrawals of each asset made since
-// a time (the day's start), rejected ones aside: the daily limit's count.
+// a time (the day's start), pending or sent (rejected and cancelled ones
+// never left): the daily limit's count.
 func LoadWithdrawnSince(ctx context.Context, conn *pgx.Conn, since time.Time) (map[DayKey]money.Amount, error) {
 	out := map[DayKey]money.Amount{}
 	rows, err := conn.Query(ctx, `SELECT user_id, asset, sum(amount)::text FROM withdrawals
-		WHERE status <> 'rejected' AND created_at >= $1 GROUP BY user_id, asset`, since)
+		WHERE status IN ('pending', 'completed') AND created_at >= $1 GROUP BY user_id, asset`, since)
 	if err != nil {
 		return nil, fmt.Errorf("load today's withdrawals: %w", err)
 	}

@@ -144,6 +144,29 @@ func (s *Service) ReviewWithdrawal(ctx context.Context, adminID, withdrawalID in
 	return *res.Withdrawal, nil
 }
 
+// CancelWithdrawal is the owner taking back a pending withdrawal: the
+// hold returns to available by the path an admin's rejection takes. A
+// withdrawal of someone else is not found (404); one already decided,
+// or decided by an approval racing this cancel, is a conflict (409).
+func (s *Service) CancelWithdrawal(ctx context.Context, o auth.Owner, withdrawalID int64) (transfers.Withdrawal, error) {
+	var w transfers.Withdrawal
+	err := s.db.WithContext(ctx).Where("user_id = ?", o.UserID).Take(&w, withdrawalID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return w, apierr.New(apierr.NotFound, "withdrawal %d not found", withdrawalID)
+	}
+	if err != nil {
+		return w, fmt.Errorf("read withdrawal %d: %w", withdrawalID, err)
+	}
+	if w.Status != transfers.WithdrawalPending {
+		return w, apierr.New(apierr.Conflict, "withdrawal %d is already %s", withdrawalID, w.Status)
+	}
+	res, err := s.submit(ctx, sequencer.Command{CancelWithdrawal: &sequencer.CancelWithdrawal{UserID: o.UserID, WithdrawalID: withdrawalID}})
+	if err != nil {
+		return transfers.Withdrawal{}, err
+	}
+	return *res.Withdrawal, nil
+}
+
 // Adjust proposes a correction of a user's available balance by a signed
 // amount, with a mandatory reason that stays in the journal and the audit
 // trail. Another admin, neither the proposer nor the user, applies it

@@ -69,7 +69,7 @@ func (s *site) login(c echo.Context) error {
 	next := localPath(formValue(c, "next"), "/")
 	res, err := s.Auth.Login(c.Request().Context(), auth.LoginRequest{
 		Email: formValue(c, "email"), Password: formValue(c, "password"), Code: formValue(c, "totp_code"),
-		IP: ratelimit.ClientKey(c.RealIP()), Device: cookieValue(c, auth.DeviceCookie),
+		IP: ratelimit.ClientKey(c.RealIP()), ClientIP: c.RealIP(), UserAgent: c.Request().UserAgent(), Device: cookieValue(c, auth.DeviceCookie),
 	})
 	if e, ok := apierr.As(err); ok {
 		f := flash{Error: capitalised(e.Message), Form: map[string]string{"email": formValue(c, "email"), "next": next}}
@@ -106,6 +106,8 @@ type accountView struct {
 	// two-factor authentication on; RecoveryLeft counts the unused ones.
 	RecoveryCodes []string
 	RecoveryLeft  int
+	Sessions      []auth.SessionInfo
+	Logins        []auth.LoginEvent
 }
 
 func (s *site) accountPage(c echo.Context) error {
@@ -123,6 +125,9 @@ func (s *site) accountView(c echo.Context) (accountView, error) {
 		return accountView{}, err
 	}
 	v := accountView{TOTP: st}
+	if err := s.sessionsAndLogins(c, &v); err != nil {
+		return v, err
+	}
 	if st.Enabled {
 		if v.RecoveryLeft, err = s.Auth.RecoveryCodesLeft(ctx, userID); err != nil {
 			return v, err

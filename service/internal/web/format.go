@@ -22,6 +22,8 @@ func funcs(asset func(string) (string, error)) template.FuncMap {
 		"status":      statusLabel,
 		"orderWords":  orderWordsJSON,
 		"walletWords": walletWordsJSON,
+		"device":      deviceName,
+		"outcome":     loginOutcome,
 		"deposit":     depositLabel,
 		"withdrawal":  withdrawalLabel,
 		"bps":         bps,

@@ -86,7 +86,11 @@ var withdrawalWords = map[transfers.WithdrawalStatus]string{
 	transfers.WithdrawalPending:   "pending",
 	transfers.WithdrawalCompleted: "sent",
 	transfers.WithdrawalRejected:  "rejected",
+	transfers.WithdrawalCancelled: "cancelled by you",
 }
+
+// cancelWords label the wallet's cancel button (the script's too).
+const cancelWords = "Cancel"
 
 const approvedOnceWords = "approved by 1 of 2 admins"
 
@@ -112,7 +116,8 @@ func walletWordsJSON() string {
 		Deposit      map[string]string `json:"deposit"`
 		Withdrawal   map[string]string `json:"withdrawal"`
 		ApprovedOnce string            `json:"approved_once"`
-	}{map[string]string{}, map[string]string{}, approvedOnceWords}
+		Cancel       string            `json:"cancel"`
+	}{map[string]string{}, map[string]string{}, approvedOnceWords, cancelWords}
 	for s, w := range depositWords {
 		out.Deposit[string(s)] = w
 	}

@@ -3,9 +3,11 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
@@ -79,4 +81,19 @@ func (s *site) withdraw(c echo.Context) error {
 		return s.failedForm(c, "/wallet", "withdraw", err, keep...)
 	}
 	return s.done(c, "/wallet", fmt.Sprintf("Withdrawal of %s %s requested: the amount is held until an admin sends it.", w.Amount, w.Asset), nil)
+}
+
+// cancelWithdrawal is the owner taking back a pending withdrawal, as the
+// API's DELETE does; like it, it asks no two-factor code (the money
+// stays in the account).
+func (s *site) cancelWithdrawal(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return s.failed(c, "/wallet", apierr.New(apierr.NotFound, "no withdrawal %q", c.Param("id")))
+	}
+	w, err := s.Wallet.CancelWithdrawal(c.Request().Context(), owner(c), id)
+	if err != nil {
+		return s.failed(c, "/wallet", err)
+	}
+	return s.done(c, "/wallet", fmt.Sprintf("Withdrawal of %s %s cancelled: the amount is available again.", w.Amount, w.Asset), nil)
 }

@@ -71,6 +71,7 @@ func Register(e *echo.Echo, d Deps) {
 	e.GET("/wallet", s.walletPage, user...)
 	e.POST("/wallet/deposits", s.deposit, post...)
 	e.POST("/wallet/withdrawals", s.withdraw, post...)
+	e.POST("/wallet/withdrawals/:id/cancel", s.cancelWithdrawal, post...)
 
 	e.GET("/api-keys", s.apiKeysPage, user...)
 	e.POST("/api-keys", s.createAPIKey, post...)
@@ -81,6 +82,8 @@ func Register(e *echo.Echo, d Deps) {
 	e.POST("/account/totp/setup", s.startTOTP, post...)
 	e.POST("/account/totp/enable", s.enableTOTP, post...)
 	e.POST("/account/totp/disable", s.disableTOTP, post...)
+	e.POST("/account/sessions/:id/revoke", s.revokeSession, post...)
+	e.POST("/account/sessions/revoke-others", s.revokeOtherSessions, post...)
 
 	e.GET("/admin", s.adminHome, admin...)
 	e.GET("/admin/wallet", s.adminWalletPage, admin...)

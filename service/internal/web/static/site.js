@@ -113,6 +113,52 @@ window.Site = (function () {
     };
   }
 
+  // On a phone the menu is one line that scrolls sideways: show the
+  // current page's entry rather than leave it past the edge.
+  const current = document.querySelector('.top nav [aria-current="page"]');
+  if (current) {
+    const nav = current.parentElement;
+    if (nav.scrollWidth > nav.clientWidth) {
+      const off = current.getBoundingClientRect().left - nav.getBoundingClientRect().left;
+      nav.scrollLeft += off - (nav.clientWidth - current.offsetWidth) / 2;
+    }
+  }
+
+  // A table wider than its box scrolls inside it: such a box must be
+  // reachable from the keyboard (focusable, named after the heading
+  // above it) to be scrolled with the arrow keys; one that fits is not a
+  // tab stop. Checked again whenever a table or its box changes size
+  // (live rows, a turned phone).
+  function scrollable(wrap) {
+    const wide = wrap.scrollWidth > wrap.clientWidth + 1;
+    if (wide === wrap.hasAttribute('tabindex')) return;
+    if (!wide) {
+      wrap.removeAttribute('tabindex');
+      wrap.removeAttribute('role');
+      wrap.removeAttribute('aria-label');
+      return;
+    }
+    let heading = null;
+    for (let e = wrap.previousElementSibling; e && !heading; e = e.previousElementSibling) {
+      heading = /^H[1-4]$/.test(e.tagName) ? e : e.querySelector('h2, h3');
+    }
+    heading = heading || (wrap.closest('section') || document).querySelector('h2, h3, h1');
+    wrap.tabIndex = 0;
+    wrap.setAttribute('role', 'region');
+    wrap.setAttribute('aria-label', (heading ? heading.textContent.trim() + ': ' : '') + 'table, scrolls sideways');
+  }
+  const wraps = document.querySelectorAll('.table-wrap');
+  for (const w of wraps) scrollable(w);
+  if (wraps.length && window.ResizeObserver) {
+    const watch = new ResizeObserver((entries) => {
+      for (const e of entries) scrollable(e.target.closest('.table-wrap'));
+    });
+    for (const w of wraps) {
+      watch.observe(w);
+      if (w.firstElementChild) watch.observe(w.firstElementChild);
+    }
+  }
+
   for (const el of document.querySelectorAll('time[datetime]')) localize(el);
   const note = document.getElementById('zone-note');
   if (note) note.textContent = 'times in your zone (' + zone() + '); hover a time for UTC';

@@ -44,6 +44,26 @@
     return t.status === 'pending' && t.approved_by ? word + ' \u00b7 ' + WORDS.approved_once : word;
   }
 
+  // cancelForm is the pending withdrawal's Cancel button: a plain form,
+  // as the server draws it, answered with the page and a notice.
+  function cancelForm(t) {
+    const form = document.createElement('form');
+    form.method = 'post';
+    form.action = '/wallet/withdrawals/' + encodeURIComponent(t.id) + '/cancel';
+    form.className = 'inline';
+    const token = document.createElement('input');
+    token.type = 'hidden';
+    token.name = 'csrf_token';
+    token.value = root.dataset.csrf;
+    const button = document.createElement('button');
+    button.type = 'submit';
+    button.className = 'small';
+    button.textContent = WORDS.cancel;
+    button.setAttribute('aria-label', WORDS.cancel + ' withdrawal ' + t.id + ' of ' + amount(t.asset, t.amount) + ' ' + t.asset);
+    form.append(token, button);
+    return form;
+  }
+
   function row(kind, t) {
     const tr = document.createElement('tr');
     tr.dataset.id = t.id;
@@ -58,6 +78,7 @@
       why.textContent = '(' + t.reason + ')';
       td.append(' ', why);
     }
+    if (kind === 'withdrawal' && t.status === 'pending') td.append(' ', cancelForm(t));
     tr.append(S.cell(S.time(t.created_at)), S.cell(t.asset), S.cell(amount(t.asset, t.amount), 'num'), td);
     return tr;
   }
