@@ -550,6 +550,12 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		if p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != "" {
 			running++
 		}
+		// The exchange image is not imported into the real node yet (issue
+		// 14, items 2 and 3): its pods must stay off that node, where they
+		// could never start.
+		if p.Spec.NodeName != "" && p.Spec.NodeName != env.kwokNode {
+			t.Errorf("server pod %s is on node %q, want the kwok node %s", p.Name, p.Spec.NodeName, env.kwokNode)
+		}
 	}
 	if running != int(replicas) {
 		t.Errorf("%d server pods running on a node, want %d", running, replicas)

@@ -24,6 +24,7 @@ import (
 	"github.com/rclone/gofakes3/s3mem"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/crypto-exchange/exchange/infra/platform"
@@ -38,6 +39,12 @@ const (
 	envProvider        = "E2E_K8S_PROVIDER"     // pulumi-resource-kubernetes binary
 	envProviderVersion = "E2E_K8S_PROVIDER_VER" // its version (default 4.25.0)
 	envLogDir          = "E2E_LOG_DIR"          // where engine logs go (default: a temp dir)
+	// The cluster's two nodes (scripts/e2e/control-plane.sh).
+	envRealNode      = "E2E_REAL_NODE"       // the kubelet's node (containerd, real containers)
+	envRealNodeTaint = "E2E_REAL_NODE_TAINT" // the NoSchedule taint key keeping other pods off it
+	envKwokNode      = "E2E_KWOK_NODE"       // the kwok node (the program's pods, images not built yet)
+	envPodImage      = "E2E_POD_IMAGE"       // the smoke pods' image, imported into the node's containerd
+	envClusterDNS    = "E2E_CLUSTER_DNS"     // the kube-dns Service's ClusterIP (the kubelet's clusterDNS)
 )
 
 const projectName = "exchange"
@@ -62,6 +69,9 @@ type environment struct {
 
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
+	rest *rest.Config
+
+	realNode, realNodeTaint, kwokNode, podImage, clusterDNS string
 }
 
 var env *environment
@@ -108,6 +118,17 @@ func setup() (*environment, func(), error) {
 	provider, err := need(envProvider)
 	if err != nil {
 		return nil, cleanup, err
+	}
+	for _, v := range []struct {
+		name string
+		to   *string
+	}{
+		{envRealNode, &e.realNode}, {envRealNodeTaint, &e.realNodeTaint}, {envKwokNode, &e.kwokNode},
+		{envPodImage, &e.podImage}, {envClusterDNS, &e.clusterDNS},
+	} {
+		if *v.to, err = need(v.name); err != nil {
+			return nil, cleanup, err
+		}
 	}
 	providerVersion := os.Getenv(envProviderVersion)
 	if providerVersion == "" {
@@ -167,6 +188,7 @@ func setup() (*environment, func(), error) {
 	if err != nil {
 		return nil, cleanup, fmt.Errorf("kubeconfig %s: %w", e.kubeconfig, err)
 	}
+	e.rest = rest
 	if e.kube, err = kubernetes.NewForConfig(rest); err != nil {
 		return nil, cleanup, err
 	}

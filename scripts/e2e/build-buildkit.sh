@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR disable=SC2317 # build_<tool> is called by name
 # Builds the image builder of the end-to-end test from the Go module proxy,
 # once per version, into the e2e cache (image-versions.sh), the same way
 # build-tools.sh builds the other tools: a scratch module, the version

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Builds the pinned tools of the end-to-end test from the Go module proxy,
 # once per version, into a cache outside the repository (see versions.sh):
 #
@@ -7,15 +8,19 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler
 #                               k8s.io/kubernetes
 #   kwok (+ its stage files)    sigs.k8s.io/kwok
+#   kubelet, kube-proxy         k8s.io/kubernetes (the node; same version)
+#   coredns                     github.com/coredns/coredns (cluster DNS)
 #
 # No prebuilt binary is downloaded: each tool is compiled from its module in
 # a scratch module, its version stamped into it. A tool whose cache
 # directory exists is not rebuilt; a build goes to <dir>.tmp and is renamed
 # only when complete, so an interrupted build is redone next time.
 #
-# The builds run concurrently (they overlap downloads, compiles and links);
-# each logs to $E2E_CACHE/logs/<tool>.log and prints one timing line.
-# Usage: build-tools.sh [pulumi|provider|kubernetes|kwok ...]   (default: all)
+# The builds run concurrently (they overlap downloads, compiles and links),
+# but the node's after the control plane's (see below); each logs to
+# $E2E_CACHE/logs/<tool>.log and prints one timing line.
+# Usage: build-tools.sh [pulumi|provider|kubernetes|kwok|node|coredns ...]   (default: all)
+# shellcheck disable=SC2317 # build_<tool> is called by name: "build_$tool"
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.sh
@@ -77,8 +82,12 @@ GO
   cd "$out" && rm -rf "$src"
 }
 
-build_kubernetes() {
+# k8s_build <out> <cmd...>: builds k8s.io/kubernetes/cmd/<cmd> for each
+# cmd into <out>/bin, at KUBERNETES_VERSION, in a scratch module in
+# <out>/src.
+k8s_build() {
   local out=$1 src=$1/src
+  shift
   scratch "$src"
   cd "$src"
   # k8s.io/kubernetes replaces its staging modules with ./staging paths that
@@ -88,39 +97,91 @@ build_kubernetes() {
   local staging=${KUBERNETES_VERSION/v1./v0.}
   local args=(-require "k8s.io/kubernetes@$KUBERNETES_VERSION")
   local m n=0
-  for m in $(sed -n 's/^[[:space:]]*\(k8s\.io\/[^ ]*\) => \.\/staging\/.*/\1/p' "$gomod"); do
+  while read -r m; do
     args+=(-replace "$m=$m@$staging")
     n=$((n + 1))
-  done
+  done < <(sed -n 's/^[[:space:]]*\(k8s\.io\/[^ ]*\) => \.\/staging\/.*/\1/p' "$gomod")
   echo "replacing $n staging modules with $staging"
   go mod edit "${args[@]}"
-  cat >tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-)
-GO
+  local cmd pkgs=()
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    for cmd in "$@"; do
+      printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$cmd"
+      pkgs+=("k8s.io/kubernetes/cmd/$cmd")
+    done
+    printf ')\n'
+  } >tools.go
   go mod tidy
   local v=$KUBERNETES_VERSION major minor date ld="-s -w"
   major=${v#v}; major=${major%%.*}
   minor=${v#v*.}; minor=${minor%%.*}
   date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   # Clients compare the server's version: stamp it where both the server
-  # (component-base) and client-go read it.
+  # (component-base) and client-go read it. The kubelet reports the same
+  # stamp as the node's kubeletVersion.
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
     ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
   done
   mkdir -p "$out/bin"
-  go build -ldflags "$ld" -o "$out/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+  go build -ldflags "$ld" -o "$out/bin/" "${pkgs[@]}"
   cd "$out" && rm -rf "$src"
-  "$out/bin/kube-apiserver" --version
+}
+
+build_kubernetes() {
+  k8s_build "$1" kube-apiserver kube-controller-manager kube-scheduler
+  "$1/bin/kube-apiserver" --version
+}
+
+# The node's binaries: a tool of their own (not added to "kubernetes"), so
+# a cache that already holds the control plane keeps it and only builds
+# these; the Go build cache shares the k8s.io packages between the two.
+build_node() {
+  k8s_build "$1" kubelet kube-proxy
+  "$1/bin/kubelet" --version
+}
+
+# CoreDNS with only the plugins the cluster's Corefile uses (control-
+# plane.sh): CoreDNS's documented way to choose plugins at compile time is
+# a main that imports them and sets dnsserver.Directives in plugin.cfg's
+# order. The full binary would also compile the cloud DNS back ends
+# (Route 53, Azure, Cloud DNS), etcd and gRPC plugins: minutes of CPU for
+# code the e2e never runs.
+build_coredns() {
+  local out=$1 src=$1/src
+  scratch "$src"
+  cd "$src"
+  go get "github.com/coredns/coredns@$COREDNS_VERSION"
+  cat >main.go <<'GO'
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/ready"
+)
+
+// The order of these in CoreDNS's plugin.cfg (core/dnsserver/zdirectives.go).
+func init() {
+	dnsserver.Directives = []string{"bind", "ready", "health", "errors", "log", "cache", "kubernetes"}
+}
+
+func main() { coremain.Run() }
+GO
+  go mod tidy
+  # Stamp the version the way CoreDNS's Makefile stamps its commit.
+  go build -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" -o "$out/bin/coredns" .
+  cd "$out" && rm -rf "$src"
+  "$out/bin/coredns" -version
+  "$out/bin/coredns" -plugins
 }
 
 build_kwok() {
@@ -136,7 +197,7 @@ build_kwok() {
   mkdir -p "$out/stages"
   local s
   for s in node/fast node/heartbeat-with-lease pod/fast; do
-    cp "$dir"/kustomize/stage/$s/*.yaml "$out/stages/"
+    cp "$dir"/kustomize/stage/"$s"/*.yaml "$out/stages/"
   done
   rm -f "$out/stages/kustomization.yaml"
   cd "$out" && rm -rf "$src"
@@ -149,7 +210,9 @@ tool_dir() {
     provider) echo "$K8S_PROVIDER_DIR" ;;
     kubernetes) echo "$KUBERNETES_DIR" ;;
     kwok) echo "$KWOK_DIR" ;;
-    *) echo "unknown tool $1 (pulumi, provider, kubernetes, kwok)" >&2; return 1 ;;
+    node) echo "$NODE_DIR" ;;
+    coredns) echo "$COREDNS_DIR" ;;
+    *) echo "unknown tool $1 (pulumi, provider, kubernetes, kwok, node, coredns)" >&2; return 1 ;;
   esac
 }
 
@@ -174,12 +237,29 @@ build() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(provider kubernetes pulumi kwok)
+# Longest first, so the tail of the concurrent build is not a long one
+# started last.
+[ ${#tools[@]} -gt 0 ] || tools=(provider kubernetes pulumi node kwok coredns)
 for t in "${tools[@]}"; do tool_dir "$t" >/dev/null; done
 
-pids=()
+# The node's binaries share most of their packages with the control
+# plane's (client-go, apimachinery, api, the kubelet's and the apiserver's
+# common code), and concurrent go builds do not share work: built after
+# the control plane, the node takes its packages from the Go build cache
+# (~2 min instead of ~5, and less CPU taken from the other builds).
+want() { [[ " ${tools[*]} " == *" $1 "* ]]; }
+jobs=()
 for t in "${tools[@]}"; do
-  build "$t" &
+  case $t in
+    node) want kubernetes || jobs+=(node) ;;
+    kubernetes) if want node; then jobs+=("kubernetes node"); else jobs+=(kubernetes); fi ;;
+    *) jobs+=("$t") ;;
+  esac
+done
+pids=()
+for j in "${jobs[@]}"; do
+  # shellcheck disable=SC2086 # a job is a space-separated list of tools
+  (for t in $j; do build "$t" || exit 1; done) &
   pids+=($!)
 done
 failed=0

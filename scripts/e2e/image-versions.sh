@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034
+# shellcheck shell=bash disable=SC2034 source-path=SCRIPTDIR
 # Pinned versions of what builds the end-to-end test's images
 # (scripts/e2e/images.sh) and where it is cached. Sourced; nothing here
 # builds. The base images' own versions are not pinned here: images.sh reads

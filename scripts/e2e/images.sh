@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR disable=SC2016 # single-quoted scripts expand in their hook or container
 # Builds the end-to-end test's container images on a machine that reaches no
 # container registry, only the Go module proxy and Debian's archive (see
 # docs/e2e.md, "Images"):
@@ -158,6 +159,7 @@ cleanup() {
     fi
   done
   # Mounts under our directories (mmdebstrap's chroot, snapshots), deepest first.
+  # shellcheck disable=SC2013 # mount points have no blanks here
   for mp in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^($run|$containerd_root|$buildkit_root)(/|$)" | sort -r); do
     echo "images.sh: unmounting leftover $mp" >&2
     umount "$mp" 2>/dev/null || umount -l "$mp"
@@ -365,6 +367,7 @@ rootfs() {
   resolve_mirrors "$suite"
   m=${mirror[$suite]} s=${security_mirror[$suite]}
   for d in "$m $suite" "$m $suite-updates" "$s $suite-security"; do
+    # shellcheck disable=SC2086 # split into URL and suite
     set -- $d
     e=$(release_field "$1" "$2" Date) || die "cannot read $2's InRelease from the configured mirror"
     dates+="$2=$e;"
@@ -722,6 +725,7 @@ run_checks() {
     '"$BACKUP_PG_BIN_DIR/pg_dump" --version && "$BACKUP_PG_BIN_DIR/pg_restore" --version && "$BACKUP_PG_BIN_DIR/psql" --version') ||
     fail "pg_dump/pg_restore in $bin_dir: $out_txt"
   [ "$(grep -c ') 17\.' <<<"$out_txt")" -eq 3 ] || fail "want pg_dump, pg_restore and psql 17 in $bin_dir, got: $out_txt"
+  # shellcheck disable=SC2001 # every line indented
   echo "$out_txt" | sed 's/^/  /'
   $c run "${ro[@]}" "$exchange_image" chk-ca test -s /etc/ssl/certs/ca-certificates.crt || fail "no CA certificates in the exchange image"
   # The version stamped into the binary is the commit built.

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the scripts that source this use them
 # Pinned versions of the end-to-end test's tools and where they are cached.
 # Sourced by the other scripts in this directory; nothing here builds.
 #
@@ -12,6 +14,13 @@ K8S_PROVIDER_VERSION=4.25.0
 K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 KUBERNETES_VERSION=v1.35.4
 KWOK_VERSION=v0.8.0
+# The node's kubelet and kube-proxy are the control plane's version
+# (KUBERNETES_VERSION, built from the same module in a separate cache
+# directory). CoreDNS v1.14.7: the newest release built against client-go
+# v0.35.4, the control plane's own version, so the API it watches
+# (EndpointSlices, Services) is the one served here and its k8s.io
+# packages are the ones the Go build cache already holds from the kubelet.
+COREDNS_VERSION=v1.14.7
 
 E2E_CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/exchange-e2e}
 
@@ -19,3 +28,5 @@ PULUMI_DIR=$E2E_CACHE/pulumi-$PULUMI_VERSION
 K8S_PROVIDER_DIR=$E2E_CACHE/pulumi-resource-kubernetes-$K8S_PROVIDER_VERSION
 KUBERNETES_DIR=$E2E_CACHE/kubernetes-$KUBERNETES_VERSION
 KWOK_DIR=$E2E_CACHE/kwok-$KWOK_VERSION
+NODE_DIR=$E2E_CACHE/kubernetes-node-$KUBERNETES_VERSION
+COREDNS_DIR=$E2E_CACHE/coredns-$COREDNS_VERSION
