@@ -86,6 +86,11 @@ const (
 	StepUpRequired       Code = "step_up_required"
 )
 
+// Internal is the code of a fault of ours: never an Error's, only the
+// body of a 500 that says nothing else, so that a client can still read
+// the error shape.
+const Internal Code = "internal_error"
+
 // kinds is the one table of which code is which kind. A code missing here
 // is KindInvalid: a 400.
 var kinds = map[Code]Kind{

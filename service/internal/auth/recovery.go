@@ -146,3 +146,13 @@ func (s *Service) StepUp(ctx context.Context, p Principal, code string) error {
 	}
 	return s.release(ctx, attempts, true)
 }
+
+// StepUpWithdrawal is the step-up a withdrawal asks for: a session must
+// show a current two-factor code again, while an API key asks none, as
+// its withdraw scope was granted under a code when the key was made.
+func (s *Service) StepUpWithdrawal(ctx context.Context, p Principal, code string) error {
+	if p.Session == nil {
+		return nil
+	}
+	return s.StepUp(ctx, p, code)
+}

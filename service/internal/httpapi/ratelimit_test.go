@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,6 +104,17 @@ func TestSignUpsAndWithdrawalsAreRateLimited(t *testing.T) {
 	}, nil)
 	if w := ratelimit.Defaults()[ratelimit.Withdrawals][ratelimit.ByUser]; counts[201] != w.Burst || counts[429] != 10-w.Burst {
 		t.Fatalf("10 withdrawals at once: %v", counts)
+	}
+	// Out of withdrawal budget, the trader can still take one back: a
+	// cancel is charged to the cancels class.
+	var list struct{ Data []withdrawalJSON }
+	c.mustJSON("GET", "/api/v1/withdrawals", nil, 200, &list)
+	if len(list.Data) == 0 {
+		t.Fatal("no withdrawal to cancel")
+	}
+	st, raw, h := c.doFull("DELETE", "/api/v1/withdrawals/"+list.Data[0].ID, nil, nil)
+	if st != 200 || !strings.Contains(h.Get("RateLimit-Policy"), "class=cancels") {
+		t.Fatalf("cancelling a withdrawal with the withdrawal budget spent: %d %q %s", st, h.Get("RateLimit-Policy"), raw)
 	}
 	x.checkLedger()
 }

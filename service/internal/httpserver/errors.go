@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/httperr"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 )
@@ -30,7 +31,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 		s.Log.ErrorContext(c.Request().Context(), "request failed", "error", err.Error(), "request_id", reqID,
 			"method", c.Request().Method, "route", routeOf(c))
-		body.Error.Code, body.Error.Message = "internal_error", "internal error; quote request id "+reqID+" to support"
+		body.Error.Code, body.Error.Message = apierr.Internal, "internal error; quote request id "+reqID+" to support"
 	}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)

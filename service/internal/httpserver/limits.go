@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crypto-exchange/exchange/service/internal/httpapi"
 	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 )
 
@@ -18,7 +19,7 @@ func classify(c echo.Context) (ratelimit.Class, bool) {
 	switch {
 	case path == "/healthz" || path == "/readyz":
 		return "", false
-	case path == "/api/v1/ws":
+	case path == httpapi.WebSocketPath:
 		return ratelimit.WSConnect, true
 	case strings.HasPrefix(path, "/api/v1/admin") || strings.HasPrefix(path, "/admin"):
 		return ratelimit.Admin, true
@@ -36,7 +37,10 @@ func classify(c echo.Context) (ratelimit.Class, bool) {
 			return ratelimit.Cancels, true
 		}
 		return ratelimit.Orders, true
-	case "/api/v1/orders/:id", "/orders/:id/cancel":
+	// Taking something back never costs the order or withdrawal budget: a
+	// trader who spent it can still cancel.
+	case "/api/v1/orders/:id", "/orders/:id/cancel", "/markets/:market/orders/cancel-all",
+		"/api/v1/withdrawals/:id", "/wallet/withdrawals/:id/cancel":
 		return ratelimit.Cancels, true
 	case "/api/v1/withdrawals", "/wallet/withdrawals":
 		return ratelimit.Withdrawals, true

@@ -2,7 +2,6 @@ package liabilities
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -63,21 +62,16 @@ func Proof(ctx context.Context, db *gorm.DB, snapshotID, userID int64) (sumtree.
 	if err != nil {
 		return sumtree.Proof{}, err
 	}
-	nonce := sumtree.DeriveNonce(nonceKey, userID)
-	p := sumtree.Proof{
-		Version: sumtree.Version,
-		Snapshot: sumtree.ProofSnapshot{ID: strconv.FormatInt(s.ID, 10), TakenAt: s.TakenAt.UTC().Format(sumtree.TimeFormat),
-			Accounts: s.Accounts, RootHash: hex.EncodeToString(s.RootHash[:])},
-		Leaf: sumtree.ProofLeaf{Index: index, UserID: strconv.FormatInt(userID, 10), Nonce: hex.EncodeToString(nonce[:])},
-	}
+	assets := make([]sumtree.Asset, len(s.Totals))
+	totals := make([]sumtree.U128, len(s.Totals))
 	for i, t := range s.Totals {
-		p.Assets = append(p.Assets, sumtree.ProofAsset{Symbol: t.Asset, Precision: t.Precision, Total: t.Units.String()})
-		p.Leaf.Balances = append(p.Leaf.Balances, strconv.FormatInt(balances[i], 10))
+		assets[i], totals[i] = sumtree.Asset{Symbol: t.Asset, Precision: t.Precision}, t.Units
 	}
-	for _, n := range path {
-		p.Path = append(p.Path, sumtree.EncodeNode(n))
-	}
-	return p, nil
+	return sumtree.NewProof(sumtree.ProofOf{
+		SnapshotID: strconv.FormatInt(s.ID, 10), TakenAt: s.TakenAt, Accounts: s.Accounts, Root: s.RootHash,
+		Assets: assets, Totals: totals, Key: nonceKey,
+		Index: index, UserID: userID, Balances: balances, Path: path,
+	}), nil
 }
 
 // siblings reads the path of leaf index, bottom first.

@@ -45,23 +45,24 @@ func Middleware(l *Limiter, classify Classifier) echo.MiddlewareFunc {
 // request's class, beyond the one request Middleware spent: a batch of
 // orders weighs as many orders.
 func ChargeIP(c echo.Context, weight int) error {
-	l, ok := c.Get(limiterKey).(*Limiter)
-	class, _ := c.Get(classKey).(Class)
-	if !ok || weight <= 0 {
-		return nil
-	}
-	return answer(c, class, ByIP, l.Take(class, ByIP, ClientKey(c.RealIP()), weight))
+	return charge(c, ByIP, ClientKey(c.RealIP()), weight)
 }
 
 // ChargeUser spends weight of the user's budget for the request's class:
 // a batch of orders weighs as many orders.
 func ChargeUser(c echo.Context, userID int64, weight int) error {
+	return charge(c, ByUser, strconv.FormatInt(userID, 10), weight)
+}
+
+// charge spends nothing for a request Middleware did not classify: an
+// exempt route has no budgets to answer from.
+func charge(c echo.Context, scope Scope, key string, weight int) error {
 	l, ok := c.Get(limiterKey).(*Limiter)
 	class, _ := c.Get(classKey).(Class)
 	if !ok || weight <= 0 {
 		return nil
 	}
-	return answer(c, class, ByUser, l.Take(class, ByUser, strconv.FormatInt(userID, 10), weight))
+	return answer(c, class, scope, l.Take(class, scope, key, weight))
 }
 
 // Connection returns what a long-lived connection calls for each message

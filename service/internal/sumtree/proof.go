@@ -55,8 +55,8 @@ type ProofNode struct {
 	Sums []string `json:"sums"`
 }
 
-// EncodeNode writes a node as a proof carries it.
-func EncodeNode(n Node) ProofNode {
+// encodeNode writes a node as a proof carries it.
+func encodeNode(n Node) ProofNode {
 	out := ProofNode{Hash: hex.EncodeToString(n.Hash[:]), Sums: make([]string, len(n.Sums))}
 	for i, s := range n.Sums {
 		out.Sums[i] = s.String()
@@ -64,27 +64,57 @@ func EncodeNode(n Node) ProofNode {
 	return out
 }
 
+// ProofOf is what one account's proof is made of, wherever the snapshot
+// is held: in a Tree in memory, or in the tables a store reads back
+// (package liabilities). Both go through NewProof, so the document has
+// one writer and the tree's own proofs, which the tests verify, are the
+// ones the store serves.
+type ProofOf struct {
+	SnapshotID string
+	TakenAt    time.Time
+	Accounts   int64
+	Root       Hash
+	Assets     []Asset
+	// Totals are the top node's sums, one per asset.
+	Totals []U128
+	// Key is the snapshot's nonce key; the leaf's nonce derives from it.
+	Key      Hash
+	Index    int64
+	UserID   int64
+	Balances []int64
+	// Path is the leaf's siblings, bottom first.
+	Path []Node
+}
+
+// NewProof writes a proof in the format's JSON shape.
+func NewProof(in ProofOf) Proof {
+	nonce := DeriveNonce(in.Key, in.UserID)
+	p := Proof{
+		Version: Version,
+		Snapshot: ProofSnapshot{ID: in.SnapshotID, TakenAt: in.TakenAt.UTC().Format(TimeFormat),
+			Accounts: in.Accounts, RootHash: hex.EncodeToString(in.Root[:])},
+		Leaf: ProofLeaf{Index: in.Index, UserID: strconv.FormatInt(in.UserID, 10), Nonce: hex.EncodeToString(nonce[:])},
+	}
+	for c, a := range in.Assets {
+		p.Assets = append(p.Assets, ProofAsset{Symbol: a.Symbol, Precision: a.Precision, Total: in.Totals[c].String()})
+		p.Leaf.Balances = append(p.Leaf.Balances, strconv.FormatInt(in.Balances[c], 10))
+	}
+	for _, n := range in.Path {
+		p.Path = append(p.Path, encodeNode(n))
+	}
+	return p
+}
+
 // Proof is leaf i's proof; the snapshot id is the store's, which the
 // tree does not know.
 func (t *Tree) Proof(i int, snapshotID string) Proof {
 	row := t.Row(i)
-	user := t.in.UserIDs[row]
-	nonce := DeriveNonce(t.in.Key, user)
-	p := Proof{
-		Version: Version,
-		Snapshot: ProofSnapshot{ID: snapshotID, TakenAt: t.in.TakenAt.UTC().Format(TimeFormat),
-			Accounts: int64(t.Len()), RootHash: hex.EncodeToString(t.root[:])},
-		Leaf: ProofLeaf{Index: int64(i), UserID: strconv.FormatInt(user, 10), Nonce: hex.EncodeToString(nonce[:])},
-	}
-	top := t.Top()
-	for c, a := range t.in.Assets {
-		p.Assets = append(p.Assets, ProofAsset{Symbol: a.Symbol, Precision: a.Precision, Total: top.Sums[c].String()})
-		p.Leaf.Balances = append(p.Leaf.Balances, strconv.FormatInt(t.in.Balances[row*t.a+c], 10))
-	}
-	for _, n := range t.Path(i) {
-		p.Path = append(p.Path, EncodeNode(n))
-	}
-	return p
+	return NewProof(ProofOf{
+		SnapshotID: snapshotID, TakenAt: t.in.TakenAt, Accounts: int64(t.Len()), Root: t.root,
+		Assets: t.in.Assets, Totals: t.Top().Sums, Key: t.in.Key,
+		Index: int64(i), UserID: t.in.UserIDs[row], Balances: t.in.Balances[row*t.a : (row+1)*t.a],
+		Path: t.Path(i),
+	})
 }
 
 // Verified is what a proof proved: this user's balances are counted in

@@ -208,9 +208,6 @@ func (t *Tree) Leaf(i int) (row int, userID int64, balances []int64) {
 // Assets are the tree's columns.
 func (t *Tree) Assets() []Asset { return t.in.Assets }
 
-// TakenAt is the snapshot's time.
-func (t *Tree) TakenAt() time.Time { return t.in.TakenAt }
-
 // StoredNode is node i of level l (l >= 1, i < LevelLen(l)) as a store
 // keeps it: its hash, and its sums in the format's encoding, written into
 // sums (16 bytes per asset). Both stay valid until the next call with

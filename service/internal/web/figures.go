@@ -70,15 +70,7 @@ func (d figures) Total(market string, v any) string {
 }
 
 func fixedAny(v any, decimals int) string {
-	switch a := v.(type) {
-	case money.Amount:
-		return fixed(a, decimals)
-	case *money.Amount:
-		if a != nil {
-			return fixed(*a, decimals)
-		}
-	}
-	return "—"
+	return amountOr(v, func(a money.Amount) string { return fixed(a, decimals) })
 }
 
 // fixed is an amount with commas between thousands and at least decimals

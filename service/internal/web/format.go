@@ -32,31 +32,26 @@ func funcs(asset func(string) (string, error)) template.FuncMap {
 	}
 }
 
-// amount shows an amount exactly as the API does, and a dash for none.
-func amount(v any) string {
+// amountOr is show(v) for an amount that templates pass as a value or
+// as an optional pointer, and a dash for none: the one place that tells
+// "no amount" from zero.
+func amountOr(v any, show func(money.Amount) string) string {
 	switch a := v.(type) {
 	case money.Amount:
-		return a.String()
+		return show(a)
 	case *money.Amount:
 		if a != nil {
-			return a.String()
+			return show(*a)
 		}
 	}
 	return "—"
 }
 
-// groupedAny is grouped for templates, with a dash for no amount.
-func groupedAny(v any) string {
-	switch a := v.(type) {
-	case money.Amount:
-		return grouped(a)
-	case *money.Amount:
-		if a != nil {
-			return grouped(*a)
-		}
-	}
-	return "—"
-}
+// amount shows an amount exactly as the API does.
+func amount(v any) string { return amountOr(v, money.Amount.String) }
+
+// groupedAny is grouped for templates.
+func groupedAny(v any) string { return amountOr(v, grouped) }
 
 // bps shows basis points as a percentage: 10 is 0.10%.
 func bps(n int) string { return fmt.Sprintf("%d.%02d%%", n/100, n%100) }

@@ -199,7 +199,7 @@ func wantsJSON(c echo.Context) bool {
 }
 
 func jsonError(c echo.Context, status int, err error, msg string) error {
-	code := apierr.Code("internal_error")
+	code := apierr.Internal
 	if e, ok := apierr.As(err); ok {
 		code = e.Code
 	}

@@ -42,22 +42,6 @@ func (s *site) revokeOtherSessions(c echo.Context) error {
 	return s.done(c, "/account", notice, nil)
 }
 
-// loginOutcomeWords say how each kept login attempt ended.
-var loginOutcomeWords = map[auth.LoginOutcome]string{
-	auth.LoginSucceeded:     "signed in",
-	auth.LoginWrongPassword: "wrong password",
-	auth.LoginCodeRequired:  "right password, two-factor code asked",
-	auth.LoginWrongCode:     "wrong two-factor code",
-	auth.LoginFrozen:        "refused: account frozen",
-}
-
-func loginOutcome(o auth.LoginOutcome) string {
-	if w, ok := loginOutcomeWords[o]; ok {
-		return w
-	}
-	return strings.ReplaceAll(string(o), "_", " ")
-}
-
 // deviceName makes a user agent readable ("Chrome on Linux"); the page
 // keeps the whole string in the title. It only guesses, from the common
 // tokens, in the order that tells the browsers apart (Edge and Chrome

@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
 // The site's one table from the typed vocabularies (orders, deposits,
-// withdrawals) to words: the templates, the messages and (as JSON in the
-// pages) the scripts all read these. The API keeps its own names.
+// withdrawals, login attempts) to words: the templates, the messages and
+// (as JSON in the pages) the scripts all read these. The API keeps its
+// own names.
 
 var statusWords = map[orders.Status]string{
 	orders.StatusOpen:            "open",
@@ -126,4 +128,20 @@ func walletWordsJSON() string {
 	}
 	b, _ := json.Marshal(out) // maps of strings always encode
 	return string(b)
+}
+
+// loginOutcomeWords say how each kept login attempt ended.
+var loginOutcomeWords = map[auth.LoginOutcome]string{
+	auth.LoginSucceeded:     "signed in",
+	auth.LoginWrongPassword: "wrong password",
+	auth.LoginCodeRequired:  "right password, two-factor code asked",
+	auth.LoginWrongCode:     "wrong two-factor code",
+	auth.LoginFrozen:        "refused: account frozen",
+}
+
+func loginOutcome(o auth.LoginOutcome) string {
+	if w, ok := loginOutcomeWords[o]; ok {
+		return w
+	}
+	return strings.ReplaceAll(string(o), "_", " ")
 }

@@ -73,7 +73,7 @@ func (s *site) withdraw(c echo.Context) error {
 	if err != nil {
 		return s.failedForm(c, "/wallet", "withdraw", err, keep...)
 	}
-	if err := s.Auth.StepUp(ctx, mustPrincipal(c), formValue(c, "totp_code")); err != nil {
+	if err := s.Auth.StepUpWithdrawal(ctx, mustPrincipal(c), formValue(c, "totp_code")); err != nil {
 		return s.failedForm(c, "/wallet", "withdraw", err, keep...)
 	}
 	w, err := s.Wallet.RequestWithdrawal(ctx, owner(c), formValue(c, "asset"), amount, formValue(c, "address"))

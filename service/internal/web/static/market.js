@@ -14,17 +14,12 @@
   const authed = root.dataset.auth === '1';
   const $ = (id) => document.getElementById(id);
   const TRADES = 30;
-  const OPEN = new Set(['open', 'partially_filled']);
   const D = window.Dec, S = window.Site, M = window.ExchangeMarkets;
   const figures = JSON.parse(root.dataset.figures);
   const fig = figures.markets[market];
   // The site's words for statuses and cancel reasons (web/vocab.go).
   const WORDS = JSON.parse(root.dataset.words || '{"status":{},"reasons":{}}');
-  const statusLabel = (o) => {
-    const s = WORDS.status[o.status] || o.status.replace(/_/g, ' ');
-    const r = o.status === 'cancelled' && WORDS.reasons[o.cancel_reason];
-    return r ? s + ' \u00b7 ' + r.short : s;
-  };
+  const statusLabel = (o) => S.orderLabel(WORDS, o);
   const cmp = (a, b) => (a > b ? 1 : a < b ? -1 : 0);
 
   // ---- forms, sent with fetch to the page handlers ----
@@ -116,7 +111,7 @@
   function upsertOrder(o) {
     const prev = orders.update(o);
     if (prev === false) return; // an older state arrived late
-    if (prev && OPEN.has(prev.status) && !OPEN.has(o.status)) closedNotice(o);
+    if (prev && S.isOpenOrder(prev) && !S.isOpenOrder(o)) closedNotice(o);
     renderOrders();
   }
   // closedNotice says why a resting order left the list, when the trader
@@ -137,7 +132,7 @@
   function renderOrders() {
     const body = $('open-orders');
     if (!body) return;
-    const open = [...orders.items.values()].filter((o) => OPEN.has(o.status)).sort((a, b) => cmp(BigInt(b.id), BigInt(a.id)));
+    const open = [...orders.items.values()].filter(S.isOpenOrder).sort((a, b) => cmp(BigInt(b.id), BigInt(a.id)));
     const rows = open.map((o) => {
       const tr = document.createElement('tr');
       tr.dataset.id = o.id;

@@ -13,18 +13,13 @@
   const figures = JSON.parse(root.dataset.figures);
   const WORDS = JSON.parse(root.dataset.words);
   const firstPage = root.dataset.firstPage === '1';
-  const OPEN = new Set(['open', 'partially_filled']);
   const HISTORY = 50;
   const orders = S.keyed(); // open and recent closed orders, by id
   const byNewest = (a, b) => (BigInt(b.id) > BigInt(a.id) ? 1 : -1);
   const mf = (o) => figures.markets[o.market] || { price: 0, amount: 0 };
   const sideCell = (side) => S.cell(side, side === 'buy' ? 'up' : 'down');
 
-  function statusLabel(o) {
-    const s = WORDS.status[o.status] || o.status.replace(/_/g, ' ');
-    const r = o.status === 'cancelled' && WORDS.reasons[o.cancel_reason];
-    return r ? s + ' \u00b7 ' + r.short : s;
-  }
+  const statusLabel = (o) => S.orderLabel(WORDS, o);
   function withAsset(text, asset) {
     const span = document.createElement('span');
     const muted = document.createElement('span');
@@ -77,10 +72,10 @@
 
   function render() {
     const all = [...orders.items.values()].sort(byNewest);
-    const rows = all.filter((o) => OPEN.has(o.status)).map(openRow);
+    const rows = all.filter(S.isOpenOrder).map(openRow);
     $('open-body').replaceChildren(...(rows.length ? rows : [S.emptyRow(8, 'No open orders')]));
     if (!firstPage) return;
-    const past = all.filter((o) => !OPEN.has(o.status)).slice(0, HISTORY).map(historyRow);
+    const past = all.filter((o) => !S.isOpenOrder(o)).slice(0, HISTORY).map(historyRow);
     $('history-body').replaceChildren(...(past.length ? past : [S.emptyRow(10, 'No filled or cancelled orders yet')]));
   }
 

@@ -79,6 +79,17 @@ window.Site = (function () {
     }
   }
 
+  // orderLabel is an order's status as the server's tables write it
+  // (web/vocab.go's statusLabel), from the words the page carries in
+  // data-words: "cancelled · self-trade prevention".
+  function orderLabel(words, o) {
+    const s = words.status[o.status] || o.status.replace(/_/g, ' ');
+    const r = o.status === 'cancelled' && words.reasons[o.cancel_reason];
+    return r ? s + ' \u00b7 ' + r.short : s;
+  }
+  const OPEN_STATUSES = new Set(['open', 'partially_filled']);
+  const isOpenOrder = (o) => OPEN_STATUSES.has(o.status);
+
   // keyed holds a live list's items by id (orders, deposits,
   // withdrawals) from two sources: REST snapshots and the socket's
   // updates. A snapshot may be older than an update that arrived while it
@@ -163,5 +174,5 @@ window.Site = (function () {
   const note = document.getElementById('zone-note');
   if (note) note.textContent = 'times in your zone (' + zone() + '); hover a time for UTC';
 
-  return { localText, utcText, time, zone, cell, emptyRow, hidden, getJSON, keyed };
+  return { localText, utcText, time, zone, cell, emptyRow, hidden, getJSON, keyed, orderLabel, isOpenOrder };
 })();
