@@ -281,7 +281,9 @@ func (f *Feed) apply(ev sequencer.Events) error {
 		f.hub.publish(tickerChannel(m), encode(tickerMessage{Type: "ticker", Channel: tickerChannel(m), Data: f.tickerLocked(m)}))
 	}
 	for _, o := range ev.Orders {
-		f.hub.publishUser(o.UserID, encode(orderMessage{Type: "order", Channel: "orders", Data: o.Order}))
+		if f.hub.listensToOrders(o.UserID) {
+			f.hub.publishUser(o.UserID, encode(orderMessage{Type: "order", Channel: "orders", Data: o.Order}))
+		}
 	}
 	for _, t := range ev.Transfers {
 		f.hub.publishAccount(t.AccountID, transferMessage(t))

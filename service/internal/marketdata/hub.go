@@ -237,6 +237,14 @@ func (h *Hub) publishUser(userID int64, msg []byte) {
 	}
 }
 
+// listensToOrders reports whether any socket follows the user's orders:
+// a message nobody receives is not worth encoding.
+func (h *Hub) listensToOrders(userID int64) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.orders[userID]) > 0
+}
+
 func (h *Hub) publishAccount(accountID int64, msg []byte) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

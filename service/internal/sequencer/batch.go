@@ -3,7 +3,6 @@ package sequencer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,9 +75,11 @@ func (s *state) post(b *batch, kind, memo string, createdBy *int64, p *risk.Post
 	return id, nil
 }
 
-// commit writes the batch, publishes its events and commits, in one
-// pipeline: one round trip.
-func (b *batch) commit(ctx context.Context, conn *pgx.Conn, balances *risk.Balances, notices []string) error {
+// writes is the batch as one pipeline, one round trip: BEGIN, each
+// table's writes, the NOTIFY of its events, COMMIT. Every value is copied
+// into the statements' arguments here, on the batch loop, so the next
+// batch may change the state in memory while this one is on the wire.
+func (b *batch) writes(balances *risk.Balances, notices []string) *pgx.Batch {
 	for _, k := range balances.Touched() {
 		b.ledger.Balances = append(b.ledger.Balances, ledger.Row{Key: k, Balance: balances.Get(k)})
 	}
@@ -93,13 +94,7 @@ func (b *batch) commit(ctx context.Context, conn *pgx.Conn, balances *risk.Balan
 		q.Queue("SELECT pg_notify($1, $2)", EventsChannel, n)
 	}
 	q.Queue("COMMIT")
-	if err := conn.SendBatch(ctx, q).Close(); err != nil {
-		return fmt.Errorf("write batch: %w", err)
-	}
-	if b.snap != nil {
-		b.snap.capture(b.sink, b.now)
-	}
-	return nil
+	return q
 }
 
 // rollback ends a failed batch's transaction; harmless when none is open.
@@ -151,10 +146,17 @@ func newIDPools() *idPools {
 	}
 }
 
-// ensure reserves what cmds may number: an entry per command at most, and
-// a deposit, withdrawal or adjustment per command that creates one.
-func (p *idPools) ensure(ctx context.Context, conn *pgx.Conn, cmds []Command) error {
-	deposits, withdrawals, adjustments := 0, 0, 0
+// lacks reports whether cmds need more ids than the pools hold: ensure
+// must top them up first, which takes the connection.
+func (p *idPools) lacks(cmds []Command) bool {
+	deposits, withdrawals, adjustments := numbered(cmds)
+	return len(p.entries.ids) < len(cmds) || len(p.deposits.ids) < deposits ||
+		len(p.withdrawals.ids) < withdrawals || len(p.adjustments.ids) < adjustments
+}
+
+// numbered counts the commands that create a deposit, a withdrawal or an
+// adjustment, each of which takes an id.
+func numbered(cmds []Command) (deposits, withdrawals, adjustments int) {
 	for _, c := range cmds {
 		switch {
 		case c.Deposit != nil:
@@ -165,6 +167,13 @@ func (p *idPools) ensure(ctx context.Context, conn *pgx.Conn, cmds []Command) er
 			adjustments++
 		}
 	}
+	return deposits, withdrawals, adjustments
+}
+
+// ensure reserves what cmds may number: an entry per command at most, and
+// a deposit, withdrawal or adjustment per command that creates one.
+func (p *idPools) ensure(ctx context.Context, conn *pgx.Conn, cmds []Command) error {
+	deposits, withdrawals, adjustments := numbered(cmds)
 	if err := p.adjustments.ensure(ctx, conn, adjustments); err != nil {
 		return err
 	}

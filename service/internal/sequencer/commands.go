@@ -139,7 +139,9 @@ type Result struct {
 	// holds the original order and nothing new happened.
 	Existing bool `json:"existing,omitempty"`
 	// NotOpen is set when a cancel found the order already closed (or not
-	// the caller's); the caller reads its current state from the database.
+	// the caller's); the caller reads its current state from the database,
+	// unless Orders holds it: the caller's order closed recently, with its
+	// id, owner and final status only.
 	NotOpen bool `json:"not_open,omitempty"`
 	// Deposit and Withdrawal are the transfer a command created or decided.
 	Deposit    *transfers.Deposit    `json:"deposit,omitempty"`

@@ -10,8 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/crypto-exchange/exchange/service/internal/engine"
 )
 
 // leaderLockKey is the advisory lock whose holder is the sequencer.
@@ -234,54 +232,72 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 		close(t.ended)
 	}()
 
-	var ev engine.Events
-	b := &batch{ids: newIDPools(), sink: s.cfg.Snapshots}
+	p := newPipeline(ctx, s, conn, st)
+	defer p.abandon()
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
 	forgotten := time.Now()
 	reqs := make([]*request, 0, s.cfg.MaxBatch)
 	for {
+		// The batch filled while the last one committed goes out the
+		// moment the connection is free.
+		if p.flying == nil && len(p.cur.reqs) > 0 {
+			if err := p.send(); err != nil {
+				return err
+			}
+		}
+		var landed chan error
+		var ping <-chan time.Time
+		if p.flying != nil {
+			landed = p.flying.done
+		} else {
+			ping = idle.C
+		}
+		queue := s.queue
+		if len(p.cur.reqs) >= s.cfg.MaxBatch || (p.flying != nil && p.flying.b.snap != nil) {
+			// Full; or the batch under way copies the balances for a
+			// snapshot once it commits, which must see exactly them.
+			queue = nil
+		}
 		select {
 		case <-ctx.Done():
 			// Stepping down (SIGTERM): take nothing new, commit and answer
-			// what is queued, then let the lock go with the connection, so
-			// a waiting candidate leads at once.
+			// what is under way and queued, then let the lock go with the
+			// connection, so a waiting candidate leads at once.
 			s.term.Store(nil)
-			for reqs = s.take(reqs[:0], t); len(reqs) > 0; reqs = s.take(reqs[:0], t) {
-				if st, err = s.commitBatch(context.WithoutCancel(ctx), conn, st, b, reqs, &ev); err != nil {
-					return err
-				}
+			if err := p.stepDown(t); err != nil {
+				return err
 			}
 			s.log.Info("sequencer: stepped down", "epoch", epoch)
 			return ctx.Err()
-		case <-idle.C:
+		case <-ping:
 			// Prove the connection (and so the lock) is still ours.
 			if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
 				return fmt.Errorf("leader connection: %w", err)
 			}
-			continue
-		case r := <-s.queue:
-			reqs = s.take(append(reqs[:0], r), t)
+		case err := <-landed:
+			if err := p.finish(err); err != nil {
+				return err
+			}
+		case r := <-queue:
+			// A batch under way finishes even when a stop is asked for: its
+			// commands' callers wait for the outcome.
+			reqs = s.take(append(reqs[:0], r), t, s.cfg.MaxBatch-len(p.cur.reqs))
+			if err := p.add(reqs); err != nil {
+				return err
+			}
 		}
-		if len(reqs) == 0 {
-			continue
-		}
-		// A batch under way finishes even when a stop is asked for: its
-		// commands' callers wait for the outcome.
-		if st, err = s.commitBatch(context.WithoutCancel(ctx), conn, st, b, reqs, &ev); err != nil {
-			return err
-		}
-		if time.Since(forgotten) > time.Minute {
-			st.forget(s.now())
+		if p.flying == nil && len(p.cur.reqs) == 0 && time.Since(forgotten) > time.Minute {
+			p.st.forget(s.now())
 			forgotten = time.Now()
 		}
 	}
 }
 
 // take keeps the requests of term t among reqs and adds what is queued
-// behind them, up to a batch. A request of an earlier term is answered
+// behind them, up to limit. A request of an earlier term is answered
 // ErrNotLeader, as its caller was already told.
-func (s *Sequencer) take(reqs []*request, t *term) []*request {
+func (s *Sequencer) take(reqs []*request, t *term, limit int) []*request {
 	kept := reqs[:0]
 	for _, r := range reqs {
 		if r.term == t {
@@ -290,7 +306,7 @@ func (s *Sequencer) take(reqs []*request, t *term) []*request {
 			r.done <- response{err: ErrNotLeader}
 		}
 	}
-	for len(kept) < s.cfg.MaxBatch {
+	for len(kept) < limit {
 		select {
 		case r := <-s.queue:
 			if r.term != t {
@@ -303,82 +319,6 @@ func (s *Sequencer) take(reqs []*request, t *term) []*request {
 		}
 	}
 	return kept
-}
-
-// commitBatch runs one batch within BatchTimeout. When it fails, whether
-// its commit took effect is unknown to the clients (the same answer as a
-// leader that never replied), and the state, which may hold changes that
-// never committed, is rebuilt from the database; an error returned ends
-// the leadership.
-func (s *Sequencer) commitBatch(ctx context.Context, conn *pgx.Conn, st *state, b *batch, reqs []*request, ev *engine.Events) (*state, error) {
-	s.metrics.queueDepth.Set(float64(len(s.queue)))
-	s.metrics.lag.Set(time.Since(reqs[0].enqueued).Seconds())
-	bctx, cancel := context.WithTimeout(ctx, s.cfg.BatchTimeout)
-	err := s.runBatch(bctx, conn, st, b, reqs, ev)
-	cancel()
-	if err == nil {
-		return st, nil
-	}
-	for _, r := range reqs {
-		r.done <- response{err: ErrUnavailable}
-	}
-	if conn.IsClosed() {
-		return st, err
-	}
-	s.log.Error("sequencer: batch failed; rebuilding from the database", "error", err.Error())
-	bctx, cancel = context.WithTimeout(ctx, s.cfg.BatchTimeout)
-	defer cancel()
-	if st, err = load(bctx, conn, s.now()); err != nil {
-		return st, fmt.Errorf("rebuild after failed batch: %w", err)
-	}
-	return st, nil
-}
-
-// runBatch applies reqs and commits them in one transaction, then answers.
-func (s *Sequencer) runBatch(ctx context.Context, conn *pgx.Conn, st *state, b *batch, reqs []*request, ev *engine.Events) (err error) {
-	start := time.Now()
-	b.reset(timestamp(s.now))
-	defer func() {
-		if err != nil {
-			rollback(ctx, conn)
-		}
-	}()
-	cmds := make([]Command, len(reqs))
-	for i, r := range reqs {
-		cmds[i] = r.cmd
-	}
-	if err := b.ids.ensure(ctx, conn, cmds); err != nil {
-		return err
-	}
-	results := make([]Result, len(reqs))
-	for i, c := range cmds {
-		if results[i], err = st.apply(b, c, ev); err != nil {
-			return err
-		}
-	}
-	events := b.events.seal(st, s.now().UTC())
-	events.Transfers = transferEvents(&b.transfers)
-	for _, d := range events.Books {
-		b.markets.SetSequence(d.Market, d.Sequence)
-	}
-	notices, err := events.chunks(b.now.UnixNano())
-	if err != nil {
-		return err
-	}
-	if err := b.commit(ctx, conn, st.balances, notices); err != nil {
-		return err
-	}
-	for i, r := range reqs {
-		r.done <- response{res: results[i]}
-	}
-	s.metrics.batchSize.Observe(float64(len(reqs)))
-	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
-	for _, t := range b.orders.Trades {
-		s.metrics.trades.WithLabelValues(t.Market).Inc()
-		s.metrics.baseVolume.WithLabelValues(t.Market).Add(t.Quantity.Float64())
-		s.metrics.quoteVolume.WithLabelValues(t.Market).Add(t.Quote.Float64())
-	}
-	return nil
 }
 
 // drain answers every queued request with err.

@@ -48,7 +48,9 @@ type state struct {
 	// clientIDs finds orders by client_order_id: every open one, and the
 	// closed ones of the last clientIDWindow.
 	clientIDs map[clientKey]*orders.Order
-	pending   transfers.Pending
+	// closed remembers how recent orders ended, for cancels that come late.
+	closed  *closedOrders
+	pending transfers.Pending
 	// withdrawn counts the day's withdrawals per user and asset, for the
 	// daily limit; day is the UTC day it counts.
 	withdrawn map[transfers.DayKey]money.Amount
@@ -65,7 +67,7 @@ type state struct {
 // survives a restart.
 func load(ctx context.Context, conn *pgx.Conn, now time.Time) (*state, error) {
 	st := &state{markets: map[string]*market{}, balances: risk.NewBalances(), open: map[int64]*orders.Order{},
-		clientIDs: map[clientKey]*orders.Order{}}
+		clientIDs: map[clientKey]*orders.Order{}, closed: newClosedOrders()}
 	listed, err := catalog.Load(ctx, conn)
 	if err != nil {
 		return nil, err

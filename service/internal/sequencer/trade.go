@@ -155,6 +155,8 @@ func (s *state) place(b *batch, p *Place, ev *engine.Events) (Result, error) {
 	if fill.Resting > 0 {
 		s.open[rec.ID] = rec
 		b.events.touch(m.cat.Name, o.Side, o.Price)
+	} else {
+		s.closed.add(rec)
 	}
 
 	// Settle, then release what the order no longer needs.
@@ -219,6 +221,7 @@ func (s *state) settle(b *batch, m *market, ev *engine.Events, post *risk.Postin
 		maker.UpdatedAt = b.now
 		if u.Remaining == 0 {
 			delete(s.open, u.ID)
+			s.closed.add(maker)
 		}
 		b.orders.Changed(maker)
 		b.events.orderChanged(maker)
@@ -232,6 +235,9 @@ func (s *state) settle(b *batch, m *market, ev *engine.Events, post *risk.Postin
 func (s *state) cancel(b *batch, c *Cancel) (Result, error) {
 	o := s.open[c.OrderID]
 	if o == nil || o.UserID != c.UserID {
+		if st, ok := s.closed.status(c.UserID, c.OrderID); ok {
+			return Result{NotOpen: true, Orders: []orders.Order{{ID: c.OrderID, UserID: c.UserID, Status: st}}}, nil
+		}
 		return Result{NotOpen: true}, nil
 	}
 	m := s.markets[o.Market]
@@ -259,6 +265,7 @@ func (s *state) release(b *batch, post *risk.Postings, m *market, o *orders.Orde
 	b.events.touch(m.cat.Name, r.Side, r.Price)
 	o.Status, o.CancelReason, o.UpdatedAt = orders.StatusCancelled, why, b.now
 	delete(s.open, o.ID)
+	s.closed.add(o)
 	b.orders.Changed(o)
 	b.events.orderChanged(o)
 	return nil

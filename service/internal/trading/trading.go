@@ -149,11 +149,19 @@ func (s *Service) Cancel(ctx context.Context, o auth.Owner, id int64) (orders.Or
 		return orders.Order{}, err
 	}
 	if res.NotOpen {
-		cur, err := orders.Get(ctx, s.db, o.UserID, id)
-		if err != nil {
-			return orders.Order{}, err
+		// The sequencer knows how a recently closed order ended; older
+		// ones, and orders that are not the user's (not found), are read.
+		var status orders.Status
+		if len(res.Orders) > 0 {
+			status = res.Orders[0].Status
+		} else {
+			cur, err := orders.Get(ctx, s.db, o.UserID, id)
+			if err != nil {
+				return orders.Order{}, err
+			}
+			status = cur.Status
 		}
-		return orders.Order{}, apierr.New(apierr.OrderNotOpen, "order %d is already %s", id, cur.Status)
+		return orders.Order{}, apierr.New(apierr.OrderNotOpen, "order %d is already %s", id, status)
 	}
 	return res.Orders[0], nil
 }
