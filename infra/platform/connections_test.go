@@ -86,10 +86,10 @@ func TestConnectionBudgetRendered(t *testing.T) {
 		{"prod", 250, 13, 10, 2},
 	} {
 		b := rendered(t, runStack(t, c.stack))
-		if b.maxConnections != c.maxConnections || b.pods != c.pods || b.pool != c.pool || b.idle != (c.pool+1)/2 ||
+		if b.maxConnections != c.maxConnections || b.pods != c.pods || b.pool != c.pool || b.idle != c.pool ||
 			b.migratePool != settings.MigrationPoolSize || b.replicas != c.replica || b.readPool != (c.replica > 0) {
 			t.Errorf("%s: rendered %+v; want max_connections %d, %d pods, pool %d (idle %d), migration pool %d, %d replicas",
-				c.stack, b, c.maxConnections, c.pods, c.pool, (c.pool+1)/2, settings.MigrationPoolSize, c.replica)
+				c.stack, b, c.maxConnections, c.pods, c.pool, c.pool, settings.MigrationPoolSize, c.replica)
 		}
 		agents := settings.BitnamiExporterConnections
 		if b.cnpg {
@@ -127,8 +127,8 @@ func TestConnectionCeilingIsEnforced(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("prod with app.dbPoolSize 29 (worst case 489): %v", r.err)
 	}
-	if b := rendered(t, r); b.maxConnections != settings.MaxConnectionsCeiling || b.pool != 29 || b.idle != 15 {
-		t.Errorf("prod with app.dbPoolSize 29: rendered %+v, want max_connections %d with a pool of 29 (15 idle)", b, settings.MaxConnectionsCeiling)
+	if b := rendered(t, r); b.maxConnections != settings.MaxConnectionsCeiling || b.pool != 29 || b.idle != 29 {
+		t.Errorf("prod with app.dbPoolSize 29: rendered %+v, want max_connections %d with a pool of 29 (29 idle)", b, settings.MaxConnectionsCeiling)
 	}
 	for _, c := range []struct {
 		stack, path string

@@ -199,10 +199,14 @@ func LoadDatabase(env Getenv) (Database, error) {
 func DescribeDatabase() []Variable { return describing(func(r *reader) { r.database() }) }
 
 func (r *reader) database() Database {
+	open := r.intIn("DB_MAX_OPEN_CONNS", 20, 1, 500)
 	db := Database{
-		URL:             r.str("DATABASE_URL", ""),
-		MaxOpenConns:    r.intIn("DB_MAX_OPEN_CONNS", 20, 1, 500),
-		MaxIdleConns:    r.intIn("DB_MAX_IDLE_CONNS", 10, 0, 500),
+		URL:          r.str("DATABASE_URL", ""),
+		MaxOpenConns: open,
+		// Idle connections are kept up to the whole pool by default: a
+		// burst past a smaller idle bound forks new backends only to close
+		// them again (docs/performance.md).
+		MaxIdleConns:    r.intIn("DB_MAX_IDLE_CONNS", open, 0, 500),
 		ConnMaxLifetime: r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, time.Minute, 24*time.Hour),
 		ReadURL:         r.str("DATABASE_READ_URL", ""),
 		ReadMaxLag:      r.duration("DATABASE_READ_MAX_LAG", 5*time.Second, 500*time.Millisecond, time.Hour),

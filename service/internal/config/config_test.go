@@ -22,8 +22,13 @@ func TestLoadServerDefaults(t *testing.T) {
 }
 
 func TestLoadDatabase(t *testing.T) {
+	// The idle bound follows the pool unless it is set.
 	db, err := LoadDatabase(envOf(map[string]string{"DATABASE_URL": "postgres://u@localhost:5432/x", "DB_MAX_OPEN_CONNS": "40"}))
-	if err != nil || db.MaxOpenConns != 40 || db.MaxIdleConns != 10 {
+	if err != nil || db.MaxOpenConns != 40 || db.MaxIdleConns != 40 {
+		t.Fatalf("%+v %v", db, err)
+	}
+	db, err = LoadDatabase(envOf(map[string]string{"DATABASE_URL": "postgres://u@localhost:5432/x", "DB_MAX_OPEN_CONNS": "5", "DB_MAX_IDLE_CONNS": "2"}))
+	if err != nil || db.MaxOpenConns != 5 || db.MaxIdleConns != 2 {
 		t.Fatalf("%+v %v", db, err)
 	}
 }

@@ -8,7 +8,7 @@ var docs = map[string]string{
 	"DB_MAX_OPEN_CONNS":          "connections the pool may open",
 	"DATABASE_READ_URL":          "optional streaming replica (prod: CloudNativePG's -ro Service) for history, candles and admin lists; the password may come from PGPASSWORD",
 	"DATABASE_READ_MAX_LAG":      "how far behind the primary the replica may be and still serve reads",
-	"DB_MAX_IDLE_CONNS":          "idle connections the pool keeps",
+	"DB_MAX_IDLE_CONNS":          "idle connections the pool keeps (default: all of DB_MAX_OPEN_CONNS)",
 	"DB_CONN_MAX_LIFETIME":       "how long a pooled connection lives",
 	"HTTP_ADDR":                  "public listener: the API, the site, /healthz and /readyz",
 	"INTERNAL_ADDR":              "internal listener: /metrics and the replicas' sequencer door",
