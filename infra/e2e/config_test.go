@@ -46,7 +46,8 @@ var chartKeys = []struct{ key, field string }{
 
 // devConfig is Pulumi.dev.yaml with what this sandbox needs instead of
 // minikube and AWS: the local control plane, an existing S3-compatible
-// store, the fixture charts and test secrets. Two replicas with a
+// store, the fixture charts, the locally built exchange and PostgreSQL
+// images and test secrets. Two replicas with a
 // disruption budget, so the PDB is covered too.
 func (e *environment) devConfig(t *testing.T, sec testSecrets) stackConfig {
 	t.Helper()
@@ -85,7 +86,22 @@ func (e *environment) devConfig(t *testing.T, sec testSecrets) stackConfig {
 		}
 		c.object(t, ck.key)[ck.field] = map[string]any{"repo": e.repo.URL, "name": name, "version": fixture.Version}
 	}
+	// The database runs for real on the cluster's real node: the
+	// PostgreSQL 17 image built here (scripts/e2e/postgres) stands in for
+	// Bitnami's, which no registry here serves.
+	repo, tag, ok := strings.Cut(e.postgresImage, ":")
+	if !ok {
+		t.Fatalf("%s=%q has no tag", envPostgresImage, e.postgresImage)
+	}
+	c.object(t, "exchange:database")["image"] = map[string]any{"repository": repo, "tag": tag}
 	app := c.object(t, "exchange:app")
+	// The exchange image built from the repository's Dockerfile, imported
+	// into the node (the dev stack's exchange:dev is loaded into minikube).
+	i := strings.LastIndex(appImage, ":")
+	if i < 0 {
+		t.Fatalf("exchange image %q has no tag", appImage)
+	}
+	app["image"] = map[string]any{"repository": appImage[:i], "tag": appImage[i+1:]}
 	app["replicas"] = 2
 	app["disruptionBudget"] = map[string]any{"enabled": true, "minAvailable": 1}
 

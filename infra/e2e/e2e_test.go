@@ -29,9 +29,14 @@ import (
 	"github.com/crypto-exchange/exchange/infra/platform"
 )
 
+// appImage is the exchange image the stack deploys: built by images.sh from
+// the repository's Dockerfile and imported into the node (Pulumi.dev.yaml's
+// is exchange:dev, which minikube gets with `minikube image load`). Set by
+// setup.
+var appImage string
+
 const (
-	appNS    = "exchange"
-	appImage = "exchange:dev" // Pulumi.dev.yaml's app.image
+	appNS = "exchange"
 	// How long the cluster may take to converge after an operation the
 	// engine already waited for (status propagation, namespace cleanup).
 	settle = 2 * time.Minute
@@ -488,7 +493,7 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 	}
 	{
 		c := checker{t, "job " + job.Name}
-		c.holds("condition Complete (the engine waited for it; kwok completed its pod)", jobComplete(job))
+		c.holds("condition Complete (the engine waited for it)", jobComplete(job))
 		ctr := job.Spec.Template.Spec.Containers[0]
 		c.eq("image", ctr.Image, appImage)
 		wantArgs := []string{"migrate"}
@@ -539,26 +544,36 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		c.eq("TRUSTED_PROXIES", vars["TRUSTED_PROXIES"].Value, "10.244.0.0/16")
 		c.eq("liveness probe", ctr.LivenessProbe.HTTPGet.Path+" "+ctr.LivenessProbe.HTTPGet.Port.String(), "/healthz http")
 	}
-	// The pods really ran through the scheduler onto the (kwok) node, and
-	// passed the namespace's "restricted" Pod Security admission.
+	// The migration Job's pod really ran the image's `exchange migrate`
+	// against the PostgreSQL pod, on the real node, and exited 0.
+	assertMigrationPod(t, job.Name)
+	// The server pods passed the namespace's "restricted" Pod Security
+	// admission, run the image on the real node under containerd, and are
+	// Ready through their own readiness probe (/readyz, which checks the
+	// database).
 	pods, err := kube.CoreV1().Pods(appNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=server"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	running := 0
+	ready := 0
 	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != "" {
-			running++
+		if p.DeletionTimestamp != nil {
+			continue
 		}
-		// The exchange image is not imported into the real node yet (issue
-		// 14, items 2 and 3): its pods must stay off that node, where they
-		// could never start.
-		if p.Spec.NodeName != "" && p.Spec.NodeName != env.kwokNode {
-			t.Errorf("server pod %s is on node %q, want the kwok node %s", p.Name, p.Spec.NodeName, env.kwokNode)
+		c := checker{t, "server pod " + p.Name}
+		c.eq("node", p.Spec.NodeName, env.realNode)
+		if !podReady(&p) || len(p.Status.ContainerStatuses) != 1 {
+			t.Errorf("server pod %s: not Ready (%s)", p.Name, p.Status.Phase)
+			continue
 		}
+		ready++
+		cs := p.Status.ContainerStatuses[0]
+		c.holds("container running", cs.State.Running != nil)
+		c.holds("container ID from containerd ("+cs.ContainerID+")", strings.HasPrefix(cs.ContainerID, "containerd://"))
+		c.eq("image", cs.Image, env.exchangeImage)
 	}
-	if running != int(replicas) {
-		t.Errorf("%d server pods running on a node, want %d", running, replicas)
+	if ready != int(replicas) {
+		t.Errorf("%d server pods Ready on the real node, want %d", ready, replicas)
 	}
 
 	svc, err := kube.CoreV1().Services(appNS).Get(ctx, "exchange", metav1.GetOptions{})
@@ -761,6 +776,8 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 
 	assertStoreAccess(t)
 	assertFixtures(t)
+	assertDatabase(t, sec)
+	assertTrading(t)
 	return string(job.UID)
 }
 
@@ -829,7 +846,7 @@ func assertFixtures(t *testing.T) {
 	{
 		c := checker{t, "statefulset postgresql (fixture)"}
 		c.eq("readyReplicas", sts.Status.ReadyReplicas, 1)
-		c.eq("image", sts.Spec.Template.Spec.Containers[0].Image, "docker.io/bitnamilegacy/postgresql:17.6.0-debian-12-r4")
+		c.eq("image", sts.Spec.Template.Spec.Containers[0].Image, env.postgresImage)
 	}
 	if _, err := kube.CoreV1().Services("database").Get(ctx, "postgresql", metav1.GetOptions{}); err != nil {
 		t.Errorf("service database/postgresql: %v", err)
@@ -924,4 +941,93 @@ func sortedCopy(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// assertDatabase checks that the database the program wires really runs: the
+// fixture chart's PostgreSQL 17 pod on the real node, Ready through the
+// chart's pg_isready probe, and the application role logs in with the
+// password of the Secret the program created, through the Service's cluster
+// DNS name (the name in the exchange's DATABASE_URL); a wrong one is refused.
+func assertDatabase(t *testing.T, sec testSecrets) {
+	t.Helper()
+	ctx := context.Background()
+	const ns, pod, host = "database", "postgresql-0", "postgresql.database.svc.cluster.local"
+	p, err := env.kube.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("pod %s/%s: %v", ns, pod, err)
+	}
+	c := checker{t, "pod " + ns + "/" + pod}
+	c.eq("node", p.Spec.NodeName, env.realNode)
+	c.holds("Ready (pg_isready)", podReady(p))
+	if len(p.Status.ContainerStatuses) != 1 {
+		t.Fatalf("pod %s/%s: %d container statuses", ns, pod, len(p.Status.ContainerStatuses))
+	}
+	cs := p.Status.ContainerStatuses[0]
+	c.holds("container ID from containerd ("+cs.ContainerID+")", strings.HasPrefix(cs.ContainerID, "containerd://"))
+	c.eq("image", cs.Image, env.postgresImage)
+	c.eq("restarts", cs.RestartCount, 0)
+
+	query := func(password string) (string, error) {
+		// The password goes in through the environment of a shell in the
+		// server's container, never through the exec's URL alone: psql
+		// reads PGPASSWORD. TCP through the Service, so scram-sha-256.
+		script := "PGPASSWORD='" + password + "' PGCONNECT_TIMEOUT=10 psql -X -At -h " + host +
+			" -U exchange -d exchange -c " +
+			`"SELECT current_user, current_setting('server_version_num')::int / 10000, rolcreatedb FROM pg_roles WHERE rolname = current_user"`
+		stdout, stderr, err := execInPod(env.rest, ns, pod, "postgresql", []string{"/bin/sh", "-c", script})
+		if err != nil {
+			return "", fmt.Errorf("%v: %s", err, execLine(stdout, stderr))
+		}
+		return strings.TrimSpace(stdout), nil
+	}
+	var got string
+	eventually(t, time.Minute, "psql to "+host+" as exchange with the Secret's password", func() error {
+		got, err = query(sec.dbPassword)
+		return err
+	})
+	// The user, the server's major version, and CREATEDB from the init
+	// script the program passes (verify-backup needs it).
+	c.eq("psql through the Service (user|major|createdb)", got, "exchange|17|t")
+	if out, err := query(randomHex(16)); err == nil {
+		t.Errorf("psql with a wrong password logged in: %s", out)
+	} else if !strings.Contains(err.Error(), "password authentication failed") {
+		t.Errorf("psql with a wrong password: want a password authentication failure, got %v", err)
+	}
+}
+
+// assertMigrationPod checks the migration Job's pod: it ran on the real
+// node, the image's migrate command exited 0, and it said so in its log.
+func assertMigrationPod(t *testing.T, job string) {
+	t.Helper()
+	ctx := context.Background()
+	pods, err := env.kube.CoreV1().Pods(appNS).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	succeeded := 0
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodSucceeded {
+			continue
+		}
+		succeeded++
+		c := checker{t, "migration pod " + p.Name}
+		c.eq("node", p.Spec.NodeName, env.realNode)
+		if len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].State.Terminated == nil {
+			t.Errorf("migration pod %s: no terminated container status", p.Name)
+			continue
+		}
+		term := p.Status.ContainerStatuses[0].State.Terminated
+		c.eq("exit code", term.ExitCode, 0)
+		c.holds("container ID from containerd ("+term.ContainerID+")", strings.HasPrefix(term.ContainerID, "containerd://"))
+		raw, err := env.kube.CoreV1().Pods(appNS).GetLogs(p.Name, &corev1.PodLogOptions{}).Do(ctx).Raw()
+		if err != nil {
+			t.Errorf("logs of migration pod %s: %v", p.Name, err)
+			continue
+		}
+		t.Logf("migration pod %s log:\n%s", p.Name, raw)
+		c.holds("log not empty", len(strings.TrimSpace(string(raw))) > 0)
+	}
+	if succeeded != 1 {
+		t.Errorf("%d Succeeded pods of job %s, want 1 (%d pods)", succeeded, job, len(pods.Items))
+	}
 }

@@ -39,12 +39,14 @@ const (
 	envProvider        = "E2E_K8S_PROVIDER"     // pulumi-resource-kubernetes binary
 	envProviderVersion = "E2E_K8S_PROVIDER_VER" // its version (default 4.25.0)
 	envLogDir          = "E2E_LOG_DIR"          // where engine logs go (default: a temp dir)
-	// The cluster's two nodes (scripts/e2e/control-plane.sh).
-	envRealNode      = "E2E_REAL_NODE"       // the kubelet's node (containerd, real containers)
-	envRealNodeTaint = "E2E_REAL_NODE_TAINT" // the NoSchedule taint key keeping other pods off it
-	envKwokNode      = "E2E_KWOK_NODE"       // the kwok node (the program's pods, images not built yet)
-	envPodImage      = "E2E_POD_IMAGE"       // the smoke pods' image, imported into the node's containerd
-	envClusterDNS    = "E2E_CLUSTER_DNS"     // the kube-dns Service's ClusterIP (the kubelet's clusterDNS)
+	// The cluster's node (scripts/e2e/control-plane.sh).
+	envRealNode   = "E2E_REAL_NODE"   // the kubelet's node (containerd, real containers)
+	envPodImage   = "E2E_POD_IMAGE"   // the smoke pods' image, imported into the node's containerd
+	envClusterDNS = "E2E_CLUSTER_DNS" // the kube-dns Service's ClusterIP (the kubelet's clusterDNS)
+	// The program's images, built by scripts/e2e/images.sh and imported
+	// into the real node's containerd at start.
+	envExchangeImage = "E2E_EXCHANGE_IMAGE" // the exchange, from the repository's Dockerfile
+	envPostgresImage = "E2E_POSTGRES_IMAGE" // PostgreSQL 17 (scripts/e2e/postgres)
 )
 
 const projectName = "exchange"
@@ -71,7 +73,8 @@ type environment struct {
 	dyn  dynamic.Interface
 	rest *rest.Config
 
-	realNode, realNodeTaint, kwokNode, podImage, clusterDNS string
+	realNode, podImage, clusterDNS string
+	exchangeImage, postgresImage   string
 }
 
 var env *environment
@@ -123,13 +126,17 @@ func setup() (*environment, func(), error) {
 		name string
 		to   *string
 	}{
-		{envRealNode, &e.realNode}, {envRealNodeTaint, &e.realNodeTaint}, {envKwokNode, &e.kwokNode},
-		{envPodImage, &e.podImage}, {envClusterDNS, &e.clusterDNS},
+		{envRealNode, &e.realNode}, {envPodImage, &e.podImage}, {envClusterDNS, &e.clusterDNS},
+		{envExchangeImage, &e.exchangeImage}, {envPostgresImage, &e.postgresImage},
 	} {
 		if *v.to, err = need(v.name); err != nil {
 			return nil, cleanup, err
 		}
 	}
+	// The exchange image as Pulumi.dev.yaml names its own ("exchange:dev"):
+	// Docker Hub's short form, which containerd's CRI expands to the name
+	// the import gave it.
+	appImage = strings.TrimPrefix(e.exchangeImage, "docker.io/library/")
 	providerVersion := os.Getenv(envProviderVersion)
 	if providerVersion == "" {
 		providerVersion = "4.25.0"
@@ -207,7 +214,7 @@ func setup() (*environment, func(), error) {
 // startStore serves the backup store on 127.0.0.1: the S3-compatible
 // server the backup tests use (rclone's gofakes3, which verifies SigV4),
 // with one bucket and one key pair. The program only writes its URL into
-// the backup CronJobs (kwok never runs their pods); the test signs a
+// the backup CronJobs (which the test does not trigger yet); the test signs a
 // request with what the cluster holds to show a job would get in.
 func startStore(accessKey, secretKey string) (string, func(), error) {
 	backend := s3mem.New()

@@ -7,7 +7,6 @@
 #   pulumi-resource-kubernetes  github.com/pulumi/pulumi-kubernetes/provider/v4
 #   kube-apiserver, kube-controller-manager, kube-scheduler
 #                               k8s.io/kubernetes
-#   kwok (+ its stage files)    sigs.k8s.io/kwok
 #   kubelet, kube-proxy         k8s.io/kubernetes (the node; same version)
 #   coredns                     github.com/coredns/coredns (cluster DNS)
 #
@@ -19,7 +18,7 @@
 # The builds run concurrently (they overlap downloads, compiles and links),
 # but the node's after the control plane's (see below); each logs to
 # $E2E_CACHE/logs/<tool>.log and prints one timing line.
-# Usage: build-tools.sh [pulumi|provider|kubernetes|kwok|node|coredns ...]   (default: all)
+# Usage: build-tools.sh [pulumi|provider|kubernetes|node|coredns ...]   (default: all)
 # shellcheck disable=SC2317 # build_<tool> is called by name: "build_$tool"
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -184,35 +183,14 @@ GO
   "$out/bin/coredns" -plugins
 }
 
-build_kwok() {
-  local out=$1 src=$1/src
-  scratch "$src"
-  cd "$src"
-  go get "sigs.k8s.io/kwok@$KWOK_VERSION"
-  go build -ldflags "-s -w" -o "$out/bin/kwok" sigs.k8s.io/kwok/cmd/kwok
-  # The stages that make a fake node Ready (with a lease heartbeat) and take
-  # pods to Running, Jobs' pods to Succeeded, and deleted pods away.
-  local dir
-  dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  mkdir -p "$out/stages"
-  local s
-  for s in node/fast node/heartbeat-with-lease pod/fast; do
-    cp "$dir"/kustomize/stage/"$s"/*.yaml "$out/stages/"
-  done
-  rm -f "$out/stages/kustomization.yaml"
-  cd "$out" && rm -rf "$src"
-  ls "$out/stages"
-}
-
 tool_dir() {
   case $1 in
     pulumi) echo "$PULUMI_DIR" ;;
     provider) echo "$K8S_PROVIDER_DIR" ;;
     kubernetes) echo "$KUBERNETES_DIR" ;;
-    kwok) echo "$KWOK_DIR" ;;
     node) echo "$NODE_DIR" ;;
     coredns) echo "$COREDNS_DIR" ;;
-    *) echo "unknown tool $1 (pulumi, provider, kubernetes, kwok, node, coredns)" >&2; return 1 ;;
+    *) echo "unknown tool $1 (pulumi, provider, kubernetes, node, coredns)" >&2; return 1 ;;
   esac
 }
 
@@ -239,7 +217,7 @@ build() {
 tools=("$@")
 # Longest first, so the tail of the concurrent build is not a long one
 # started last.
-[ ${#tools[@]} -gt 0 ] || tools=(provider kubernetes pulumi node kwok coredns)
+[ ${#tools[@]} -gt 0 ] || tools=(provider kubernetes pulumi node coredns)
 for t in "${tools[@]}"; do tool_dir "$t" >/dev/null; done
 
 # The node's binaries share most of their packages with the control

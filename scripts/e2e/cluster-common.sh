@@ -3,7 +3,7 @@
 # Sourced by control-plane.sh: the cluster's settings (names, addresses,
 # paths, all derived from the run dir) and the helpers every part uses
 # (processes, waiting, the apiserver). The parts: cluster-control-plane.sh
-# (certificates, etcd, apiserver, controllers, kwok), cluster-node.sh (the
+# (certificates, etcd, apiserver, controllers), cluster-node.sh (the
 # real node) and cluster-host.sh (network namespace, cgroups, cleanup and
 # the leftover check).
 
@@ -25,25 +25,19 @@ cgroup_root=/exchange-e2e-$run_id
 cni_network=exchange-e2e-$run_id
 
 # Addresses inside the namespace. The pod CIDR is minikube's (10.244.0.0/16),
-# the one Pulumi.dev.yaml's TRUSTED_PROXIES default assumes; the real node
-# has its first /24, the kwok node the second, so fake pod IPs never clash
-# with real ones. The node IP sits on the namespace's lo: pods reach it
+# the one Pulumi.dev.yaml's TRUSTED_PROXIES default assumes; the node has
+# its first /24. The node IP sits on the namespace's lo: pods reach it
 # through cni0, and unlike 127.0.0.1 it may be a Service endpoint (CoreDNS).
 cluster_cidr=10.244.0.0/16
 node_cidr=10.244.0.0/24
-kwok_cidr=10.244.1.0/24
 service_cidr=10.96.0.0/16
 dns_ip=10.96.0.10
 node_ip=10.250.0.1
 node_name=e2e-node-0
-kwok_node=kwok-node-0
-# Only pods that tolerate this taint (the e2e's own smoke pods) run on the
-# real node; everything else, whose image does not exist here, goes to kwok.
-node_taint_key=exchange-e2e/real-node
 cni_bin=/usr/lib/cni
 
 # Every process start launches (stop knows their order).
-components=(coredns kube-proxy kubelet containerd kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
+components=(coredns kube-proxy kubelet containerd kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 # Seconds since the start/stop began, also across the re-exec into the
 # namespace.

@@ -3,8 +3,7 @@
 # Sourced by control-plane.sh: the control plane, inside the cluster's
 # network namespace: the certificates of every component (openssl), etcd
 # (Debian's etcd-server), kube-apiserver, kube-controller-manager,
-# kube-scheduler, and kwok with its fake node kwok-node-0 (the workloads
-# whose images are not built yet run there).
+# kube-scheduler.
 
 # certs: the CA and every certificate and key, in $pki (a subshell: it
 # works in that directory).
@@ -25,7 +24,7 @@ certs() (
   sign apiserver /CN=kube-apiserver "$(printf '%s\n' \
     'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' 'extendedKeyUsage=serverAuth' \
     'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc')"
-  # system:masters: the test, the controllers and kwok act as cluster admin.
+  # system:masters: the test and the controllers act as cluster admin.
   sign admin "/O=system:masters/CN=exchange-e2e-admin" "$client"
   # The apiserver's client certificate towards kubelets (logs, exec,
   # port-forward); system:masters passes the kubelet's webhook authorization.
@@ -47,7 +46,7 @@ certs() (
 )
 
 # start_control_plane: etcd, the apiserver (waited for), the controllers,
-# the scheduler and kwok, and the kwok node; sets the ports.
+# the scheduler; sets the ports.
 start_control_plane() {
   local kbin=$KUBERNETES_DIR/bin
   mkdir -p "$run_dir/etcd"
@@ -56,7 +55,6 @@ start_control_plane() {
   APISERVER_PORT=$(free_port)
   KCM_PORT=$(free_port)
   SCHEDULER_PORT=$(free_port)
-  KWOK_PORT=$(free_port)
   certs
   kubeconfig "$run_dir/kubeconfig" admin
   log "certificates and kubeconfig in $run_dir"
@@ -71,9 +69,10 @@ start_control_plane() {
   # WatchList=false: with it on, the apiserver turns every watch from
   # resourceVersion ""/"0" into a streaming watch-list, which its cache
   # refuses on etcd older than 3.4.31/3.5.13 (Debian ships 3.4.23: no
-  # RequestWatchProgress). kwok watches that way, so its watches would keep
-  # failing and pods would reach Ready only at its relists, tens of seconds
-  # late. Clients asking for watch-list fall back to list+watch.
+  # RequestWatchProgress). kwok, which this cluster ran before its node ran
+  # the program's pods, watched that way: its watches kept failing and pods
+  # reached Ready only at its relists, tens of seconds late. Clients asking
+  # for watch-list fall back to list+watch.
   # SizeBasedListCostEstimate=false, for the same etcd: its size estimator
   # reads keys from the watch cache at a revision the cache never confirms
   # (no progress notifications), times out every few seconds ("Error getting
@@ -104,9 +103,8 @@ start_control_plane() {
   log "kube-apiserver $KUBERNETES_VERSION ready on 127.0.0.1:$APISERVER_PORT"
 
   local kc=$run_dir/kubeconfig
-  # No --allocate-node-cidrs: each node's pod CIDR is set here, so the
-  # real node's is the one its bridge configuration serves, whichever node
-  # registers first.
+  # No --allocate-node-cidrs: the node's pod CIDR is set by start, the one
+  # its bridge configuration serves.
   launch kube-controller-manager "$kbin/kube-controller-manager" \
     --kubeconfig "$kc" --authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
@@ -120,31 +118,5 @@ start_control_plane() {
     --kubeconfig "$kc" --authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
     --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" \
     --leader-elect=false --profiling=false
-  # kwok manages only nodes annotated kwok.x-k8s.io/node=fake; its stages
-  # make such a node Ready (renewing its lease) and take pods to Running
-  # and Ready, Job pods to Succeeded, deleted pods away.
-  local stages=() f
-  for f in "$KWOK_DIR"/stages/*.yaml; do stages+=(--config "$f"); done
-  launch kwok "$KWOK_DIR/bin/kwok" \
-    --kubeconfig "$kc" "${stages[@]}" \
-    --manage-all-nodes=false \
-    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --node-ip 127.0.0.1 --node-lease-duration-seconds 40 \
-    --server-address "127.0.0.1:$KWOK_PORT"
-
-  create /api/v1/nodes '{
-    "apiVersion": "v1", "kind": "Node",
-    "metadata": {
-      "name": "'"$kwok_node"'",
-      "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-      "labels": {"type": "kwok", "kubernetes.io/hostname": "'"$kwok_node"'", "kubernetes.io/os": "linux",
-                 "kubernetes.io/arch": "amd64", "topology.kubernetes.io/zone": "e2e-a"}
-    },
-    "spec": {"podCIDR": "'"$kwok_cidr"'", "podCIDRs": ["'"$kwok_cidr"'"]},
-    "status": {
-      "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-      "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}
-    }
-  }'
-  log "controllers, scheduler and kwok started; node $kwok_node created"
+  log "controllers and scheduler started"
 }

@@ -240,7 +240,8 @@ mounts_under() {
   awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r
 }
 
-# host_setup: the cluster's network namespace (lo up, the node IP on it)
+# host_setup: the cluster's network namespace (lo up, the node IP on it,
+# the Service CIDR routed)
 # and the kubelet's cgroup root: a directory of this run in every v1
 # hierarchy (and the unified one, where runc in hybrid mode also writes);
 # on a cgroup v2 only host (untested: this machine is v1) the one
@@ -252,6 +253,12 @@ host_setup() {
   register_node_user
   ip -n "$netns" link set lo up
   ip -n "$netns" addr add "$node_ip/32" dev lo
+  # A route to the Service CIDR, so that the namespace's own processes (the
+  # e2e runner) can connect to a ClusterIP at all: kube-proxy's nat OUTPUT
+  # rules then rewrite it to an endpoint and the kernel routes again. The
+  # node IP as source, which pods answer through cni0 (127.0.0.1 would be
+  # a martian once the packet leaves lo).
+  ip -n "$netns" route add "$service_cidr" dev lo src "$node_ip"
   local h
   if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
     mkdir -p "/sys/fs/cgroup/${cgroup_root#/}"

@@ -27,6 +27,35 @@ node_image() {
   echo "$ref"
 }
 
+# import_program_images <containerd socket>: the program's images built by
+# images.sh (the exchange from the repository's Dockerfile, PostgreSQL 17),
+# named by the images.env in $E2E_IMAGES_ENV, into the node's k8s.io
+# namespace; checks that each arrived under its name. Sets EXCHANGE_IMAGE
+# and POSTGRES_IMAGE. Without E2E_IMAGES_ENV it imports nothing and they
+# stay empty: the runner then fails, naming what is missing.
+import_program_images() {
+  EXCHANGE_IMAGE="" POSTGRES_IMAGE=""
+  [ -n "${E2E_IMAGES_ENV:-}" ] || { log "E2E_IMAGES_ENV unset: the program's images are not imported"; return 0; }
+  [ -r "$E2E_IMAGES_ENV" ] || { log "E2E_IMAGES_ENV=$E2E_IMAGES_ENV: no such file (run images.sh)"; return 1; }
+  local sock=$1 names tar ref
+  # shellcheck disable=SC1090
+  (. "$E2E_IMAGES_ENV"; printf '%s %s\n' "$EXCHANGE_IMAGE_TAR" "$EXCHANGE_IMAGE" "$POSTGRES_IMAGE_TAR" "$POSTGRES_IMAGE") >"$run_dir/images/program"
+  while read -r tar ref; do
+    if [ -z "$tar" ] || [ -z "$ref" ] || [ ! -r "$tar" ]; then
+      log "images.env names no readable tar for '$ref' ($tar)"
+      return 1
+    fi
+    ctr --address "$sock" -n k8s.io images import "$tar" >/dev/null
+    names=$(ctr --address "$sock" -n k8s.io images ls -q)
+    grep -qxF "$ref" <<<"$names" || { log "$tar did not import as $ref (the node has: $names)"; return 1; }
+    case $ref in
+      */exchange:*) EXCHANGE_IMAGE=$ref ;;
+      *) POSTGRES_IMAGE=$ref ;;
+    esac
+  done <"$run_dir/images/program"
+  log "program images imported: $EXCHANGE_IMAGE, $POSTGRES_IMAGE"
+}
+
 # start_node: containerd, the kubelet, kube-proxy and CoreDNS; needs the
 # apiserver (start_control_plane) and the images (node_images).
 start_node() {
@@ -115,6 +144,7 @@ EOF
   for img in pause podbin; do
     ctr --address "$ctd/containerd.sock" -n k8s.io images import "$run_dir/images/$img.tar" >/dev/null
   done
+  import_program_images "$ctd/containerd.sock"
   log "containerd $(containerd --version | awk '{print $3}') up; images imported"
 
   kubeconfig "$run_dir/kubelet.kubeconfig" kubelet-client
@@ -156,8 +186,6 @@ resolvConf: $run_dir/kubelet-resolv.conf
 podLogsDir: $run_dir/pod-logs
 volumePluginDir: $run_dir/kubelet-plugins
 registerNode: true
-registerWithTaints:
-  - {key: $node_taint_key, value: "true", effect: NoSchedule}
 maxPods: 30
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# A throwaway Kubernetes cluster for the end-to-end test: a control plane,
-# one real node and one kwok node, all inside a network namespace of its
-# own (docs/e2e.md, "The cluster"):
+# A throwaway Kubernetes cluster for the end-to-end test: a control plane
+# and one real node, all inside a network namespace of its own
+# (docs/e2e.md, "The cluster"):
 #
 #   etcd (Debian's etcd-server) → kube-apiserver → kube-controller-manager,
-#   kube-scheduler, kwok (node kwok-node-0: fake pods, for the workloads
-#   whose images are not built yet)           cluster-control-plane.sh
+#   kube-scheduler                            cluster-control-plane.sh
 #   containerd + runc + CNI bridge → kubelet (node e2e-node-0, real
 #   containers), kube-proxy (iptables), CoreDNS (cluster.local, the
 #   kube-dns Service at 10.96.0.10)           cluster-node.sh
@@ -47,7 +46,9 @@
 #   kubeconfig   admin credentials, context "e2e" (reachable inside the namespace)
 #   env          E2E_KUBECONFIG/E2E_KUBE_CONTEXT/E2E_NETNS/…, for sourcing
 # Binaries come from build-tools.sh's cache (versions.sh); containerd, runc
-# and the CNI plugins from Debian. Needs root.
+# and the CNI plugins from Debian. Needs root. With E2E_IMAGES_ENV (the
+# images.env that images.sh wrote), start imports the program's images (the
+# exchange, PostgreSQL 17) into the node's containerd and names them in env.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 self=$here/$(basename "$0")
@@ -68,7 +69,7 @@ export PATH="/usr/local/go/bin:$PATH"
 preflight() {
   local kbin=$KUBERNETES_DIR/bin c
   [ "$(id -u)" = 0 ] || { echo "control-plane.sh: the real node (containerd, kubelet) needs root" >&2; exit 1; }
-  for c in "$kbin/kube-apiserver" "$kbin/kube-controller-manager" "$kbin/kube-scheduler" "$KWOK_DIR/bin/kwok" \
+  for c in "$kbin/kube-apiserver" "$kbin/kube-controller-manager" "$kbin/kube-scheduler" \
     "$NODE_DIR/bin/kubelet" "$NODE_DIR/bin/kube-proxy" "$COREDNS_DIR/bin/coredns"; do
     [ -x "$c" ] || { echo "missing $c: run scripts/e2e/build-tools.sh" >&2; exit 1; }
   done
@@ -105,12 +106,11 @@ start() {
 start_in_netns() {
   start_control_plane
   start_node
-  wait_for "node $kwok_node Ready" 60 node_ready "$kwok_node"
   local c
   for c in "${components[@]}"; do
     alive "$c" || { log "$c exited"; show_logs; exit 1; }
   done
-  log "controllers, kwok and the node running; nodes $node_name (real) and $kwok_node (kwok) Ready"
+  log "controllers and the node running; node $node_name Ready"
 
   cat >"$run_dir/env" <<EOF
 E2E_KUBECONFIG=$run_dir/kubeconfig
@@ -119,21 +119,21 @@ E2E_APISERVER=https://127.0.0.1:$APISERVER_PORT
 E2E_ETCD=http://127.0.0.1:$ETCD_PORT
 E2E_NETNS=$netns
 E2E_REAL_NODE=$node_name
-E2E_REAL_NODE_TAINT=$node_taint_key
-E2E_KWOK_NODE=$kwok_node
 E2E_POD_IMAGE=$POD_IMAGE
 E2E_CLUSTER_DNS=$dns_ip
+E2E_EXCHANGE_IMAGE=$EXCHANGE_IMAGE
+E2E_POSTGRES_IMAGE=$POSTGRES_IMAGE
 EOF
 }
 
 # stop: the processes in dependency order (the node first, its kubelet
-# before containerd; the controllers and kwok with it; then the apiserver,
+# before containerd; the controllers with it; then the apiserver,
 # then etcd), then the host's cleanup and the leftover check, which fails
 # the stop. Signals and containerd's socket need no namespace: it runs on
 # the host.
 stop() {
   [ -d "$pids" ] || [ -d "$state" ] || return 0
-  stop_group kwok kube-scheduler kube-controller-manager &
+  stop_group kube-scheduler kube-controller-manager &
   stop_node
   wait
   stop_group kube-apiserver

@@ -43,6 +43,16 @@ export PATH="/usr/local/go/bin:$PATH"
 
 die() { printf 'images.sh: %s\n' "$*" >&2; exit 1; }
 
+# closefds <command...>: runs it with every file descriptor above 2 closed.
+closefds() (
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+  done
+  exec "$@"
+)
+
 tag="" out=${E2E_IMAGES_OUT:-${TMPDIR:-/tmp}/exchange-e2e-images} check=1
 while [ $# -gt 0 ]; do
   case $1 in
@@ -397,8 +407,12 @@ rootfs() {
   [ -n "$pkgs" ] && inc=(--include="$pkgs")
   # mmdebstrap mounts /proc, /sys and /dev in its chroot under TMPDIR (our
   # run directory, so cleanup finds anything it leaves); /dev is left out of
-  # the tar, as in images (the runtime provides it).
-  SOURCE_DATE_EPOCH=$epoch TMPDIR=$run/tmp mmdebstrap --mode=root --variant=minbase \
+  # the tar, as in images (the runtime provides it). It runs with no file
+  # descriptor above 2 (closefds): it gives apt a pipe on the lowest free
+  # one, and apt hands it to `cat >&N` through /bin/sh; with this script's
+  # 7-9 and any the caller left open taken, N was 11, and dash refuses
+  # descriptors above 9 ("Bad fd number"), failing the download.
+  SOURCE_DATE_EPOCH=$epoch TMPDIR=$run/tmp closefds mmdebstrap --mode=root --variant=minbase \
     --format=tar --skip=output/dev --architectures="$arch" "${inc[@]}" \
     "${apt_opts[@]}" "${slim_opts[@]}" "${hooks[@]}" \
     "$suite" "$tar.tmp" \

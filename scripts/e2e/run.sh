@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # The end-to-end test, locally or in CI (see docs/e2e.md):
-#   1. build the pinned tools, or reuse them from the cache (build-tools.sh)
+#   1. build the pinned tools, or reuse them from the cache (build-tools.sh),
+#      and the program's images: the exchange from the Dockerfile and
+#      PostgreSQL 17 (images.sh; its BuildKit and layers are cached too)
 #   2. start a throwaway cluster in a network namespace of its own: control
-#      plane, a real node (containerd, kubelet, kube-proxy, CoreDNS) and a
-#      kwok node (control-plane.sh)
+#      plane and a real node (containerd, kubelet, kube-proxy, CoreDNS), the
+#      program's images imported into the node (control-plane.sh)
 #   3. go test -tags e2e ./infra/e2e/ against it: compiled here, the test
 #      binary run inside the cluster's namespace (go test -exec)
 #   4. stop the cluster, also when a step failed, and check that nothing of
@@ -14,7 +16,8 @@
 #
 # Needs root (containerd, the kubelet, a network namespace), Go, curl,
 # openssl, etcd (Debian: etcd-server), containerd, runc,
-# containernetworking-plugins, iptables, nftables. Nothing listens outside
+# containernetworking-plugins, iptables, nftables; images.sh also mmdebstrap,
+# debian-archive-keyring and python3. Nothing listens outside
 # the cluster's network namespace.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,6 +36,11 @@ timed() {
 }
 
 timed tools scripts/e2e/build-tools.sh
+# The tars and images.env live next to the cache (rewritten each run), not
+# in the run dir, which start recreates; start imports them into the node.
+export E2E_IMAGES_OUT=${E2E_IMAGES_OUT:-$E2E_CACHE/images/out}
+timed images scripts/e2e/images.sh --out "$E2E_IMAGES_OUT"
+export E2E_IMAGES_ENV=$E2E_IMAGES_OUT/images.env
 
 stopped=0 stop_rc=0
 stop_cluster() {
@@ -50,7 +58,8 @@ timed "start cluster" scripts/e2e/control-plane.sh start
 
 # shellcheck disable=SC1091
 . "$E2E_RUN_DIR/env"
-export E2E_KUBECONFIG E2E_KUBE_CONTEXT E2E_REAL_NODE E2E_REAL_NODE_TAINT E2E_KWOK_NODE E2E_POD_IMAGE E2E_CLUSTER_DNS
+export E2E_KUBECONFIG E2E_KUBE_CONTEXT E2E_REAL_NODE E2E_POD_IMAGE E2E_CLUSTER_DNS \
+  E2E_EXCHANGE_IMAGE E2E_POSTGRES_IMAGE
 export E2E_PULUMI_ROOT=$PULUMI_DIR
 export E2E_K8S_PROVIDER=$K8S_PROVIDER_DIR/bin/pulumi-resource-kubernetes
 export E2E_K8S_PROVIDER_VER=$K8S_PROVIDER_VERSION

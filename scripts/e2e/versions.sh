@@ -13,7 +13,6 @@ PULUMI_VERSION=v3.274.1
 K8S_PROVIDER_VERSION=4.25.0
 K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 KUBERNETES_VERSION=v1.35.4
-KWOK_VERSION=v0.8.0
 # The node's kubelet and kube-proxy are the control plane's version
 # (KUBERNETES_VERSION, built from the same module in a separate cache
 # directory). CoreDNS v1.14.7: the newest release built against client-go
@@ -27,6 +26,5 @@ E2E_CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/exchange-e2e}
 PULUMI_DIR=$E2E_CACHE/pulumi-$PULUMI_VERSION
 K8S_PROVIDER_DIR=$E2E_CACHE/pulumi-resource-kubernetes-$K8S_PROVIDER_VERSION
 KUBERNETES_DIR=$E2E_CACHE/kubernetes-$KUBERNETES_VERSION
-KWOK_DIR=$E2E_CACHE/kwok-$KWOK_VERSION
 NODE_DIR=$E2E_CACHE/kubernetes-node-$KUBERNETES_VERSION
 COREDNS_DIR=$E2E_CACHE/coredns-$COREDNS_VERSION
