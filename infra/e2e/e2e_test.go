@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
@@ -283,6 +282,11 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 	tm.step("assert the objects (client-go)", func() {
 		migrationUID = assertPlatform(t, cfg, sec, 2)
 	})
+	// After the trades of assertPlatform, so the backup holds them and the
+	// verification's ledger check has something to check.
+	tm.step("backup CronJobs run: backup, then verify-backup", func() {
+		assertBackupJobs(t)
+	})
 	tm.step("preview --expect-no-changes (idempotent)", func() {
 		log := env.engineLog(t, "preview-no-changes")
 		ops, _, err := previewSteps(t, st, log, optpreview.ExpectNoChanges())
@@ -417,6 +421,10 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 		holds(t, 12*time.Second, "deployment exchange stays at 2 replicas", func() error {
 			return deploymentAvailable(env.deployment(t, appNS, "exchange"), 2)
 		})
+	})
+
+	tm.step("rolling update to a new image tag under a trader's load", func() {
+		assertRollUnderLoad(t, st, cfg)
 	})
 
 	tm.step("destroy", func() {
@@ -806,26 +814,12 @@ func assertHPA(t *testing.T, minReplicas, maxReplicas, cpuTarget int32) {
 func assertStoreAccess(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	cj, err := env.kube.BatchV1().CronJobs(appNS).Get(ctx, "exchange-backup", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("cronjob exchange-backup: %v", err)
-	}
-	vars := envOf(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0])
-	creds, err := env.kube.CoreV1().Secrets(appNS).Get(ctx, "exchange-backup-s3", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("secret exchange-backup-s3: %v", err)
-	}
+	store := jobStore(t)
 	list := func(secretKey string) error {
-		client := s3.New(s3.Options{
-			Region:       vars["AWS_REGION"].Value,
-			BaseEndpoint: aws.String(vars["BACKUP_S3_ENDPOINT"].Value),
-			UsePathStyle: vars["BACKUP_S3_FORCE_PATH_STYLE"].Value == "true",
-			Credentials:  credentials.NewStaticCredentialsProvider(string(creds.Data["AWS_ACCESS_KEY_ID"]), secretKey, ""),
-		})
-		_, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(vars["BACKUP_S3_BUCKET"].Value)})
+		_, err := store.client(secretKey).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(store.bucket)})
 		return err
 	}
-	if err := list(string(creds.Data["AWS_SECRET_ACCESS_KEY"])); err != nil {
+	if err := list(store.secretKey); err != nil {
 		t.Errorf("the backup job's store settings and credentials are refused by the store: %v", err)
 	}
 	if err := list("not-the-secret"); err == nil {

@@ -41,12 +41,14 @@ const (
 	envLogDir          = "E2E_LOG_DIR"          // where engine logs go (default: a temp dir)
 	// The cluster's node (scripts/e2e/control-plane.sh).
 	envRealNode   = "E2E_REAL_NODE"   // the kubelet's node (containerd, real containers)
+	envNodeIP     = "E2E_NODE_IP"     // its IP, in the namespace: what pods reach the test's store on
 	envPodImage   = "E2E_POD_IMAGE"   // the smoke pods' image, imported into the node's containerd
 	envClusterDNS = "E2E_CLUSTER_DNS" // the kube-dns Service's ClusterIP (the kubelet's clusterDNS)
 	// The program's images, built by scripts/e2e/images.sh and imported
 	// into the real node's containerd at start.
-	envExchangeImage = "E2E_EXCHANGE_IMAGE" // the exchange, from the repository's Dockerfile
-	envPostgresImage = "E2E_POSTGRES_IMAGE" // PostgreSQL 17 (scripts/e2e/postgres)
+	envExchangeImage     = "E2E_EXCHANGE_IMAGE"      // the exchange, from the repository's Dockerfile
+	envExchangeImageNext = "E2E_EXCHANGE_IMAGE_NEXT" // the same image under a second tag: the rolling update's target
+	envPostgresImage     = "E2E_POSTGRES_IMAGE"      // PostgreSQL 17 (scripts/e2e/postgres)
 )
 
 const projectName = "exchange"
@@ -73,8 +75,9 @@ type environment struct {
 	dyn  dynamic.Interface
 	rest *rest.Config
 
-	realNode, podImage, clusterDNS string
-	exchangeImage, postgresImage   string
+	realNode, nodeIP, podImage, clusterDNS string
+	exchangeImage, exchangeImageNext       string
+	postgresImage                          string
 }
 
 var env *environment
@@ -126,8 +129,9 @@ func setup() (*environment, func(), error) {
 		name string
 		to   *string
 	}{
-		{envRealNode, &e.realNode}, {envPodImage, &e.podImage}, {envClusterDNS, &e.clusterDNS},
-		{envExchangeImage, &e.exchangeImage}, {envPostgresImage, &e.postgresImage},
+		{envRealNode, &e.realNode}, {envNodeIP, &e.nodeIP}, {envPodImage, &e.podImage}, {envClusterDNS, &e.clusterDNS},
+		{envExchangeImage, &e.exchangeImage}, {envExchangeImageNext, &e.exchangeImageNext},
+		{envPostgresImage, &e.postgresImage},
 	} {
 		if *v.to, err = need(v.name); err != nil {
 			return nil, cleanup, err
@@ -137,6 +141,7 @@ func setup() (*environment, func(), error) {
 	// Docker Hub's short form, which containerd's CRI expands to the name
 	// the import gave it.
 	appImage = strings.TrimPrefix(e.exchangeImage, "docker.io/library/")
+	appImageNext = strings.TrimPrefix(e.exchangeImageNext, "docker.io/library/")
 	providerVersion := os.Getenv(envProviderVersion)
 	if providerVersion == "" {
 		providerVersion = "4.25.0"
@@ -182,7 +187,7 @@ func setup() (*environment, func(), error) {
 	// secret's text in its output, so a word like the bucket's would show
 	// up as "[secret]" inside the bucket name.
 	e.storeAccessKey, e.storeSecretKey = "AK"+randomHex(8), randomHex(20)
-	url, stop, err := startStore(e.storeAccessKey, e.storeSecretKey)
+	url, stop, err := startStore(e.nodeIP, e.storeAccessKey, e.storeSecretKey)
 	if err != nil {
 		return nil, cleanup, err
 	}
@@ -211,19 +216,19 @@ func setup() (*environment, func(), error) {
 	return e, cleanup, nil
 }
 
-// startStore serves the backup store on 127.0.0.1: the S3-compatible
+// startStore serves the backup store on the node IP: the S3-compatible
 // server the backup tests use (rclone's gofakes3, which verifies SigV4),
-// with one bucket and one key pair. The program only writes its URL into
-// the backup CronJobs (which the test does not trigger yet); the test signs a
-// request with what the cluster holds to show a job would get in.
-func startStore(accessKey, secretKey string) (string, func(), error) {
+// with one bucket and one key pair. The node IP, not 127.0.0.1, because the
+// backup CronJobs' pods must reach it: they route to it through cni0, as
+// they reach CoreDNS, and the test binary runs in the same namespace.
+func startStore(ip, accessKey, secretKey string) (string, func(), error) {
 	backend := s3mem.New()
 	if err := backend.CreateBucket(context.Background(), storeBucket); err != nil {
 		return "", func() {}, fmt.Errorf("store: %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
-		return "", func() {}, fmt.Errorf("store: listen: %w", err)
+		return "", func() {}, fmt.Errorf("store: listen on the node IP: %w", err)
 	}
 	fake := gofakes3.New(backend, gofakes3.WithV4Auth(map[string]string{accessKey: secretKey}))
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: fake.Server()}

@@ -44,10 +44,14 @@ components=(coredns kube-proxy kubelet containerd kube-scheduler kube-controller
 export CP_T0=${CP_T0:-$(date +%s)}
 log() { printf '[control-plane %3ds] %s\n' $(($(date +%s) - CP_T0)) "$*"; }
 
-# free_port: a TCP port nothing listens on at 127.0.0.1, below the
-# ephemeral range (so no client connection takes it meanwhile). Called
-# inside the namespace, where the cluster is alone; kept so the cluster
-# never depends on fixed ports.
+# free_port <var>: sets var to a TCP port nothing listens on at
+# 127.0.0.1, below the ephemeral range (so no client connection takes it
+# meanwhile), and not handed out before in this run. Called inside the
+# namespace, where the cluster is alone; kept so the cluster never depends
+# on fixed ports. It assigns instead of printing: in a $(...) subshell
+# the record of ports handed out would be lost, and two components picked
+# before either listens could get the same port (seen once: etcd and the
+# controller manager).
 used_ports=" "
 free_port() {
   local p i
@@ -56,7 +60,7 @@ free_port() {
     case $used_ports in *" $p "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       used_ports+="$p "
-      echo "$p"
+      printf -v "$1" '%s' "$p"
       return 0
     fi
   done

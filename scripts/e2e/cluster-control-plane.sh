@@ -50,11 +50,11 @@ certs() (
 start_control_plane() {
   local kbin=$KUBERNETES_DIR/bin
   mkdir -p "$run_dir/etcd"
-  ETCD_PORT=$(free_port)
-  ETCD_PEER_PORT=$(free_port)
-  APISERVER_PORT=$(free_port)
-  KCM_PORT=$(free_port)
-  SCHEDULER_PORT=$(free_port)
+  free_port ETCD_PORT
+  free_port ETCD_PEER_PORT
+  free_port APISERVER_PORT
+  free_port KCM_PORT
+  free_port SCHEDULER_PORT
   certs
   kubeconfig "$run_dir/kubeconfig" admin
   log "certificates and kubeconfig in $run_dir"

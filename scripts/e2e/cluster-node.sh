@@ -30,11 +30,11 @@ node_image() {
 # import_program_images <containerd socket>: the program's images built by
 # images.sh (the exchange from the repository's Dockerfile, PostgreSQL 17),
 # named by the images.env in $E2E_IMAGES_ENV, into the node's k8s.io
-# namespace; checks that each arrived under its name. Sets EXCHANGE_IMAGE
-# and POSTGRES_IMAGE. Without E2E_IMAGES_ENV it imports nothing and they
-# stay empty: the runner then fails, naming what is missing.
+# namespace; checks that each arrived under its name. Sets EXCHANGE_IMAGE,
+# EXCHANGE_IMAGE_NEXT and POSTGRES_IMAGE. Without E2E_IMAGES_ENV it imports
+# nothing and they stay empty: the runner then fails, naming what is missing.
 import_program_images() {
-  EXCHANGE_IMAGE="" POSTGRES_IMAGE=""
+  EXCHANGE_IMAGE="" EXCHANGE_IMAGE_NEXT="" POSTGRES_IMAGE=""
   [ -n "${E2E_IMAGES_ENV:-}" ] || { log "E2E_IMAGES_ENV unset: the program's images are not imported"; return 0; }
   [ -r "$E2E_IMAGES_ENV" ] || { log "E2E_IMAGES_ENV=$E2E_IMAGES_ENV: no such file (run images.sh)"; return 1; }
   local sock=$1 names tar ref
@@ -53,19 +53,27 @@ import_program_images() {
       *) POSTGRES_IMAGE=$ref ;;
     esac
   done <"$run_dir/images/program"
-  log "program images imported: $EXCHANGE_IMAGE, $POSTGRES_IMAGE"
+  # The same exchange image under a second tag: the runner's rolling update
+  # moves the Deployment to it, and a changed image reference is what
+  # rolls the pods; a second build would only cost time, and no registry is
+  # there to push a new image to (IfNotPresent finds this one).
+  EXCHANGE_IMAGE_NEXT=$EXCHANGE_IMAGE-next
+  ctr --address "$sock" -n k8s.io images tag "$EXCHANGE_IMAGE" "$EXCHANGE_IMAGE_NEXT" >/dev/null
+  names=$(ctr --address "$sock" -n k8s.io images ls -q)
+  grep -qxF "$EXCHANGE_IMAGE_NEXT" <<<"$names" || { log "tagging $EXCHANGE_IMAGE as $EXCHANGE_IMAGE_NEXT failed (the node has: $names)"; return 1; }
+  log "program images imported: $EXCHANGE_IMAGE (also as $EXCHANGE_IMAGE_NEXT), $POSTGRES_IMAGE"
 }
 
 # start_node: containerd, the kubelet, kube-proxy and CoreDNS; needs the
 # apiserver (start_control_plane) and the images (node_images).
 start_node() {
   local ctd=$run_dir/containerd cni=$run_dir/cni kl=$run_dir/kubelet
-  KUBELET_PORT=$(free_port)
-  KUBELET_HEALTHZ_PORT=$(free_port)
-  PROXY_HEALTHZ_PORT=$(free_port)
-  PROXY_METRICS_PORT=$(free_port)
-  DNS_HEALTH_PORT=$(free_port)
-  DNS_READY_PORT=$(free_port)
+  free_port KUBELET_PORT
+  free_port KUBELET_HEALTHZ_PORT
+  free_port PROXY_HEALTHZ_PORT
+  free_port PROXY_METRICS_PORT
+  free_port DNS_HEALTH_PORT
+  free_port DNS_READY_PORT
   mkdir -p "$ctd" "$cni/net.d" "$cni/ipam" "$kl" "$run_dir/pod-logs" "$run_dir/kubelet-plugins" "$run_dir/runc"
 
   # restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so lowering
