@@ -159,6 +159,7 @@ func assertRollUnderLoad(t *testing.T, st auto.Stack, cfg stackConfig) {
 		t.Logf("rolling update: retries and requests slower than %s:\n  %s\nthe server pods' logs during the roll: %s",
 			slowRequest, strings.Join(load.notes, "\n  "), strings.Join(podLogs, " "))
 	}
+	assertDrained(t, oldPods, podLogs)
 	if len(load.failures) > 0 {
 		t.Errorf("%d requests failed during the rolling update, e.g. %v", len(load.failures), load.failures[:min(5, len(load.failures))])
 	}
