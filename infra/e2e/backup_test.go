@@ -246,3 +246,22 @@ func jobPodsReport(job string) string {
 	}
 	return b.String()
 }
+
+// assertStoreAccess signs requests to the store with the backup CronJob's
+// endpoint, bucket and region and the credentials in its Secret, as the
+// job would: the store accepts them, and refuses a wrong secret.
+func assertStoreAccess(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	store := jobStore(t)
+	list := func(secretKey string) error {
+		_, err := store.client(secretKey).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(store.bucket)})
+		return err
+	}
+	if err := list(store.secretKey); err != nil {
+		t.Errorf("the backup job's store settings and credentials are refused by the store: %v", err)
+	}
+	if err := list("not-the-secret"); err == nil {
+		t.Errorf("the store accepted a wrong secret key; it does not check signatures")
+	}
+}
