@@ -195,22 +195,12 @@ func runCronJob(t *testing.T, name string) string {
 		t.Fatalf("job %s: %d pods, want 1\n%s", job.Name, len(pods.Items), jobPodsReport(job.Name))
 	}
 	p := pods.Items[0]
-	c := checker{t, "pod " + p.Name + " (cronjob " + name + ")"}
-	c.eq("node", p.Spec.NodeName, env.realNode)
-	c.eq("phase", p.Status.Phase, corev1.PodSucceeded)
-	if len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].State.Terminated == nil {
-		t.Fatalf("pod %s: no terminated container status: %+v", p.Name, p.Status.ContainerStatuses)
+	checker{t, "pod " + p.Name + " (cronjob " + name + ")"}.eq("phase", p.Status.Phase, corev1.PodSucceeded)
+	log, ok := finishedPod(t, "cronjob "+name+" pod", &p)
+	if !ok {
+		t.FailNow()
 	}
-	term := p.Status.ContainerStatuses[0].State.Terminated
-	c.eq("exit code", term.ExitCode, 0)
-	c.holds("container ID from containerd ("+term.ContainerID+")", strings.HasPrefix(term.ContainerID, "containerd://"))
-	c.eq("image", p.Status.ContainerStatuses[0].Image, env.exchangeImage)
-	raw, err := env.kube.CoreV1().Pods(appNS).GetLogs(p.Name, &corev1.PodLogOptions{}).Do(ctx).Raw()
-	if err != nil {
-		t.Fatalf("logs of pod %s: %v", p.Name, err)
-	}
-	t.Logf("pod %s (cronjob %s) log:\n%s", p.Name, name, raw)
-	return string(raw)
+	return log
 }
 
 func jobFailed(j *batchv1.Job) bool {

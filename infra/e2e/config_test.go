@@ -89,19 +89,11 @@ func (e *environment) devConfig(t *testing.T, sec testSecrets) stackConfig {
 	// The database runs for real on the cluster's real node: the
 	// PostgreSQL 17 image built here (scripts/e2e/postgres) stands in for
 	// Bitnami's, which no registry here serves.
-	repo, tag, ok := strings.Cut(e.postgresImage, ":")
-	if !ok {
-		t.Fatalf("%s=%q has no tag", envPostgresImage, e.postgresImage)
-	}
-	c.object(t, "exchange:database")["image"] = map[string]any{"repository": repo, "tag": tag}
+	c.object(t, "exchange:database")["image"] = imageConfig(t, e.postgresImage)
 	app := c.object(t, "exchange:app")
 	// The exchange image built from the repository's Dockerfile, imported
 	// into the node (the dev stack's exchange:dev is loaded into minikube).
-	i := strings.LastIndex(appImage, ":")
-	if i < 0 {
-		t.Fatalf("exchange image %q has no tag", appImage)
-	}
-	app["image"] = map[string]any{"repository": appImage[:i], "tag": appImage[i+1:]}
+	app["image"] = imageConfig(t, appImage)
 	app["replicas"] = 2
 	app["disruptionBudget"] = map[string]any{"enabled": true, "minAvailable": 1}
 
@@ -173,4 +165,16 @@ func keysOf[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// imageConfig is an image reference as the program's image settings take
+// it, repository and tag: split at the last colon, since a registry's port
+// comes before the last slash.
+func imageConfig(t *testing.T, ref string) map[string]any {
+	t.Helper()
+	i := strings.LastIndex(ref, ":")
+	if i < 0 || strings.Contains(ref[i:], "/") {
+		t.Fatalf("image %q has no tag", ref)
+	}
+	return map[string]any{"repository": ref[:i], "tag": ref[i+1:]}
 }

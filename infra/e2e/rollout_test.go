@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,11 +79,11 @@ func (l *rollLoad) fail(format string, args ...any) {
 func assertRollUnderLoad(t *testing.T, st auto.Stack, cfg stackConfig) {
 	t.Helper()
 	ctx := context.Background()
-	i := strings.LastIndex(appImageNext, ":")
-	if i < 0 || appImageNext[:i] != appImage[:strings.LastIndex(appImage, ":")] {
+	next := imageConfig(t, appImageNext)
+	if next["repository"] != imageConfig(t, appImage)["repository"] {
 		t.Fatalf("the second tag %q is not the same repository as %q", appImageNext, appImage)
 	}
-	cfg.set(t, "exchange:app", "image", map[string]any{"repository": appImageNext[:i], "tag": appImageNext[i+1:]})
+	cfg.set(t, "exchange:app", "image", next)
 	if err := st.SetConfig(ctx, "exchange:app", cfg.value("exchange:app")); err != nil {
 		t.Fatal(err)
 	}
@@ -375,36 +374,6 @@ func orderRetryable(status int, err error) bool {
 	var op *net.OpError
 	return err != nil && (errors.As(err, &op) || strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "connection reset")) ||
 		status == http.StatusServiceUnavailable
-}
-
-// send is one request of the trader's session that reports instead of
-// failing the test: the load runs in a goroutine of its own.
-func (tr *apiTrader) send(method, path string, in any) (int, []byte, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return 0, nil, err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://"+exchangeHost+path, body)
-	if err != nil {
-		return 0, nil, err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if method != http.MethodGet {
-		req.Header.Set("X-CSRF-Token", tr.csrf)
-	}
-	res, err := tr.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	return res.StatusCode, raw, err
 }
 
 func mustRat(t *testing.T, s string) *big.Rat {

@@ -48,17 +48,35 @@ type apiTrader struct {
 
 func (tr *apiTrader) do(method, path string, in any, want int, out any) {
 	tr.t.Helper()
+	status, raw, err := tr.send(method, path, in)
+	if err != nil {
+		tr.t.Fatalf("%s: %s %s: %v", tr.name, method, path, err)
+	}
+	if status != want {
+		tr.t.Fatalf("%s: %s %s: %d %s, want %d", tr.name, method, path, status, raw, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			tr.t.Fatalf("%s: %s %s: %v in %s", tr.name, method, path, err, raw)
+		}
+	}
+}
+
+// send is one request of the trader's session that reports instead of
+// failing the test, for the rollout's load, which runs in goroutines of
+// its own.
+func (tr *apiTrader) send(method, path string, in any) (int, []byte, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			tr.t.Fatal(err)
+			return 0, nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, "http://"+exchangeHost+path, body)
 	if err != nil {
-		tr.t.Fatal(err)
+		return 0, nil, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -68,18 +86,11 @@ func (tr *apiTrader) do(method, path string, in any, want int, out any) {
 	}
 	res, err := tr.hc.Do(req)
 	if err != nil {
-		tr.t.Fatalf("%s: %s %s: %v", tr.name, method, path, err)
+		return 0, nil, err
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		tr.t.Fatalf("%s: %s %s: %d %s, want %d", tr.name, method, path, res.StatusCode, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			tr.t.Fatalf("%s: %s %s: %v in %s", tr.name, method, path, err, raw)
-		}
-	}
+	raw, err := io.ReadAll(res.Body)
+	return res.StatusCode, raw, err
 }
 
 // signUpTrader registers a trader and logs in through the exchange Service.

@@ -80,24 +80,36 @@ func assertMigrationPod(t *testing.T, job string) {
 			continue
 		}
 		succeeded++
-		c := checker{t, "migration pod " + p.Name}
-		c.eq("node", p.Spec.NodeName, env.realNode)
-		if len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].State.Terminated == nil {
-			t.Errorf("migration pod %s: no terminated container status", p.Name)
-			continue
+		if log, ok := finishedPod(t, "migration pod", &p); ok {
+			checker{t, "migration pod " + p.Name}.holds("log not empty", len(strings.TrimSpace(log)) > 0)
 		}
-		term := p.Status.ContainerStatuses[0].State.Terminated
-		c.eq("exit code", term.ExitCode, 0)
-		c.holds("container ID from containerd ("+term.ContainerID+")", strings.HasPrefix(term.ContainerID, "containerd://"))
-		raw, err := env.kube.CoreV1().Pods(appNS).GetLogs(p.Name, &corev1.PodLogOptions{}).Do(ctx).Raw()
-		if err != nil {
-			t.Errorf("logs of migration pod %s: %v", p.Name, err)
-			continue
-		}
-		t.Logf("migration pod %s log:\n%s", p.Name, raw)
-		c.holds("log not empty", len(strings.TrimSpace(string(raw))) > 0)
 	}
 	if succeeded != 1 {
 		t.Errorf("%d Succeeded pods of job %s, want 1 (%d pods)", succeeded, job, len(pods.Items))
 	}
+}
+
+// finishedPod checks a finished pod of one of the program's Jobs: it ran
+// on the real node, the exchange image under containerd, and its one
+// container exited 0. It returns the pod's log, printed too; false when the
+// pod has no terminated container or no log (already reported).
+func finishedPod(t *testing.T, what string, p *corev1.Pod) (string, bool) {
+	t.Helper()
+	c := checker{t, what + " " + p.Name}
+	c.eq("node", p.Spec.NodeName, env.realNode)
+	if len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].State.Terminated == nil {
+		t.Errorf("%s %s: no terminated container status: %+v", what, p.Name, p.Status.ContainerStatuses)
+		return "", false
+	}
+	cs := p.Status.ContainerStatuses[0]
+	c.eq("exit code", cs.State.Terminated.ExitCode, 0)
+	c.holds("container ID from containerd ("+cs.State.Terminated.ContainerID+")", strings.HasPrefix(cs.State.Terminated.ContainerID, "containerd://"))
+	c.eq("image", cs.Image, env.exchangeImage)
+	raw, err := env.kube.CoreV1().Pods(appNS).GetLogs(p.Name, &corev1.PodLogOptions{}).Do(context.Background()).Raw()
+	if err != nil {
+		t.Errorf("logs of %s %s: %v", what, p.Name, err)
+		return "", false
+	}
+	t.Logf("%s %s log:\n%s", what, p.Name, raw)
+	return string(raw), true
 }

@@ -37,31 +37,39 @@ import_program_images() {
   EXCHANGE_IMAGE="" EXCHANGE_IMAGE_NEXT="" POSTGRES_IMAGE=""
   [ -n "${E2E_IMAGES_ENV:-}" ] || { log "E2E_IMAGES_ENV unset: the program's images are not imported"; return 0; }
   [ -r "$E2E_IMAGES_ENV" ] || { log "E2E_IMAGES_ENV=$E2E_IMAGES_ENV: no such file (run images.sh)"; return 1; }
-  local sock=$1 names tar ref
+  local sock=$1 env exchange_tar postgres_tar
+  # Read in a subshell: images.env's names are this function's own.
   # shellcheck disable=SC1090
-  (. "$E2E_IMAGES_ENV"; printf '%s %s\n' "$EXCHANGE_IMAGE_TAR" "$EXCHANGE_IMAGE" "$POSTGRES_IMAGE_TAR" "$POSTGRES_IMAGE") >"$run_dir/images/program"
-  while read -r tar ref; do
-    if [ -z "$tar" ] || [ -z "$ref" ] || [ ! -r "$tar" ]; then
-      log "images.env names no readable tar for '$ref' ($tar)"
-      return 1
-    fi
-    ctr --address "$sock" -n k8s.io images import "$tar" >/dev/null
-    names=$(ctr --address "$sock" -n k8s.io images ls -q)
-    grep -qxF "$ref" <<<"$names" || { log "$tar did not import as $ref (the node has: $names)"; return 1; }
-    case $ref in
-      */exchange:*) EXCHANGE_IMAGE=$ref ;;
-      *) POSTGRES_IMAGE=$ref ;;
-    esac
-  done <"$run_dir/images/program"
+  env=$(. "$E2E_IMAGES_ENV"; printf '%s\n' "$EXCHANGE_IMAGE_TAR" "$EXCHANGE_IMAGE" "$POSTGRES_IMAGE_TAR" "$POSTGRES_IMAGE")
+  { read -r exchange_tar; read -r EXCHANGE_IMAGE; read -r postgres_tar; read -r POSTGRES_IMAGE; } <<<"$env"
+  import_image "$sock" "$exchange_tar" "$EXCHANGE_IMAGE" || return 1
+  import_image "$sock" "$postgres_tar" "$POSTGRES_IMAGE" || return 1
   # The same exchange image under a second tag: the runner's rolling update
   # moves the Deployment to it, and a changed image reference is what
   # rolls the pods; a second build would only cost time, and no registry is
   # there to push a new image to (IfNotPresent finds this one).
   EXCHANGE_IMAGE_NEXT=$EXCHANGE_IMAGE-next
   ctr --address "$sock" -n k8s.io images tag "$EXCHANGE_IMAGE" "$EXCHANGE_IMAGE_NEXT" >/dev/null
-  names=$(ctr --address "$sock" -n k8s.io images ls -q)
-  grep -qxF "$EXCHANGE_IMAGE_NEXT" <<<"$names" || { log "tagging $EXCHANGE_IMAGE as $EXCHANGE_IMAGE_NEXT failed (the node has: $names)"; return 1; }
+  node_has_image "$sock" "$EXCHANGE_IMAGE_NEXT" || return 1
   log "program images imported: $EXCHANGE_IMAGE (also as $EXCHANGE_IMAGE_NEXT), $POSTGRES_IMAGE"
+}
+
+# import_image <containerd socket> <tar> <name>: imports the tar into the
+# node's k8s.io namespace and checks that it is listed under the name.
+import_image() {
+  if [ -z "$2" ] || [ -z "$3" ] || [ ! -r "$2" ]; then
+    log "images.env names no readable tar for '$3' ($2)"
+    return 1
+  fi
+  ctr --address "$1" -n k8s.io images import "$2" >/dev/null
+  node_has_image "$1" "$3"
+}
+
+# node_has_image <containerd socket> <name>: whether the node lists it.
+node_has_image() {
+  local names
+  names=$(ctr --address "$1" -n k8s.io images ls -q)
+  grep -qxF "$2" <<<"$names" || { log "the node has no image $2 (it has: $names)"; return 1; }
 }
 
 # start_node: containerd, the kubelet, kube-proxy and CoreDNS; needs the
