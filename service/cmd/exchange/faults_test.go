@@ -183,8 +183,10 @@ func TestDatabaseHangMidLoad(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	// While it hangs: an order and a readiness probe, each answered in time.
+	// The order is valid (exactly the market's minimum value), so only the
+	// hang can refuse it.
 	start := time.Now()
-	status, body, err := c.bots[0].order(c.b.url, map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "1", "quantity": "0.001"})
+	status, body, err := c.bots[0].order(c.b.url, map[string]any{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "quantity": "0.01"})
 	answered := time.Since(start)
 	if err != nil || status != http.StatusServiceUnavailable || answered > requestTimeout+time.Second {
 		t.Errorf("order while the database hangs: %d %s %v after %s; want 503 within %s", status, body, err, answered, requestTimeout)
