@@ -135,6 +135,9 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 	tm.step("backup CronJobs run: backup, then verify-backup", func() {
 		assertBackupJobs(t)
 	})
+	tm.step("NetworkPolicies enforced: each peer reaches its port only", func() {
+		assertPoliciesEnforced(t)
+	})
 	tm.step("preview --expect-no-changes (idempotent)", func() {
 		log := env.engineLog(t, "preview-no-changes")
 		ops, _, err := previewSteps(t, st, log, optpreview.ExpectNoChanges())

@@ -71,13 +71,7 @@ func TestRealNode(t *testing.T) {
 	})
 
 	tm.step("namespace "+smokeNS+" (restricted)", func() {
-		_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-			Name:   smokeNS,
-			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
-		}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		createNamespace(t, smokeNS)
 	})
 	t.Cleanup(func() { deleteNamespace(t, smokeNS) })
 
@@ -93,7 +87,7 @@ func TestRealNode(t *testing.T) {
 		if _, err := kube.CoreV1().Pods(smokeNS).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		server = waitPod(t, "echo", func(p *corev1.Pod) bool { return podReady(p) })
+		server = waitPod(t, smokeNS, "echo", func(p *corev1.Pod) bool { return podReady(p) })
 		c := checker{t, "pod echo"}
 		c.eq("node", server.Spec.NodeName, env.realNode)
 		_, podNet, _ := net.ParseCIDR("10.244.0.0/24")
@@ -129,7 +123,7 @@ func TestRealNode(t *testing.T) {
 		if _, err := kube.CoreV1().Pods(smokeNS).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		client = waitPod(t, "client", func(p *corev1.Pod) bool {
+		client = waitPod(t, smokeNS, "client", func(p *corev1.Pod) bool {
 			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 		})
 		if client.Status.Phase != corev1.PodSucceeded {
@@ -221,12 +215,12 @@ func smokePod(name string, args []string, restart corev1.RestartPolicy) *corev1.
 
 // waitPod waits up to two minutes for the pod to satisfy done; on timeout
 // it fails with the pod's status and events.
-func waitPod(t *testing.T, name string, done func(*corev1.Pod) bool) *corev1.Pod {
+func waitPod(t *testing.T, ns, name string, done func(*corev1.Pod) bool) *corev1.Pod {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		p, err := env.kube.CoreV1().Pods(smokeNS).Get(ctx, name, metav1.GetOptions{})
+		p, err := env.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil && done(p) {
 			return p
 		}
@@ -235,14 +229,14 @@ func waitPod(t *testing.T, name string, done func(*corev1.Pod) bool) *corev1.Pod
 			if err == nil {
 				status = p.Status
 			}
-			t.Fatalf("pod %s/%s: not there after 2m: %+v\nevents:\n%s", smokeNS, name, status, podEvents(name))
+			t.Fatalf("pod %s/%s: not there after 2m: %+v\nevents:\n%s", ns, name, status, podEvents(ns, name))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 }
 
-func podEvents(name string) string {
-	evs, err := env.kube.CoreV1().Events(smokeNS).List(context.Background(), metav1.ListOptions{
+func podEvents(ns, name string) string {
+	evs, err := env.kube.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
 		FieldSelector: "involvedObject.name=" + name,
 	})
 	if err != nil {

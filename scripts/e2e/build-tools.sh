@@ -9,6 +9,8 @@
 #                               k8s.io/kubernetes
 #   kubelet, kube-proxy         k8s.io/kubernetes (the node; same version)
 #   coredns                     github.com/coredns/coredns (cluster DNS)
+#   kube-router                 github.com/cloudnativelabs/kube-router/v2
+#                               (enforces NetworkPolicies on the node)
 #
 # No prebuilt binary is downloaded: each tool is compiled from its module in
 # a scratch module, its version stamped into it. A tool whose cache
@@ -18,7 +20,7 @@
 # The builds run concurrently (they overlap downloads, compiles and links),
 # but the node's after the control plane's (see below); each logs to
 # $E2E_CACHE/logs/<tool>.log and prints one timing line.
-# Usage: build-tools.sh [pulumi|provider|kubernetes|node|coredns ...]   (default: all)
+# Usage: build-tools.sh [pulumi|provider|kubernetes|node|coredns|kube-router ...]   (default: all)
 # shellcheck disable=SC2317 # build_<tool> is called by name: "build_$tool"
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -183,6 +185,18 @@ GO
   "$out/bin/coredns" -plugins
 }
 
+build_kube-router() {
+  local out=$1 src=$1/src m=github.com/cloudnativelabs/kube-router/v2
+  scratch "$src"
+  cd "$src"
+  go get "$m@$KUBE_ROUTER_VERSION"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/kube-router"\n' "$m" >tools.go
+  go mod tidy
+  go build -ldflags "-s -w -X $m/pkg/version.Version=$KUBE_ROUTER_VERSION" -o "$out/bin/kube-router" "$m/cmd/kube-router"
+  cd "$out" && rm -rf "$src"
+  "$out/bin/kube-router" --version
+}
+
 tool_dir() {
   case $1 in
     pulumi) echo "$PULUMI_DIR" ;;
@@ -190,7 +204,8 @@ tool_dir() {
     kubernetes) echo "$KUBERNETES_DIR" ;;
     node) echo "$NODE_DIR" ;;
     coredns) echo "$COREDNS_DIR" ;;
-    *) echo "unknown tool $1 (pulumi, provider, kubernetes, node, coredns)" >&2; return 1 ;;
+    kube-router) echo "$KUBE_ROUTER_DIR" ;;
+    *) echo "unknown tool $1 (pulumi, provider, kubernetes, node, coredns, kube-router)" >&2; return 1 ;;
   esac
 }
 
@@ -217,7 +232,7 @@ build() {
 tools=("$@")
 # Longest first, so the tail of the concurrent build is not a long one
 # started last.
-[ ${#tools[@]} -gt 0 ] || tools=(provider kubernetes pulumi node coredns)
+[ ${#tools[@]} -gt 0 ] || tools=(provider kubernetes pulumi node coredns kube-router)
 for t in "${tools[@]}"; do tool_dir "$t" >/dev/null; done
 
 # The node's binaries share most of their packages with the control

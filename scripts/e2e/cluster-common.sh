@@ -37,7 +37,7 @@ node_name=e2e-node-0
 cni_bin=/usr/lib/cni
 
 # Every process start launches (stop knows their order).
-components=(coredns kube-proxy kubelet containerd kube-scheduler kube-controller-manager kube-apiserver etcd)
+components=(kube-router coredns kube-proxy kubelet containerd kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 # Seconds since the start/stop began, also across the re-exec into the
 # namespace.

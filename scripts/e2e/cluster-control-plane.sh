@@ -36,6 +36,9 @@ certs() (
   # CoreDNS reads Services, EndpointSlices, Pods and Namespaces; its
   # ClusterRole is made at start (as kubeadm does).
   sign coredns "/CN=system:coredns" "$client"
+  # kube-router reads pods, namespaces, NetworkPolicies (and, being one
+  # binary, the Services and nodes its other parts would use).
+  sign kube-router "/CN=system:kube-router" "$client"
   # The kubelet's serving certificate, checked by the apiserver
   # (--kubelet-certificate-authority) when it proxies logs and exec.
   sign kubelet-serving "/CN=$node_name" "$(printf '%s\n' \

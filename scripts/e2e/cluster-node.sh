@@ -2,8 +2,9 @@
 # shellcheck disable=SC2154 # the settings are cluster-common.sh's, sourced first
 # Sourced by control-plane.sh: the real node e2e-node-0, inside the
 # cluster's network namespace: containerd (Debian's, with runc and the CNI
-# plugins), the kubelet, kube-proxy (iptables) and CoreDNS; its two images,
-# assembled locally (no registry is reachable); and stopping it.
+# plugins), the kubelet, kube-proxy (iptables), CoreDNS and kube-router's
+# NetworkPolicy controller; its two images, assembled locally (no registry
+# is reachable); and stopping it.
 
 # node_images: build infra/e2e/pause (the sandbox) and infra/e2e/podbin
 # (the smoke pods) static and pack each into a one-layer image
@@ -72,8 +73,9 @@ node_has_image() {
   grep -qxF "$2" <<<"$names" || { log "the node has no image $2 (it has: $names)"; return 1; }
 }
 
-# start_node: containerd, the kubelet, kube-proxy and CoreDNS; needs the
-# apiserver (start_control_plane) and the images (node_images).
+# start_node: containerd, the kubelet, kube-proxy, CoreDNS and
+# kube-router; needs the apiserver (start_control_plane) and the images
+# (node_images).
 start_node() {
   local ctd=$run_dir/containerd cni=$run_dir/cni kl=$run_dir/kubelet
   free_port KUBELET_PORT
@@ -241,18 +243,9 @@ EOF
 
   # CoreDNS as a process on the node, like kube-proxy (docs/e2e.md): the
   # kube-dns Service has no selector, its EndpointSlice is the node IP.
-  create /apis/rbac.authorization.k8s.io/v1/clusterroles '{
-    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-    "metadata": {"name": "system:coredns"},
-    "rules": [
-      {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"], "verbs": ["list", "watch"]},
-      {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}
-    ]}'
-  create /apis/rbac.authorization.k8s.io/v1/clusterrolebindings '{
-    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-    "metadata": {"name": "system:coredns"},
-    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
-    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:coredns"}]}'
+  user_cluster_role system:coredns '[
+    {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}]'
   create /api/v1/namespaces/kube-system/services '{
     "apiVersion": "v1", "kind": "Service",
     "metadata": {"name": "kube-dns", "namespace": "kube-system",
@@ -292,6 +285,46 @@ EOF
   wait_for "kube-proxy healthy" 60 curl -sf "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz"
   wait_for "kube-proxy to program the kube-dns Service" 60 kube_proxy_synced
   log "kube-proxy (iptables) and CoreDNS $COREDNS_VERSION serving cluster.local at $dns_ip"
+  start_kube_router
+}
+
+# start_kube_router: the NetworkPolicies enforced beside the bridge plugin
+# (which enforces none) by kube-router's network policy controller alone,
+# as k3s runs it beside flannel: no routing, no service proxy (kube-proxy
+# is the proxy), no CNI config. A process on the node like kube-proxy: it
+# drives Debian's iptables and ipset, which a one-file image lacks. Every
+# chain and set it makes is in the cluster's namespace (ipsets are per
+# namespace) and goes with it. A pod that a policy selects gets a chain of
+# its own; what no policy admits is rejected (ICMP port unreachable, so
+# the client sees a refusal at once, not a timeout).
+start_kube_router() {
+  free_port KUBE_ROUTER_HEALTH_PORT
+  user_cluster_role system:kube-router '[
+    {"apiGroups": [""], "resources": ["namespaces", "pods", "services", "nodes", "endpoints"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "list", "watch"]}]'
+  kubeconfig "$run_dir/kube-router.kubeconfig" kube-router
+  launch kube-router "$KUBE_ROUTER_DIR/bin/kube-router" \
+    --kubeconfig "$run_dir/kube-router.kubeconfig" --hostname-override "$node_name" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+    --enable-ipv4=true --enable-ipv6=false --service-cluster-ip-range "$service_cidr" \
+    --health-port "$KUBE_ROUTER_HEALTH_PORT" --metrics-port 0
+  wait_for "kube-router healthy" 60 curl -sf "http://127.0.0.1:$KUBE_ROUTER_HEALTH_PORT/healthz"
+  wait_for "kube-router's policy chains" 60 iptables -S KUBE-ROUTER-FORWARD
+  log "kube-router $KUBE_ROUTER_VERSION enforcing NetworkPolicies (iptables, ipset)"
+}
+
+# user_cluster_role <name> <rules JSON>: a ClusterRole and its binding to
+# the user of the same name (the CN of a component's client certificate).
+user_cluster_role() {
+  create /apis/rbac.authorization.k8s.io/v1/clusterroles '{
+    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+    "metadata": {"name": "'"$1"'"}, "rules": '"$2"'}'
+  create /apis/rbac.authorization.k8s.io/v1/clusterrolebindings '{
+    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+    "metadata": {"name": "'"$1"'"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "'"$1"'"},
+    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "'"$1"'"}]}'
 }
 
 node_registered() {
@@ -312,7 +345,7 @@ kube_proxy_synced() {
 # with the cluster's namespace; their mounts, cgroups and anything that
 # survived a containerd killed -9 are cleanup_host's (cluster-host.sh).
 stop_node() {
-  stop_group coredns kube-proxy kubelet
+  stop_group kube-router coredns kube-proxy kubelet
   if alive containerd; then
     local ctr=(ctr --address "$run_dir/containerd/containerd.sock" -n k8s.io) id n
     n=$("${ctr[@]}" tasks ls -q 2>/dev/null | wc -l)

@@ -8,7 +8,8 @@
 #   kube-scheduler                            cluster-control-plane.sh
 #   containerd + runc + CNI bridge → kubelet (node e2e-node-0, real
 #   containers), kube-proxy (iptables), CoreDNS (cluster.local, the
-#   kube-dns Service at 10.96.0.10)           cluster-node.sh
+#   kube-dns Service at 10.96.0.10), kube-router (NetworkPolicies;
+#   iptables and ipset)                       cluster-node.sh
 #   the network namespace, cgroups, kernel sysctls, cleanup and the
 #   leftover check                            cluster-host.sh
 #   settings and shared helpers               cluster-common.sh
@@ -70,12 +71,14 @@ preflight() {
   local kbin=$KUBERNETES_DIR/bin c
   [ "$(id -u)" = 0 ] || { echo "control-plane.sh: the real node (containerd, kubelet) needs root" >&2; exit 1; }
   for c in "$kbin/kube-apiserver" "$kbin/kube-controller-manager" "$kbin/kube-scheduler" \
-    "$NODE_DIR/bin/kubelet" "$NODE_DIR/bin/kube-proxy" "$COREDNS_DIR/bin/coredns"; do
+    "$NODE_DIR/bin/kubelet" "$NODE_DIR/bin/kube-proxy" "$COREDNS_DIR/bin/coredns" \
+    "$KUBE_ROUTER_DIR/bin/kube-router"; do
     [ -x "$c" ] || { echo "missing $c: run scripts/e2e/build-tools.sh" >&2; exit 1; }
   done
   command -v go >/dev/null || { echo "missing go (Go 1.26, for the node's images)" >&2; exit 1; }
   local -A pkg=([etcd]=etcd-server [openssl]=openssl [curl]=curl [containerd]=containerd [ctr]=containerd
-    [runc]=runc [iptables]=iptables [iptables-save]=iptables [nft]=nftables [ip]=iproute2 [nsenter]=util-linux)
+    [runc]=runc [iptables]=iptables [iptables-save]=iptables [ipset]=ipset [nft]=nftables [ip]=iproute2
+    [nsenter]=util-linux)
   for c in "${!pkg[@]}"; do
     command -v "$c" >/dev/null || { echo "missing $c: apt-get install ${pkg[$c]}" >&2; exit 1; }
   done

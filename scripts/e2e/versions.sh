@@ -20,6 +20,13 @@ KUBERNETES_VERSION=v1.35.4
 # (EndpointSlices, Services) is the one served here and its k8s.io
 # packages are the ones the Go build cache already holds from the kubelet.
 COREDNS_VERSION=v1.14.7
+# The NetworkPolicy enforcer beside the bridge CNI: kube-router's network
+# policy controller alone (iptables and ipset). v2.1.0 is the only version
+# the module proxy serves; its advisory GHSA-phqm-jgc3-qf8g is in the
+# service proxy, which is not run. kube-network-policies (SIG Network) was
+# tried first: it needs nftables' queue expression, which this kernel is
+# built without (CONFIG_NFT_QUEUE unset; its rules fail with ENOENT).
+KUBE_ROUTER_VERSION=v2.1.0
 
 E2E_CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/exchange-e2e}
 
@@ -28,3 +35,4 @@ K8S_PROVIDER_DIR=$E2E_CACHE/pulumi-resource-kubernetes-$K8S_PROVIDER_VERSION
 KUBERNETES_DIR=$E2E_CACHE/kubernetes-$KUBERNETES_VERSION
 NODE_DIR=$E2E_CACHE/kubernetes-node-$KUBERNETES_VERSION
 COREDNS_DIR=$E2E_CACHE/coredns-$COREDNS_VERSION
+KUBE_ROUTER_DIR=$E2E_CACHE/kube-router-$KUBE_ROUTER_VERSION

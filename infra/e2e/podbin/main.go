@@ -7,6 +7,9 @@
 //	                    request with its client and User-Agent
 //	podbin get <url>    resolves the URL's host (cluster DNS), GETs it until it
 //	                    answers 200 or 60 s pass, prints what it got
+//	podbin try <url> <timeout>
+//	                    one GET, no retry: exit 0 if it answers 200 within the
+//	                    timeout, else 1 and why (the NetworkPolicy test's probe)
 //
 // Only the standard library, built static (CGO_ENABLED=0), so the image
 // needs no base and Go's own resolver reads the kubelet's resolv.conf.
@@ -31,7 +34,7 @@ func main() {
 	log.SetFlags(log.LstdFlags | log.LUTC)
 	log.SetOutput(os.Stdout)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: podbin serve | podbin get <url>")
+		fmt.Fprintln(os.Stderr, "usage: podbin serve | podbin get <url> | podbin try <url> <timeout>")
 		os.Exit(2)
 	}
 	var err error
@@ -44,6 +47,12 @@ func main() {
 			break
 		}
 		err = get(os.Args[2])
+	case "try":
+		if len(os.Args) != 4 {
+			err = errors.New("usage: podbin try <url> <timeout>")
+			break
+		}
+		err = try(os.Args[2], os.Args[3])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -100,6 +109,23 @@ func get(raw string) error {
 		log.Printf("retrying: %v", err)
 		time.Sleep(time.Second)
 	}
+}
+
+func try(raw, timeout string) error {
+	d, err := time.ParseDuration(timeout)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: d}).Get(raw)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", raw, resp.Status)
+	}
+	log.Printf("GET %s: %s", raw, resp.Status)
+	return nil
 }
 
 func getOnce(client *http.Client, u *url.URL) error {
