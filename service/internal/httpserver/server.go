@@ -210,6 +210,9 @@ func (s *Server) Run(ctx context.Context, ready func(Addrs), publicDrained func(
 		return fmt.Errorf("listen on %s (INTERNAL_ADDR): %w", s.Config.InternalAddr, err)
 	}
 	servers := []*http.Server{s.httpServer(s.echo), s.httpServer(s.internal)}
+	for _, srv := range servers {
+		new(unusedConns).track(srv)
+	}
 	if ready != nil {
 		ready(Addrs{Public: pub.Addr(), Internal: in.Addr()})
 	}

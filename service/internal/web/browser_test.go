@@ -143,13 +143,32 @@ func (p *tab) open(path string) {
 }
 
 // submit clicks a button that posts a form and waits for the next page.
+// A live page may redraw the button between finding it and clicking it
+// (a wallet update replaces the withdrawals table); the click then fails
+// before any mouse event is sent, and is tried again on the new button,
+// as a person would.
 func (p *tab) submit(button string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
-		p.t.Fatalf("%s: submit %s: %v", p.name, button, err)
+	for attempt := 1; ; attempt++ {
+		_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button)))
+		if err == nil {
+			return
+		}
+		if attempt == 3 || !staleNode(err) {
+			p.t.Fatalf("%s: submit %s: %v", p.name, button, err)
+		}
 	}
+}
+
+// staleNode tells DevTools' answer for a node that left the document
+// between the query and the action.
+func staleNode(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") ||
+		strings.Contains(msg, "No node with given id found") ||
+		strings.Contains(msg, "Node is detached from document")
 }
 
 // typeIn types into an input, as a person with a keyboard would.
