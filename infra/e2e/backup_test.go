@@ -255,3 +255,39 @@ func assertStoreAccess(t *testing.T) {
 		t.Errorf("the store accepted a wrong secret key; it does not check signatures")
 	}
 }
+
+// assertBackupCronJobs: both CronJobs' schedule, policy, deadlines, image,
+// command and store settings, credentials from the Secrets.
+func assertBackupCronJobs(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	kube := env.kube
+	s3 := mustURL(t, env.s3URL)
+	for _, cj := range []struct{ name, schedule, command string }{
+		{"exchange-backup", "0 2 * * *", "backup"},
+		{"exchange-verify-backup", "0 4 * * 0", "verify-backup"},
+	} {
+		got, err := kube.BatchV1().CronJobs(appNS).Get(ctx, cj.name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("cronjob %s: %v", cj.name, err)
+			continue
+		}
+		c := checker{t, "cronjob " + cj.name}
+		c.eq("schedule", got.Spec.Schedule, cj.schedule)
+		c.eq("timeZone", *got.Spec.TimeZone, "Etc/UTC")
+		c.eq("concurrencyPolicy", got.Spec.ConcurrencyPolicy, "Forbid")
+		c.eq("startingDeadlineSeconds", *got.Spec.StartingDeadlineSeconds, 600)
+		c.eq("activeDeadlineSeconds", *got.Spec.JobTemplate.Spec.ActiveDeadlineSeconds, 3600)
+		ctr := got.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		c.eq("image", ctr.Image, appImage)
+		c.eq("args", ctr.Args, []string{cj.command})
+		vars := envOf(ctr)
+		c.eq("BACKUP_S3_ENDPOINT", vars["BACKUP_S3_ENDPOINT"].Value, s3.String())
+		c.eq("BACKUP_S3_BUCKET", vars["BACKUP_S3_BUCKET"].Value, storeBucket)
+		c.eq("AWS_REGION", vars["AWS_REGION"].Value, storeRegion)
+		c.eq("BACKUP_S3_FORCE_PATH_STYLE", vars["BACKUP_S3_FORCE_PATH_STYLE"].Value, "true")
+		c.eq("AWS_ACCESS_KEY_ID", secretRef(vars["AWS_ACCESS_KEY_ID"]), "exchange-backup-s3/AWS_ACCESS_KEY_ID")
+		c.eq("PGPASSWORD", secretRef(vars["PGPASSWORD"]), "exchange-db/password")
+	}
+
+}

@@ -18,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/crypto-exchange/exchange/infra/platform"
 )
@@ -31,6 +30,9 @@ var appImage string
 
 const (
 	appNS = "exchange"
+	// The database URL the program renders for every exchange container
+	// (the password comes from a Secret).
+	clusterDBURL = "postgres://exchange@postgresql.database.svc.cluster.local:5432/exchange?sslmode=disable"
 	// How long the cluster may take to converge after an operation the
 	// engine already waited for (status propagation, namespace cleanup).
 	settle = 2 * time.Minute
@@ -311,9 +313,48 @@ func TestUpPreviewUpdateDestroy(t *testing.T) {
 // created. It returns the migration Job's UID.
 func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int32) string {
 	t.Helper()
+	assertNamespacesAndSecrets(t, sec)
+	job := assertMigrationJob(t, cfg)
+	// The migration Job's pod really ran the image's `exchange migrate`
+	// against the PostgreSQL pod, on the real node, and exited 0.
+	assertMigrationPod(t, job.Name)
+	assertServer(t, replicas)
+	assertServiceAndIngress(t, replicas)
+	assertPolicyObjects(t)
+	assertMonitoringObjects(t)
+	assertBackupCronJobs(t)
+	assertStoreAccess(t)
+	assertFixtures(t)
+	assertDatabase(t, sec)
+	assertTrading(t)
+	return string(job.UID)
+}
+
+// assertHPA checks the server's HPA: it scales the Deployment between min
+// and max replicas on CPU utilization (with autoscaling off min = max =
+// app.replicas: pinned).
+func assertHPA(t *testing.T, minReplicas, maxReplicas, cpuTarget int32) {
+	t.Helper()
+	hpa, err := env.kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(context.Background(), "exchange", metav1.GetOptions{})
+	if err != nil {
+		t.Errorf("hpa exchange: %v", err)
+		return
+	}
+	c := checker{t, "hpa exchange"}
+	c.eq("scaleTargetRef", hpa.Spec.ScaleTargetRef.APIVersion+" "+hpa.Spec.ScaleTargetRef.Kind+"/"+hpa.Spec.ScaleTargetRef.Name, "apps/v1 Deployment/exchange")
+	c.holds(fmt.Sprintf("minReplicas %d", minReplicas), hpa.Spec.MinReplicas != nil && *hpa.Spec.MinReplicas == minReplicas)
+	c.eq("maxReplicas", hpa.Spec.MaxReplicas, maxReplicas)
+	c.holds(fmt.Sprintf("cpu utilization target %d", cpuTarget), len(hpa.Spec.Metrics) == 1 && hpa.Spec.Metrics[0].Resource != nil &&
+		hpa.Spec.Metrics[0].Resource.Name == corev1.ResourceCPU && hpa.Spec.Metrics[0].Resource.Target.AverageUtilization != nil &&
+		*hpa.Spec.Metrics[0].Resource.Target.AverageUtilization == cpuTarget)
+}
+
+// assertNamespacesAndSecrets: our namespaces' Pod Security levels, and the
+// Secrets hold the configured values (the engine decrypted them).
+func assertNamespacesAndSecrets(t *testing.T, sec testSecrets) {
+	t.Helper()
 	ctx := context.Background()
 	kube := env.kube
-
 	for ns, level := range ourNamespaces {
 		n, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if err != nil {
@@ -325,7 +366,6 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		c.eq("part-of", n.Labels["app.kubernetes.io/part-of"], "exchange-platform")
 	}
 
-	// Secrets hold the configured values (the engine decrypted them).
 	for _, s := range []struct{ ns, name, key, want string }{
 		{appNS, "exchange-app", "secret-key", sec.appSecretKey},
 		{appNS, "exchange-db", "password", sec.dbPassword},
@@ -345,220 +385,14 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		}
 	}
 
-	const dbURL = "postgres://exchange@postgresql.database.svc.cluster.local:5432/exchange?sslmode=disable"
-	job, err := kube.BatchV1().Jobs(appNS).Get(ctx, platform.MigrationJobName(appImage), metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("migration job: %v", err)
-	}
-	{
-		c := checker{t, "job " + job.Name}
-		c.holds("condition Complete (the engine waited for it)", jobComplete(job))
-		ctr := job.Spec.Template.Spec.Containers[0]
-		c.eq("image", ctr.Image, appImage)
-		wantArgs := []string{"migrate"}
-		if seed, _ := cfg.object(t, "exchange:app")["seedCatalog"].(bool); seed {
-			wantArgs = append(wantArgs, "--seed")
-		}
-		c.eq("args", ctr.Args, wantArgs)
-		vars := envOf(ctr)
-		c.eq("DATABASE_URL", vars["DATABASE_URL"].Value, dbURL)
-		c.eq("PGPASSWORD", secretRef(vars["PGPASSWORD"]), "exchange-db/password")
-	}
+}
 
-	dep := env.deployment(t, appNS, "exchange")
-	if err := deploymentAvailable(dep, replicas); err != nil {
-		t.Errorf("deployment exchange: %v", err)
-	}
-	{
-		c := checker{t, "deployment exchange"}
-		ru := dep.Spec.Strategy.RollingUpdate
-		c.holds("rolling update maxUnavailable 0, maxSurge 1", ru != nil && ru.MaxUnavailable.IntValue() == 0 && ru.MaxSurge.IntValue() == 1)
-		pod := dep.Spec.Template.Spec
-		c.eq("terminationGracePeriodSeconds", *pod.TerminationGracePeriodSeconds, 35)
-		c.eq("automountServiceAccountToken", *pod.AutomountServiceAccountToken, false)
-		c.eq("runAsNonRoot", *pod.SecurityContext.RunAsNonRoot, true)
-		ctr := pod.Containers[0]
-		c.eq("image", ctr.Image, appImage)
-		c.eq("args", ctr.Args, []string{"serve"})
-		c.eq("readOnlyRootFilesystem", *ctr.SecurityContext.ReadOnlyRootFilesystem, true)
-		c.eq("readiness probe", ctr.ReadinessProbe.HTTPGet.Path+" "+ctr.ReadinessProbe.HTTPGet.Port.String(), "/readyz http")
-		c.holds("preStop: the kubelet sleeps 5 s before SIGTERM", ctr.Lifecycle != nil && ctr.Lifecycle.PreStop != nil &&
-			ctr.Lifecycle.PreStop.Sleep != nil && ctr.Lifecycle.PreStop.Sleep.Seconds == 5)
-		vars := envOf(ctr)
-		c.eq("DATABASE_URL", vars["DATABASE_URL"].Value, dbURL)
-		c.eq("SECRET_KEY", secretRef(vars["SECRET_KEY"]), "exchange-app/secret-key")
-		c.eq("EXCHANGE_MODE", vars["EXCHANGE_MODE"].Value, "demo")
-		c.eq("SECURE_COOKIES", vars["SECURE_COOKIES"].Value, "false")
-		// Two listeners: the public one (probes, the Ingress) and the
-		// internal one (metrics, the replicas' forwarding to the leader).
-		ports := map[string]int32{}
-		for _, p := range ctr.Ports {
-			ports[p.Name] = p.ContainerPort
-		}
-		c.eq("container ports", ports, map[string]int32{"http": 8080, "internal": 9090})
-		c.eq("HTTP_ADDR", vars["HTTP_ADDR"].Value, ":8080")
-		c.eq("INTERNAL_ADDR", vars["INTERNAL_ADDR"].Value, ":9090")
-		c.eq("ADVERTISE_URL", vars["ADVERTISE_URL"].Value, "http://$(POD_IP):9090")
-		// Pulumi.dev.yaml names no ingress.podCIDRs: minikube's pod network.
-		c.eq("TRUSTED_PROXIES", vars["TRUSTED_PROXIES"].Value, "10.244.0.0/16")
-		c.eq("liveness probe", ctr.LivenessProbe.HTTPGet.Path+" "+ctr.LivenessProbe.HTTPGet.Port.String(), "/healthz http")
-	}
-	// The migration Job's pod really ran the image's `exchange migrate`
-	// against the PostgreSQL pod, on the real node, and exited 0.
-	assertMigrationPod(t, job.Name)
-	// The server pods passed the namespace's "restricted" Pod Security
-	// admission, run the image on the real node under containerd, and are
-	// Ready through their own readiness probe (/readyz, which checks the
-	// database).
-	pods, err := kube.CoreV1().Pods(appNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=server"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := 0
-	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil {
-			continue
-		}
-		c := checker{t, "server pod " + p.Name}
-		c.eq("node", p.Spec.NodeName, env.realNode)
-		if !podReady(&p) || len(p.Status.ContainerStatuses) != 1 {
-			t.Errorf("server pod %s: not Ready (%s)", p.Name, p.Status.Phase)
-			continue
-		}
-		ready++
-		cs := p.Status.ContainerStatuses[0]
-		c.holds("container running", cs.State.Running != nil)
-		c.holds("container ID from containerd ("+cs.ContainerID+")", strings.HasPrefix(cs.ContainerID, "containerd://"))
-		c.eq("image", cs.Image, env.exchangeImage)
-	}
-	if ready != int(replicas) {
-		t.Errorf("%d server pods Ready on the real node, want %d", ready, replicas)
-	}
-
-	svc, err := kube.CoreV1().Services(appNS).Get(ctx, "exchange", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("service exchange: %v", err)
-	}
-	{
-		c := checker{t, "service exchange"}
-		c.eq("type", svc.Spec.Type, corev1.ServiceTypeClusterIP)
-		c.holds("port 80 → http, 9090 → internal", len(svc.Spec.Ports) == 2 &&
-			svc.Spec.Ports[0].Name == "http" && svc.Spec.Ports[0].Port == 80 && svc.Spec.Ports[0].TargetPort == intstr.FromString("http") &&
-			svc.Spec.Ports[1].Name == "internal" && svc.Spec.Ports[1].Port == 9090 && svc.Spec.Ports[1].TargetPort == intstr.FromString("internal"))
-		c.eq("selector component", svc.Spec.Selector["app.kubernetes.io/component"], "server")
-	}
-	eventually(t, settle, "service exchange has ready endpoints", func() error {
-		list, err := kube.DiscoveryV1().EndpointSlices(appNS).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=exchange"})
-		if err != nil {
-			return err
-		}
-		ready := 0
-		for _, s := range list.Items {
-			for _, ep := range s.Endpoints {
-				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
-					ready++
-				}
-			}
-		}
-		if ready != int(replicas) {
-			return fmt.Errorf("%d ready endpoints, want %d", ready, replicas)
-		}
-		return nil
-	})
-
-	ing, err := kube.NetworkingV1().Ingresses(appNS).Get(ctx, "exchange", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("ingress exchange: %v", err)
-	}
-	{
-		c := checker{t, "ingress exchange"}
-		c.eq("class", *ing.Spec.IngressClassName, "nginx")
-		c.holds("host exchange.local → exchange:http", len(ing.Spec.Rules) == 1 && ing.Spec.Rules[0].Host == "exchange.local" &&
-			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name == "exchange" &&
-			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name == "http")
-		c.eq("skipAwait (NodePort controller)", ing.Annotations["pulumi.com/skipAwait"], "true")
-		// The F5 controller's per-client limit (ingress.rateLimit defaults).
-		c.eq("limit-req-rate", ing.Annotations["nginx.org/limit-req-rate"], "50r/s")
-		c.eq("limit-req-burst", ing.Annotations["nginx.org/limit-req-burst"], "250")
-		c.eq("tls", len(ing.Spec.TLS), 0)
-	}
-
-	pdb, err := kube.PolicyV1().PodDisruptionBudgets(appNS).Get(ctx, "exchange", metav1.GetOptions{})
-	if err != nil {
-		t.Errorf("pdb exchange: %v", err)
-	} else {
-		c := checker{t, "pdb exchange"}
-		c.eq("minAvailable", pdb.Spec.MinAvailable.IntValue(), 1)
-		c.eq("selector component", pdb.Spec.Selector.MatchLabels["app.kubernetes.io/component"], "server")
-	}
-	// Autoscaling off: the HPA is pinned to the configured count.
-	assertHPA(t, replicas, replicas, 70)
-
-	s3 := mustURL(t, env.s3URL)
-	policies, err := kube.NetworkingV1().NetworkPolicies(appNS).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := map[string]bool{}
-	for _, p := range policies.Items {
-		names[p.Name] = true
-		if p.Name == "exchange-backup-egress" {
-			var ports []string
-			for _, r := range p.Spec.Egress {
-				for _, port := range r.Ports {
-					ports = append(ports, port.Port.String())
-				}
-			}
-			slices.Sort(ports)
-			if want := []string{s3.Port(), "443"}; !slices.Equal(ports, sortedCopy(want)) {
-				t.Errorf("networkpolicy exchange-backup-egress: ports %v, want %v (443 and the store's)", ports, want)
-			}
-		}
-		if p.Name == "default-deny" && (len(p.Spec.PodSelector.MatchLabels) != 0 || len(p.Spec.PolicyTypes) != 2) {
-			t.Errorf("networkpolicy default-deny does not deny all: %+v", p.Spec)
-		}
-		if p.Name == "exchange-server-ingress" {
-			// The controller to the public port; Prometheus and the other
-			// server pods to the internal one.
-			var rules []string
-			for _, r := range p.Spec.Ingress {
-				var ports []string
-				for _, port := range r.Ports {
-					ports = append(ports, port.Port.String())
-				}
-				for _, from := range r.From {
-					ns, name := "", ""
-					if from.NamespaceSelector != nil {
-						ns = from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
-					}
-					if from.PodSelector != nil {
-						name = from.PodSelector.MatchLabels["app.kubernetes.io/name"]
-					}
-					rules = append(rules, fmt.Sprintf("%s/%s→%s", ns, name, strings.Join(ports, ",")))
-				}
-			}
-			if want := []string{"ingress/nginx-ingress→8080", "monitoring/prometheus→9090", "/exchange→9090"}; !slices.Equal(rules, want) {
-				t.Errorf("networkpolicy exchange-server-ingress admits %v, want %v", rules, want)
-			}
-		}
-		if p.Name == "exchange-server-peer-egress" {
-			var ports []string
-			for _, r := range p.Spec.Egress {
-				for _, port := range r.Ports {
-					ports = append(ports, port.Port.String())
-				}
-			}
-			if !slices.Equal(ports, []string{"9090"}) {
-				t.Errorf("networkpolicy exchange-server-peer-egress: ports %v, want 9090 (the internal listener)", ports)
-			}
-		}
-	}
-	for _, n := range []string{"default-deny", "exchange-server-ingress", "exchange-server-peer-egress", "exchange-database-egress", "exchange-backup-egress"} {
-		if !names[n] {
-			t.Errorf("networkpolicy %s missing (have %v)", n, keysOf(names))
-		}
-	}
-
+// assertMonitoringObjects: the ServiceMonitor scrapes the internal port,
+// the alert rules are the program's, and the dashboards are JSON.
+func assertMonitoringObjects(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	kube := env.kube
 	sm := env.custom(t, serviceMonitors, appNS, "exchange")
 	{
 		eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
@@ -606,55 +440,4 @@ func assertPlatform(t *testing.T, cfg stackConfig, sec testSecrets, replicas int
 		fmt.Printf("e2e: dashboard ConfigMap %s/%s\n", cm.Namespace, cm.Name)
 	}
 
-	for _, cj := range []struct{ name, schedule, command string }{
-		{"exchange-backup", "0 2 * * *", "backup"},
-		{"exchange-verify-backup", "0 4 * * 0", "verify-backup"},
-	} {
-		got, err := kube.BatchV1().CronJobs(appNS).Get(ctx, cj.name, metav1.GetOptions{})
-		if err != nil {
-			t.Errorf("cronjob %s: %v", cj.name, err)
-			continue
-		}
-		c := checker{t, "cronjob " + cj.name}
-		c.eq("schedule", got.Spec.Schedule, cj.schedule)
-		c.eq("timeZone", *got.Spec.TimeZone, "Etc/UTC")
-		c.eq("concurrencyPolicy", got.Spec.ConcurrencyPolicy, "Forbid")
-		c.eq("startingDeadlineSeconds", *got.Spec.StartingDeadlineSeconds, 600)
-		c.eq("activeDeadlineSeconds", *got.Spec.JobTemplate.Spec.ActiveDeadlineSeconds, 3600)
-		ctr := got.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
-		c.eq("image", ctr.Image, appImage)
-		c.eq("args", ctr.Args, []string{cj.command})
-		vars := envOf(ctr)
-		c.eq("BACKUP_S3_ENDPOINT", vars["BACKUP_S3_ENDPOINT"].Value, s3.String())
-		c.eq("BACKUP_S3_BUCKET", vars["BACKUP_S3_BUCKET"].Value, storeBucket)
-		c.eq("AWS_REGION", vars["AWS_REGION"].Value, storeRegion)
-		c.eq("BACKUP_S3_FORCE_PATH_STYLE", vars["BACKUP_S3_FORCE_PATH_STYLE"].Value, "true")
-		c.eq("AWS_ACCESS_KEY_ID", secretRef(vars["AWS_ACCESS_KEY_ID"]), "exchange-backup-s3/AWS_ACCESS_KEY_ID")
-		c.eq("PGPASSWORD", secretRef(vars["PGPASSWORD"]), "exchange-db/password")
-	}
-
-	assertStoreAccess(t)
-	assertFixtures(t)
-	assertDatabase(t, sec)
-	assertTrading(t)
-	return string(job.UID)
-}
-
-// assertHPA checks the server's HPA: it scales the Deployment between min
-// and max replicas on CPU utilization (with autoscaling off min = max =
-// app.replicas: pinned).
-func assertHPA(t *testing.T, minReplicas, maxReplicas, cpuTarget int32) {
-	t.Helper()
-	hpa, err := env.kube.AutoscalingV2().HorizontalPodAutoscalers(appNS).Get(context.Background(), "exchange", metav1.GetOptions{})
-	if err != nil {
-		t.Errorf("hpa exchange: %v", err)
-		return
-	}
-	c := checker{t, "hpa exchange"}
-	c.eq("scaleTargetRef", hpa.Spec.ScaleTargetRef.APIVersion+" "+hpa.Spec.ScaleTargetRef.Kind+"/"+hpa.Spec.ScaleTargetRef.Name, "apps/v1 Deployment/exchange")
-	c.holds(fmt.Sprintf("minReplicas %d", minReplicas), hpa.Spec.MinReplicas != nil && *hpa.Spec.MinReplicas == minReplicas)
-	c.eq("maxReplicas", hpa.Spec.MaxReplicas, maxReplicas)
-	c.holds(fmt.Sprintf("cpu utilization target %d", cpuTarget), len(hpa.Spec.Metrics) == 1 && hpa.Spec.Metrics[0].Resource != nil &&
-		hpa.Spec.Metrics[0].Resource.Name == corev1.ResourceCPU && hpa.Spec.Metrics[0].Resource.Target.AverageUtilization != nil &&
-		*hpa.Spec.Metrics[0].Resource.Target.AverageUtilization == cpuTarget)
 }

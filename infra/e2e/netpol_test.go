@@ -187,3 +187,76 @@ func deletePod(t *testing.T, ns, name string) {
 		return fmt.Errorf("still there")
 	})
 }
+
+// assertPolicyObjects: the program's NetworkPolicies, rule by rule, as the
+// API server stored them (assertPoliciesEnforced tries them).
+func assertPolicyObjects(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	kube := env.kube
+	s3 := mustURL(t, env.s3URL)
+	policies, err := kube.NetworkingV1().NetworkPolicies(appNS).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, p := range policies.Items {
+		names[p.Name] = true
+		if p.Name == "exchange-backup-egress" {
+			var ports []string
+			for _, r := range p.Spec.Egress {
+				for _, port := range r.Ports {
+					ports = append(ports, port.Port.String())
+				}
+			}
+			slices.Sort(ports)
+			if want := []string{s3.Port(), "443"}; !slices.Equal(ports, sortedCopy(want)) {
+				t.Errorf("networkpolicy exchange-backup-egress: ports %v, want %v (443 and the store's)", ports, want)
+			}
+		}
+		if p.Name == "default-deny" && (len(p.Spec.PodSelector.MatchLabels) != 0 || len(p.Spec.PolicyTypes) != 2) {
+			t.Errorf("networkpolicy default-deny does not deny all: %+v", p.Spec)
+		}
+		if p.Name == "exchange-server-ingress" {
+			// The controller to the public port; Prometheus and the other
+			// server pods to the internal one.
+			var rules []string
+			for _, r := range p.Spec.Ingress {
+				var ports []string
+				for _, port := range r.Ports {
+					ports = append(ports, port.Port.String())
+				}
+				for _, from := range r.From {
+					ns, name := "", ""
+					if from.NamespaceSelector != nil {
+						ns = from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
+					}
+					if from.PodSelector != nil {
+						name = from.PodSelector.MatchLabels["app.kubernetes.io/name"]
+					}
+					rules = append(rules, fmt.Sprintf("%s/%s→%s", ns, name, strings.Join(ports, ",")))
+				}
+			}
+			if want := []string{"ingress/nginx-ingress→8080", "monitoring/prometheus→9090", "/exchange→9090"}; !slices.Equal(rules, want) {
+				t.Errorf("networkpolicy exchange-server-ingress admits %v, want %v", rules, want)
+			}
+		}
+		if p.Name == "exchange-server-peer-egress" {
+			var ports []string
+			for _, r := range p.Spec.Egress {
+				for _, port := range r.Ports {
+					ports = append(ports, port.Port.String())
+				}
+			}
+			if !slices.Equal(ports, []string{"9090"}) {
+				t.Errorf("networkpolicy exchange-server-peer-egress: ports %v, want 9090 (the internal listener)", ports)
+			}
+		}
+	}
+	for _, n := range []string{"default-deny", "exchange-server-ingress", "exchange-server-peer-egress", "exchange-database-egress", "exchange-backup-egress"} {
+		if !names[n] {
+			t.Errorf("networkpolicy %s missing (have %v)", n, keysOf(names))
+		}
+	}
+
+}

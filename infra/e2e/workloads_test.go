@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/crypto-exchange/exchange/infra/platform"
 )
 
 // assertDatabase checks that the database the program wires really runs: the
@@ -112,4 +116,171 @@ func finishedPod(t *testing.T, what string, p *corev1.Pod) (string, bool) {
 	}
 	t.Logf("%s %s log:\n%s", what, p.Name, raw)
 	return string(raw), true
+}
+
+// assertMigrationJob: the migration Job completed (the engine waited for
+// it) with the image, args and environment the program renders.
+func assertMigrationJob(t *testing.T, cfg stackConfig) *batchv1.Job {
+	t.Helper()
+	ctx := context.Background()
+	kube := env.kube
+	job, err := kube.BatchV1().Jobs(appNS).Get(ctx, platform.MigrationJobName(appImage), metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("migration job: %v", err)
+	}
+	c := checker{t, "job " + job.Name}
+	c.holds("condition Complete (the engine waited for it)", jobComplete(job))
+	ctr := job.Spec.Template.Spec.Containers[0]
+	c.eq("image", ctr.Image, appImage)
+	wantArgs := []string{"migrate"}
+	if seed, _ := cfg.object(t, "exchange:app")["seedCatalog"].(bool); seed {
+		wantArgs = append(wantArgs, "--seed")
+	}
+	c.eq("args", ctr.Args, wantArgs)
+	vars := envOf(ctr)
+	c.eq("DATABASE_URL", vars["DATABASE_URL"].Value, clusterDBURL)
+	c.eq("PGPASSWORD", secretRef(vars["PGPASSWORD"]), "exchange-db/password")
+	return job
+}
+
+// assertServer: the Deployment's rollout settings, pod spec and
+// environment, and its pods Ready on the real node.
+func assertServer(t *testing.T, replicas int32) {
+	t.Helper()
+	ctx := context.Background()
+	kube := env.kube
+	dep := env.deployment(t, appNS, "exchange")
+	if err := deploymentAvailable(dep, replicas); err != nil {
+		t.Errorf("deployment exchange: %v", err)
+	}
+	{
+		c := checker{t, "deployment exchange"}
+		ru := dep.Spec.Strategy.RollingUpdate
+		c.holds("rolling update maxUnavailable 0, maxSurge 1", ru != nil && ru.MaxUnavailable.IntValue() == 0 && ru.MaxSurge.IntValue() == 1)
+		pod := dep.Spec.Template.Spec
+		c.eq("terminationGracePeriodSeconds", *pod.TerminationGracePeriodSeconds, 35)
+		c.eq("automountServiceAccountToken", *pod.AutomountServiceAccountToken, false)
+		c.eq("runAsNonRoot", *pod.SecurityContext.RunAsNonRoot, true)
+		ctr := pod.Containers[0]
+		c.eq("image", ctr.Image, appImage)
+		c.eq("args", ctr.Args, []string{"serve"})
+		c.eq("readOnlyRootFilesystem", *ctr.SecurityContext.ReadOnlyRootFilesystem, true)
+		c.eq("readiness probe", ctr.ReadinessProbe.HTTPGet.Path+" "+ctr.ReadinessProbe.HTTPGet.Port.String(), "/readyz http")
+		c.holds("preStop: the kubelet sleeps 5 s before SIGTERM", ctr.Lifecycle != nil && ctr.Lifecycle.PreStop != nil &&
+			ctr.Lifecycle.PreStop.Sleep != nil && ctr.Lifecycle.PreStop.Sleep.Seconds == 5)
+		vars := envOf(ctr)
+		c.eq("DATABASE_URL", vars["DATABASE_URL"].Value, clusterDBURL)
+		c.eq("SECRET_KEY", secretRef(vars["SECRET_KEY"]), "exchange-app/secret-key")
+		c.eq("EXCHANGE_MODE", vars["EXCHANGE_MODE"].Value, "demo")
+		c.eq("SECURE_COOKIES", vars["SECURE_COOKIES"].Value, "false")
+		// Two listeners: the public one (probes, the Ingress) and the
+		// internal one (metrics, the replicas' forwarding to the leader).
+		ports := map[string]int32{}
+		for _, p := range ctr.Ports {
+			ports[p.Name] = p.ContainerPort
+		}
+		c.eq("container ports", ports, map[string]int32{"http": 8080, "internal": 9090})
+		c.eq("HTTP_ADDR", vars["HTTP_ADDR"].Value, ":8080")
+		c.eq("INTERNAL_ADDR", vars["INTERNAL_ADDR"].Value, ":9090")
+		c.eq("ADVERTISE_URL", vars["ADVERTISE_URL"].Value, "http://$(POD_IP):9090")
+		// Pulumi.dev.yaml names no ingress.podCIDRs: minikube's pod network.
+		c.eq("TRUSTED_PROXIES", vars["TRUSTED_PROXIES"].Value, "10.244.0.0/16")
+		c.eq("liveness probe", ctr.LivenessProbe.HTTPGet.Path+" "+ctr.LivenessProbe.HTTPGet.Port.String(), "/healthz http")
+	}
+	// The server pods passed the namespace's "restricted" Pod Security
+	// admission, run the image on the real node under containerd, and are
+	// Ready through their own readiness probe (/readyz, which checks the
+	// database).
+	pods, err := kube.CoreV1().Pods(appNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := 0
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		c := checker{t, "server pod " + p.Name}
+		c.eq("node", p.Spec.NodeName, env.realNode)
+		if !podReady(&p) || len(p.Status.ContainerStatuses) != 1 {
+			t.Errorf("server pod %s: not Ready (%s)", p.Name, p.Status.Phase)
+			continue
+		}
+		ready++
+		cs := p.Status.ContainerStatuses[0]
+		c.holds("container running", cs.State.Running != nil)
+		c.holds("container ID from containerd ("+cs.ContainerID+")", strings.HasPrefix(cs.ContainerID, "containerd://"))
+		c.eq("image", cs.Image, env.exchangeImage)
+	}
+	if ready != int(replicas) {
+		t.Errorf("%d server pods Ready on the real node, want %d", ready, replicas)
+	}
+
+}
+
+// assertServiceAndIngress: the Service and its ready endpoints, the
+// Ingress, the PDB and the pinned HPA.
+func assertServiceAndIngress(t *testing.T, replicas int32) {
+	t.Helper()
+	ctx := context.Background()
+	kube := env.kube
+	svc, err := kube.CoreV1().Services(appNS).Get(ctx, "exchange", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("service exchange: %v", err)
+	}
+	{
+		c := checker{t, "service exchange"}
+		c.eq("type", svc.Spec.Type, corev1.ServiceTypeClusterIP)
+		c.holds("port 80 → http, 9090 → internal", len(svc.Spec.Ports) == 2 &&
+			svc.Spec.Ports[0].Name == "http" && svc.Spec.Ports[0].Port == 80 && svc.Spec.Ports[0].TargetPort == intstr.FromString("http") &&
+			svc.Spec.Ports[1].Name == "internal" && svc.Spec.Ports[1].Port == 9090 && svc.Spec.Ports[1].TargetPort == intstr.FromString("internal"))
+		c.eq("selector component", svc.Spec.Selector["app.kubernetes.io/component"], "server")
+	}
+	eventually(t, settle, "service exchange has ready endpoints", func() error {
+		list, err := kube.DiscoveryV1().EndpointSlices(appNS).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=exchange"})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for _, s := range list.Items {
+			for _, ep := range s.Endpoints {
+				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		if ready != int(replicas) {
+			return fmt.Errorf("%d ready endpoints, want %d", ready, replicas)
+		}
+		return nil
+	})
+
+	ing, err := kube.NetworkingV1().Ingresses(appNS).Get(ctx, "exchange", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("ingress exchange: %v", err)
+	}
+	{
+		c := checker{t, "ingress exchange"}
+		c.eq("class", *ing.Spec.IngressClassName, "nginx")
+		c.holds("host exchange.local → exchange:http", len(ing.Spec.Rules) == 1 && ing.Spec.Rules[0].Host == "exchange.local" &&
+			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name == "exchange" &&
+			ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name == "http")
+		c.eq("skipAwait (NodePort controller)", ing.Annotations["pulumi.com/skipAwait"], "true")
+		// The F5 controller's per-client limit (ingress.rateLimit defaults).
+		c.eq("limit-req-rate", ing.Annotations["nginx.org/limit-req-rate"], "50r/s")
+		c.eq("limit-req-burst", ing.Annotations["nginx.org/limit-req-burst"], "250")
+		c.eq("tls", len(ing.Spec.TLS), 0)
+	}
+
+	pdb, err := kube.PolicyV1().PodDisruptionBudgets(appNS).Get(ctx, "exchange", metav1.GetOptions{})
+	if err != nil {
+		t.Errorf("pdb exchange: %v", err)
+	} else {
+		c := checker{t, "pdb exchange"}
+		c.eq("minAvailable", pdb.Spec.MinAvailable.IntValue(), 1)
+		c.eq("selector component", pdb.Spec.Selector.MatchLabels["app.kubernetes.io/component"], "server")
+	}
+	// Autoscaling off: the HPA is pinned to the configured count.
+	assertHPA(t, replicas, replicas, 70)
+
 }
