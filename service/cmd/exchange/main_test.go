@@ -243,7 +243,8 @@ func shutdown(t *testing.T, timeout string, lockSeconds int, drains bool) {
 	}
 	fmt.Fprintf(lockIn, "BEGIN; SELECT * FROM balances WHERE asset = 'BTC' AND account_id <> 1 FOR UPDATE; SELECT pg_sleep(%d); COMMIT;\n", lockSeconds)
 	lockIn.Close()
-	time.Sleep(500 * time.Millisecond)
+	waitSQL(t, dbURL, "psql holds the balance rows", `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+		WHERE state = 'active' AND query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid())`)
 
 	type outcome struct {
 		status int
@@ -259,13 +260,22 @@ func shutdown(t *testing.T, timeout string, lockSeconds int, drains bool) {
 		res.Body.Close()
 		inflight <- outcome{res.StatusCode, nil}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// SIGTERM once the withdrawal's batch waits for those rows.
+	waitSQL(t, dbURL, "the withdrawal waits for the locked rows", `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid())`)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if _, err := http.Get(base + "/healthz"); err == nil {
-		t.Error("a new connection was accepted after SIGTERM")
+	refused := false
+	for deadline := time.Now().Add(5 * time.Second); !refused && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		refused = err != nil
+	}
+	if !refused {
+		t.Error("new connections were still accepted 5 s after SIGTERM")
 	}
 	o := <-inflight
 	if completed := o.err == nil && o.status == 201; completed != drains {
@@ -349,5 +359,22 @@ func TestDev(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("dev left its PostgreSQL directory %s behind (%v)", dir, err)
+	}
+}
+
+// waitSQL polls query (one boolean) through psql until it is true, for up
+// to 10 s: the steps of a test that need the database in a given state.
+func waitSQL(t *testing.T, dbURL, what, query string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := exec.Command("psql", dbURL, "-At", "-c", query).CombinedOutput()
+		if err == nil && strings.TrimSpace(string(out)) == "t" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not so after 10 s (%s %v)", what, out, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -376,6 +376,17 @@ func TestFollowerStreamsLeaderEvents(t *testing.T) {
 	}
 	defer ws.CloseNow()
 	ws.Write(ctx, websocket.MessageText, []byte(`{"op":"subscribe","channels":["trades:BTC-USDT"]}`))
+	// The trades channel sends no snapshot: a trade before the
+	// subscription is in force would be missed, so trade only after it is.
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("no answer to the subscription: %v", err)
+		}
+		if strings.Contains(string(data), `"type":"subscribed"`) {
+			break
+		}
+	}
 	seller, buyer := newBot(t, leader, "s@example.com"), newBot(t, leader, "b@example.com")
 	if st, body, _ := seller.order(leader.url, map[string]any{"market": "BTC-USDT", "side": "sell", "type": "limit", "price": "30000", "quantity": "0.01"}); st != 201 {
 		t.Fatalf("sell: %d %s", st, body)

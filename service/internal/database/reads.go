@@ -74,11 +74,14 @@ func (r *Reads) Run(ctx context.Context) {
 			}
 			r.metrics.up.Set(0)
 		} else {
-			r.metrics.up.Set(1)
-			r.lag.Store(int64(lag))
-			r.metrics.lag.Set(lag.Seconds())
+			// The choice first, then what is published: a lag seen in the
+			// metrics is already the one reads follow.
 			usable := lag <= r.maxLag
-			if was := r.usable.Swap(usable); was != usable {
+			was := r.usable.Swap(usable)
+			r.lag.Store(int64(lag))
+			r.metrics.up.Set(1)
+			r.metrics.lag.Set(lag.Seconds())
+			if was != usable {
 				r.log.Info("read replica", "in_use", usable, "lag_seconds", lag.Seconds(), "max_lag_seconds", r.maxLag.Seconds())
 			}
 		}
