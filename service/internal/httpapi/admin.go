@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
@@ -49,7 +50,7 @@ func (s *api) adminListWithdrawals(c echo.Context) error {
 
 func (s *api) adminReviewDeposit(approve bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id, err := pathID(c)
+		id, err := inputcheck.PathID(c, "deposit")
 		if err != nil {
 			return err
 		}
@@ -63,7 +64,7 @@ func (s *api) adminReviewDeposit(approve bool) echo.HandlerFunc {
 
 func (s *api) adminReviewWithdrawal(approve bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id, err := pathID(c)
+		id, err := inputcheck.PathID(c, "withdrawal")
 		if err != nil {
 			return err
 		}
@@ -85,7 +86,7 @@ func (s *api) adminReviewWithdrawal(approve bool) echo.HandlerFunc {
 
 func (s *api) adminSetUserStatus(status string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id, err := pathID(c)
+		id, err := inputcheck.PathID(c, "user")
 		if err != nil {
 			return err
 		}
@@ -129,7 +130,7 @@ func (s *api) adminListAdjustments(c echo.Context) error {
 
 func (s *api) adminReviewAdjustment(approve bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id, err := pathID(c)
+		id, err := inputcheck.PathID(c, "adjustment")
 		if err != nil {
 			return err
 		}

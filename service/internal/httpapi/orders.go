@@ -10,6 +10,7 @@ import (
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/httperr"
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/ratelimit"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
@@ -107,7 +108,7 @@ func (s *api) failed(ctx context.Context, err error, msg string, attrs ...slog.A
 }
 
 func (s *api) getOrder(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := inputcheck.PathID(c, "order")
 	if err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func (s *api) listOrders(c echo.Context) error {
 }
 
 func (s *api) cancelOrder(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := inputcheck.PathID(c, "order")
 	if err != nil {
 		return err
 	}

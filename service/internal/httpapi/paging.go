@@ -52,11 +52,3 @@ func listPage[T any](c echo.Context, fetch func(page) ([]T, error), id func(T) i
 	}
 	return c.JSON(http.StatusOK, out)
 }
-
-func pathID(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, apierr.New(apierr.NotFound, "no record with id %q", c.Param("id"))
-	}
-	return id, nil
-}

@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/labstack/echo/v4"
-
-	"github.com/crypto-exchange/exchange/service/internal/apierr"
 )
 
 // The account's sessions and login history: session-only routes, like
@@ -21,9 +19,9 @@ func (s *api) listSessions(c echo.Context) error {
 }
 
 func (s *api) revokeSession(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return apierr.New(apierr.NotFound, "no session with id %q", c.Param("id"))
+	id, err := inputcheck.PathID(c, "session")
+	if err != nil {
+		return err
 	}
 	own, err := s.Auth.RevokeSession(c.Request().Context(), mustPrincipal(c), id)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
@@ -66,7 +67,7 @@ func (s *api) withdraw(c echo.Context) error {
 // cancelWithdrawal takes back a pending withdrawal of the caller's. It
 // asks no two-factor code: cancelling keeps the money in the account.
 func (s *api) cancelWithdrawal(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := inputcheck.PathID(c, "withdrawal")
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
 // Package inputcheck turns hostile bytes away at the edge, before any
 // handler (or PostgreSQL, which refuses NUL and invalid UTF-8 with an
 // error that would otherwise surface as a 500) sees them: the path, the
-// query, JSON and form bodies, the declared charset, and the request id.
+// query, JSON and form bodies, the declared charset, the request id, and
+// the ids in a route.
 // Every refusal is a 4xx with a code and a message.
 package inputcheck
 
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -156,4 +158,14 @@ func RequestID(generate func() string) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// PathID is the route's {id} as a positive decimal id. Anything else names
+// nothing that can exist: 404, "no <what> with id ...".
+func PathID(c echo.Context, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apierr.New(apierr.NotFound, "no %s with id %q", what, c.Param("id"))
+	}
+	return id, nil
 }

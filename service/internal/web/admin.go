@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
 
@@ -52,20 +52,12 @@ func decision(c echo.Context, yes, no string) (bool, error) {
 	return false, apierr.New(apierr.NotFound, "There is no such action.")
 }
 
-func idParam(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, apierr.New(apierr.NotFound, "There is no record %q.", c.Param("id"))
-	}
-	return id, nil
-}
-
 func (s *site) adminReviewDeposit(c echo.Context) error {
 	approve, err := decision(c, "approve", "reject")
 	if err != nil {
 		return err
 	}
-	id, err := idParam(c)
+	id, err := inputcheck.PathID(c, "deposit")
 	if err != nil {
 		return err
 	}
@@ -84,7 +76,7 @@ func (s *site) adminReviewWithdrawal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := idParam(c)
+	id, err := inputcheck.PathID(c, "withdrawal")
 	if err != nil {
 		return err
 	}
@@ -141,7 +133,7 @@ func (s *site) adminUserStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := idParam(c)
+	id, err := inputcheck.PathID(c, "user")
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,10 @@ package web
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/orders"
 	"github.com/crypto-exchange/exchange/service/internal/reqlog"
 	"github.com/crypto-exchange/exchange/service/internal/trading"
@@ -69,9 +68,9 @@ func (s *site) placeOrder(c echo.Context) error {
 func (s *site) cancelOrder(c echo.Context) error {
 	ctx := c.Request().Context()
 	back := localPath(formValue(c, "back"), "/orders")
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return apierr.New(apierr.NotFound, "There is no order %q.", c.Param("id"))
+	id, err := inputcheck.PathID(c, "order")
+	if err != nil {
+		return err
 	}
 	o, err := s.Trading.Cancel(ctx, mustPrincipal(c).Owner(), id)
 	if err != nil {

@@ -2,22 +2,21 @@ package web
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 )
 
 // The account page's sessions and login history: the same auth calls as
 // the API's /sessions and /login-history.
 
 func (s *site) revokeSession(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return s.failed(c, "/account", apierr.New(apierr.NotFound, "no session %q", c.Param("id")))
+	id, err := inputcheck.PathID(c, "session")
+	if err != nil {
+		return s.failed(c, "/account", err)
 	}
 	own, err := s.Auth.RevokeSession(c.Request().Context(), mustPrincipal(c), id)
 	if err != nil {

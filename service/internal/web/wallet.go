@@ -3,13 +3,12 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/crypto-exchange/exchange/service/internal/apierr"
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/catalog"
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/ledger"
 	"github.com/crypto-exchange/exchange/service/internal/transfers"
 )
@@ -87,9 +86,9 @@ func (s *site) withdraw(c echo.Context) error {
 // API's DELETE does; like it, it asks no two-factor code (the money
 // stays in the account).
 func (s *site) cancelWithdrawal(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return s.failed(c, "/wallet", apierr.New(apierr.NotFound, "no withdrawal %q", c.Param("id")))
+	id, err := inputcheck.PathID(c, "withdrawal")
+	if err != nil {
+		return s.failed(c, "/wallet", err)
 	}
 	w, err := s.Wallet.CancelWithdrawal(c.Request().Context(), owner(c), id)
 	if err != nil {
