@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/crypto-exchange/exchange/service/internal/config"
@@ -29,6 +30,14 @@ func TestBalancesChannelCarriesTransfers(t *testing.T) {
 	wantTransfer(t, ws, "deposit", d.ID, "pending", false)
 	admin.mustJSON("POST", "/api/v1/admin/deposits/"+d.ID+"/approve", nil, 200, nil)
 	wantTransfer(t, ws, "deposit", d.ID, "pending", true)
+	// The same over the API: the owner's list says approved once, the
+	// admins' list names the admin.
+	if st, body := alice.do("GET", "/api/v1/deposits", nil); st != 200 || !strings.Contains(string(body), `"approved_once":true`) || strings.Contains(string(body), "approved_by") {
+		t.Fatalf("the owner's deposits: %d %s", st, body)
+	}
+	if st, body := second.do("GET", "/api/v1/admin/deposits?status=pending", nil); st != 200 || !strings.Contains(string(body), `"approved_by"`) {
+		t.Fatalf("the admins' pending deposits: %d %s", st, body)
+	}
 	second.mustJSON("POST", "/api/v1/admin/deposits/"+d.ID+"/approve", nil, 200, nil)
 	wantTransfer(t, ws, "deposit", d.ID, "credited", true)
 
@@ -44,7 +53,7 @@ func TestBalancesChannelCarriesTransfers(t *testing.T) {
 
 type transferJSON struct {
 	ID, Status, Reason string
-	ApprovedBy         string `json:"approved_by"`
+	ApprovedOnce       bool `json:"approved_once"`
 }
 
 // wantTransfer reads the balances channel until the transfer's next
@@ -56,7 +65,8 @@ func wantTransfer(t *testing.T, ws *wsConn, kind, id, status string, approvedOnc
 	if err := json.Unmarshal(m.Data, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.ID != id || v.Status != status || (v.ApprovedBy != "") != approvedOnce {
+	// The owner learns that one admin approved, never which one.
+	if v.ID != id || v.Status != status || v.ApprovedOnce != approvedOnce || strings.Contains(string(m.Data), "approved_by") {
 		t.Fatalf("%s message %s, want %s %s (approved once: %v)", kind, m.Data, id, status, approvedOnce)
 	}
 	return v

@@ -40,7 +40,7 @@ func (s *api) deposit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, d)
+	return c.JSON(http.StatusCreated, d.ForOwner())
 }
 
 func (s *api) withdraw(c echo.Context) error {
@@ -61,7 +61,7 @@ func (s *api) withdraw(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, w)
+	return c.JSON(http.StatusCreated, w.ForOwner())
 }
 
 // cancelWithdrawal takes back a pending withdrawal of the caller's. It
@@ -75,17 +75,27 @@ func (s *api) cancelWithdrawal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, w)
+	return c.JSON(http.StatusOK, w.ForOwner())
 }
 
 func (s *api) listDeposits(c echo.Context) error {
-	return listPage(c, func(p page) ([]transfers.Deposit, error) {
-		return s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
-	}, func(d transfers.Deposit) int64 { return d.ID })
+	return listPage(c, func(p page) ([]transfers.OwnerDeposit, error) {
+		ds, err := s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
+		out := make([]transfers.OwnerDeposit, len(ds))
+		for i, d := range ds {
+			out[i] = d.ForOwner()
+		}
+		return out, err
+	}, func(d transfers.OwnerDeposit) int64 { return d.ID })
 }
 
 func (s *api) listWithdrawals(c echo.Context) error {
-	return listPage(c, func(p page) ([]transfers.Withdrawal, error) {
-		return s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
-	}, func(w transfers.Withdrawal) int64 { return w.ID })
+	return listPage(c, func(p page) ([]transfers.OwnerWithdrawal, error) {
+		ws, err := s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
+		out := make([]transfers.OwnerWithdrawal, len(ws))
+		for i, w := range ws {
+			out[i] = w.ForOwner()
+		}
+		return out, err
+	}, func(w transfers.OwnerWithdrawal) int64 { return w.ID })
 }

@@ -328,7 +328,8 @@ type balancesMessage struct {
 
 // transferMessage tells the balances channel of a deposit's or a
 // withdrawal's new state, as GET /api/v1/deposits and /withdrawals show
-// it: requested, approved once of the two approvals, decided.
+// it (to its owner: no admin's id): requested, approved once of the two
+// approvals, decided.
 func transferMessage(t sequencer.TransferEvent) []byte {
 	type message struct {
 		Type    string `json:"type"` // deposit | withdrawal
@@ -336,9 +337,9 @@ func transferMessage(t sequencer.TransferEvent) []byte {
 		Data    any    `json:"data"`
 	}
 	if t.Deposit != nil {
-		return encode(message{Type: "deposit", Channel: "balances", Data: t.Deposit})
+		return encode(message{Type: "deposit", Channel: "balances", Data: t.Deposit.ForOwner()})
 	}
-	return encode(message{Type: "withdrawal", Channel: "balances", Data: t.Withdrawal})
+	return encode(message{Type: "withdrawal", Channel: "balances", Data: t.Withdrawal.ForOwner()})
 }
 
 // BalanceJSON is one asset's balance.

@@ -142,3 +142,45 @@ func listQuery(q *gorm.DB, userID int64, status string, p Page) *gorm.DB {
 	}
 	return q.Order("id DESC").Limit(p.Limit)
 }
+
+// What an owner sees of their own transfers: whether the first of the two
+// approvals is given, never which admin gave it (staff identities stay
+// inside the exchange; the admin views show them).
+
+// OwnerDeposit is a deposit as its owner sees it.
+type OwnerDeposit struct {
+	ID           int64         `json:"id,string"`
+	UserID       int64         `json:"user_id,string"`
+	Asset        string        `json:"asset"`
+	Amount       money.Amount  `json:"amount"`
+	Status       DepositStatus `json:"status"`
+	ApprovedOnce bool          `json:"approved_once,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
+}
+
+// ForOwner is the deposit as its owner may see it.
+func (d Deposit) ForOwner() OwnerDeposit {
+	return OwnerDeposit{ID: d.ID, UserID: d.UserID, Asset: d.Asset, Amount: d.Amount, Status: d.Status,
+		ApprovedOnce: d.ApprovedBy != nil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+// OwnerWithdrawal is a withdrawal as its owner sees it.
+type OwnerWithdrawal struct {
+	ID           int64            `json:"id,string"`
+	UserID       int64            `json:"user_id,string"`
+	Asset        string           `json:"asset"`
+	Amount       money.Amount     `json:"amount"`
+	Address      string           `json:"address"`
+	Status       WithdrawalStatus `json:"status"`
+	Reason       string           `json:"reason,omitempty"`
+	ApprovedOnce bool             `json:"approved_once,omitempty"`
+	CreatedAt    time.Time        `json:"created_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
+}
+
+// ForOwner is the withdrawal as its owner may see it.
+func (w Withdrawal) ForOwner() OwnerWithdrawal {
+	return OwnerWithdrawal{ID: w.ID, UserID: w.UserID, Asset: w.Asset, Amount: w.Amount, Address: w.Address,
+		Status: w.Status, Reason: w.Reason, ApprovedOnce: w.ApprovedBy != nil, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+}

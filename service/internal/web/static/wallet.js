@@ -41,7 +41,7 @@
   // label is a transfer's status in the site's words (web/vocab.go).
   function label(kind, t) {
     const word = WORDS[kind][t.status] || t.status;
-    return t.status === 'pending' && t.approved_by ? word + ' \u00b7 ' + WORDS.approved_once : word;
+    return t.status === 'pending' && t.approved_once ? word + ' \u00b7 ' + WORDS.approved_once : word;
   }
 
   // cancelForm is the pending withdrawal's Cancel button: a plain form,
