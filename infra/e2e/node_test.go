@@ -295,6 +295,40 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
+// createNamespace makes a namespace of the test's, at the "restricted"
+// Pod Security level like the exchange's.
+func createNamespace(t *testing.T, ns string) {
+	t.Helper()
+	_, err := env.kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   ns,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deletePod deletes a pod at once and waits until it is gone.
+func deletePod(t *testing.T, ns, name string) {
+	t.Helper()
+	ctx := context.Background()
+	now := int64(0)
+	if err := env.kube.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &now}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("delete pod %s/%s: %v", ns, name, err)
+		return
+	}
+	eventually(t, time.Minute, "pod "+ns+"/"+name+" gone", func() error {
+		_, err := env.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("still there")
+	})
+}
+
 // deleteNamespace deletes ns and waits until it is gone: the kubelet has
 // stopped its pods' containers and torn down their sandboxes.
 func deleteNamespace(t *testing.T, ns string) {
