@@ -366,15 +366,8 @@ func TestDev(t *testing.T) {
 // to 10 s: the steps of a test that need the database in a given state.
 func waitSQL(t *testing.T, dbURL, what, query string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, what, 10*time.Second, func() bool {
 		out, err := exec.Command("psql", dbURL, "-At", "-c", query).CombinedOutput()
-		if err == nil && strings.TrimSpace(string(out)) == "t" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not so after 10 s (%s %v)", what, out, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && strings.TrimSpace(string(out)) == "t"
+	})
 }

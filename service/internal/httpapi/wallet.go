@@ -81,21 +81,22 @@ func (s *api) cancelWithdrawal(c echo.Context) error {
 func (s *api) listDeposits(c echo.Context) error {
 	return listPage(c, func(p page) ([]transfers.OwnerDeposit, error) {
 		ds, err := s.Wallet.Deposits(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
-		out := make([]transfers.OwnerDeposit, len(ds))
-		for i, d := range ds {
-			out[i] = d.ForOwner()
-		}
-		return out, err
+		return views(ds, transfers.Deposit.ForOwner), err
 	}, func(d transfers.OwnerDeposit) int64 { return d.ID })
 }
 
 func (s *api) listWithdrawals(c echo.Context) error {
 	return listPage(c, func(p page) ([]transfers.OwnerWithdrawal, error) {
 		ws, err := s.Wallet.Withdrawals(c.Request().Context(), mustPrincipal(c).UserID, "", transfers.Page(p))
-		out := make([]transfers.OwnerWithdrawal, len(ws))
-		for i, w := range ws {
-			out[i] = w.ForOwner()
-		}
-		return out, err
+		return views(ws, transfers.Withdrawal.ForOwner), err
 	}, func(w transfers.OwnerWithdrawal) int64 { return w.ID })
+}
+
+// views is each item as view shows it (an owner's list of transfers).
+func views[T, V any](items []T, view func(T) V) []V {
+	out := make([]V, len(items))
+	for i, it := range items {
+		out[i] = view(it)
+	}
+	return out
 }
