@@ -49,7 +49,8 @@ for target in \
   "./service/internal/engine FuzzCommandStream" \
   "./service/internal/orders FuzzParse" \
   "./service/internal/money FuzzParseRoundTrip" \
-  "./service/internal/strictjson FuzzDecodeNeverPanics"; do
+  "./service/internal/strictjson FuzzDecodeNeverPanics" \
+  "./service/internal/jsonappend FuzzStringAsEncodingJSON"; do
   set -- $target
   timed go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZ_TIME:-15s}" "$1"
 done

@@ -63,7 +63,8 @@ func commands() map[string]command {
 	logDB := vars(config.DescribeLogLevel(), config.DescribeDatabase())
 	backupVars := vars(config.DescribeLogLevel(), config.DescribeDatabase(), config.DescribeBackup())
 	return map[string]command{
-		"serve":   {"run the HTTP server (API, health, metrics)", runServe, vars(config.DescribeLogLevel(), config.DescribeServer(), config.DescribeDatabase())},
+		"serve": {"run the HTTP server (API, health, metrics)", runServe,
+			vars(config.DescribeLogLevel(), config.DescribeServer(), config.DescribeDatabase(), []config.Variable{goGCVar, serveMemLimitVar})},
 		"migrate": {"apply database migrations and exit (--seed also lists the default assets and markets)", runMigrate, logDB},
 		"dev": {"run everything locally: a throwaway PostgreSQL, demo mode, an admin account", runDev,
 			vars(config.DescribeLogLevel(), config.DescribeServer())},

@@ -97,7 +97,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 func TestSubcommandHelpAndVersion(t *testing.T) {
 	for sub, want := range map[string][]string{
 		"backup":       {"usage: exchange backup", "--prune-older-than", "BACKUP_S3_BUCKET", "BACKUP_PART_SIZE_MB", "(default 8) [5 to 512]", "DATABASE_URL", "GOMEMLIMIT"},
-		"serve":        {"SHUTDOWN_TIMEOUT", "(default 25s)", "RATE_LIMITS", "SECRET_KEY", "DB_MAX_OPEN_CONNS", "LOG_LEVEL"},
+		"serve":        {"SHUTDOWN_TIMEOUT", "(default 25s)", "RATE_LIMITS", "SECRET_KEY", "DB_MAX_OPEN_CONNS", "LOG_LEVEL", "GOGC", "(default 400)", "GOMEMLIMIT"},
 		"create-admin": {"--email", "ADMIN_PASSWORD", "DATABASE_URL"},
 		"migrate":      {"--seed", "DATABASE_URL"},
 	} {

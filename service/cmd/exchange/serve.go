@@ -88,6 +88,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(env.getenv, cgroupMemoryLimit)
 	return serve(ctx, db, dbCfg, srvCfg, log, nil)
 }
 

@@ -58,6 +58,8 @@ type options struct {
 	rounds int
 	// phases picks phases by number (1-5, comma-separated); empty: all.
 	phases string
+	// pgSettings are extra server settings, "name=value,...".
+	pgSettings string
 	// profile is a directory for a CPU profile of the exchange (this
 	// tree's binary) during each phase; empty: none.
 	profile string
@@ -81,6 +83,7 @@ func main() {
 	flag.StringVar(&o.bEnv, "b-env", "", "with -against: extra KEY=VALUE settings, comma-separated, for B only")
 	flag.BoolVar(&o.statements, "statements", false, "print the statements that took PostgreSQL's time (pg_stat_statements)")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of this tree's exchange during each phase into this directory")
+	flag.StringVar(&o.pgSettings, "pg-settings", "", "extra PostgreSQL settings NAME=VALUE, comma-separated (pgbench runs with them too)")
 	flag.Parse()
 	if o.quick {
 		o.duration, o.pgbench, o.traders = 2*time.Second, 2*time.Second, 4
@@ -112,6 +115,8 @@ type result struct {
 	exchangeCPU, postgresCPU time.Duration
 	// loadgenCPU is the load generator's (this process's) CPU per order.
 	loadgenCPU time.Duration
+	// peakMiB is the exchange process's peak resident memory.
+	peakMiB float64
 }
 
 func run(ctx context.Context, o options) error {
@@ -127,6 +132,11 @@ func run(ctx context.Context, o options) error {
 	}
 	// Durable, as in production: fsync and synchronous commit on.
 	settings := map[string]string{"max_connections": "200"}
+	for _, kv := range strings.Split(o.pgSettings, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			settings[k] = v
+		}
+	}
 	if o.statements {
 		settings["shared_preload_libraries"] = "pg_stat_statements"
 	}
@@ -230,6 +240,7 @@ func run(ctx context.Context, o options) error {
 			r.postgresCPU = (cpuOf(postmaster, true) - pgBefore) / time.Duration(rep.Orders)
 			r.loadgenCPU = (cpuOf(os.Getpid(), false) - lgBefore) / time.Duration(rep.Orders)
 		}
+		r.peakMiB = peakMiB(pid)
 		return r, nil
 	}
 	var results []result
@@ -259,8 +270,8 @@ func run(ctx context.Context, o options) error {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(os.Stderr, "  %s: %.0f orders/s, p50 %s, p99 %s, CPU per order: exchange %s, PostgreSQL %s, load generator %s\n", label, r.orders,
-					r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.exchangeCPU, r.postgresCPU, r.loadgenCPU)
+				fmt.Fprintf(os.Stderr, "  %s: %.0f orders/s, p50 %s, p99 %s, CPU per order: exchange %s, PostgreSQL %s, load generator %s; exchange peak RSS %.0f MiB\n", label, r.orders,
+					r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), r.exchangeCPU, r.postgresCPU, r.loadgenCPU, r.peakMiB)
 				ab[which] = append(ab[which], r)
 			}
 		}
@@ -300,9 +311,9 @@ func pick(phases []phase, list string) ([]phase, error) {
 }
 
 // reportAB prints each phase's A and B runs side by side: rates as ratios
-// to the lower commit rate, and B's mean rate over A's.
+// to the higher commit rate, and B's mean rate over A's.
 func reportAB(w io.Writer, before, after float64, pairs [][2][]result) {
-	commits := min(before, after)
+	commits := max(before, after)
 	fmt.Fprintf(w, "A/B, %d CPUs; pgbench 16-client commits: %.0f/s before, %.0f/s after.\n\n", runtime.NumCPU(), before, after)
 	fmt.Fprintln(w, "| load | A ratios | B ratios | A p99 | B p99 | B/A rate | exchange CPU/order A / B | PostgreSQL CPU/order A / B |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
@@ -329,23 +340,25 @@ func reportAB(w io.Writer, before, after float64, pairs [][2][]result) {
 }
 
 // report prints the Markdown table for docs/performance.md. Ratios are to
-// the lower of the two commit rates, the conservative reading.
+// the higher of the two commit rates, the conservative reading: the load
+// itself leaves PostgreSQL a checkpoint and vacuuming to do, which can
+// depress the second measurement, and a lower rate would flatter the ratio.
 func report(w io.Writer, pg *localpg.Server, before, after float64, results []result) {
-	commits := min(before, after)
+	commits := max(before, after)
 	version, _ := exec.Command(filepath.Join(pg.BinDir(), "postgres"), "--version").Output()
 	fmt.Fprintf(w, "%s; %d CPUs; PostgreSQL durable single-row commits from 16 pgbench clients: %.0f/s before the load, %.0f/s after.\n\n",
 		strings.TrimSpace(string(version)), runtime.NumCPU(), before, after)
-	fmt.Fprintln(w, "| load | orders acknowledged/s | ratio to commits/s | p50 / p99 ack | target | CPU µs per order: exchange / PostgreSQL / load generator | errors |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| load | orders acknowledged/s | ratio to commits/s | p50 / p99 ack | target | CPU µs per order: exchange / PostgreSQL / load generator | exchange peak RSS | errors |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		ratio := r.orders / commits
 		target := fmt.Sprintf("ratio ≥ %.1f: %s", r.target, met(ratio >= r.target))
 		if r.latency {
 			target = fmt.Sprintf("p99 < %s: %s", targetP99, met(r.p99 < targetP99))
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.2f | %s / %s | %s | %.0f / %.0f / %.0f | %s |\n", r.name, r.orders, ratio,
+		fmt.Fprintf(w, "| %s | %.0f | %.2f | %s / %s | %s | %.0f / %.0f / %.0f | %.0f MiB | %s |\n", r.name, r.orders, ratio,
 			r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond), target,
-			micros(r.exchangeCPU), micros(r.postgresCPU), micros(r.loadgenCPU), errorText(r.errs))
+			micros(r.exchangeCPU), micros(r.postgresCPU), micros(r.loadgenCPU), r.peakMiB, errorText(r.errs))
 	}
 }
 
@@ -466,7 +479,10 @@ func printStatements(pg *localpg.Server) {
 			left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
 		FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid WHERE d.datname = 'exchange'
 		ORDER BY total_exec_time DESC LIMIT 25`, "-c",
-		`SELECT datname, sessions FROM pg_stat_database WHERE datname = 'exchange'`).CombinedOutput()
+		`SELECT datname, sessions FROM pg_stat_database WHERE datname = 'exchange'`, "-c",
+		// Write-ahead log volume and full-page images (after checkpoints).
+		`SELECT wal_records, wal_fpi, pg_size_pretty(wal_bytes) AS wal, checkpoints_timed, checkpoints_req
+		FROM pg_stat_wal, pg_stat_bgwriter`).CombinedOutput()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pg_stat_statements:", err, string(out))
 		return
@@ -531,6 +547,21 @@ func cpuOf(pid int, children bool) time.Duration {
 		}
 	}
 	return time.Duration(total) * time.Second / 100 // USER_HZ
+}
+
+// peakMiB is a process's peak resident memory (VmHWM in /proc), or 0.
+func peakMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), 64)
+			return n / 1024
+		}
+	}
+	return 0
 }
 
 func randomHex(n int) string {

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crypto-exchange/exchange/service/internal/apierr"
+	"github.com/crypto-exchange/exchange/service/internal/inputcheck"
 	"github.com/crypto-exchange/exchange/service/internal/strictjson"
 )
 
@@ -22,6 +23,9 @@ func decodeJSON(c echo.Context, dst any) error {
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return apierr.New(apierr.UnsupportedMedia, "JSON bodies are UTF-8; charset %q is not accepted", cs)
+	}
+	if body, ok := inputcheck.CheckedJSON(c); ok {
+		return strictjson.Checked(body, dst)
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {

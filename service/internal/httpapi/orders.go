@@ -22,7 +22,7 @@ func (s *api) view(c echo.Context, status int, o orders.Order) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(status, v)
+	return answerJSON(c, status, v, v.AppendJSON)
 }
 
 func (s *api) placeOrder(c echo.Context) error {
@@ -71,11 +71,11 @@ func (s *api) placeOrders(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]batchItem, len(outcomes))
+	out := batchAnswer{Results: make([]batchItem, len(outcomes))}
 	for i, o := range outcomes {
-		out[i] = s.outcome(ctx, o, slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
+		out.Results[i] = s.outcome(ctx, o, slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
 	}
-	return c.JSON(http.StatusOK, map[string][]batchItem{"results": out})
+	return answerJSON(c, http.StatusOK, out, out.appendJSON)
 }
 
 var internalDetail = &httperr.Detail{Code: "internal_error", Message: "internal error"}

@@ -77,11 +77,7 @@ func (w *wsOrders) Handle(ctx context.Context, op string, msg []byte) []byte {
 	if err := w.run(ctx, op, msg, &res); err != nil {
 		res.batchItem = w.api.failed(ctx, err, "websocket command failed", slog.String("op", op), slog.String("command_id", res.ID))
 	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		panic("httpapi: encode websocket result: " + err.Error()) // our own plain structs
-	}
-	return b
+	return res.appendJSON(make([]byte, 0, 1024))
 }
 
 func (w *wsOrders) run(ctx context.Context, op string, msg []byte, res *wsResult) error {
@@ -115,7 +111,7 @@ func (w *wsOrders) run(ctx context.Context, op string, msg []byte, res *wsResult
 		// The order on its own, so that a refusal reads exactly as the
 		// same body's would over HTTP.
 		var req orders.PlaceRequest
-		if err := strictjson.Decode(cmd.Order, &req); err != nil {
+		if err := strictjson.Checked(cmd.Order, &req); err != nil { // checked with the message
 			return err
 		}
 		o, created, err := w.api.Trading.Place(ctx, w.owner, req)

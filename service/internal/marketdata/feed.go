@@ -42,6 +42,9 @@ type Feed struct {
 	log   *slog.Logger
 	hub   *Hub
 	gate  Gatekeeper // nil: streams are never rechecked
+	// own are the batches this replica's sequencer published, which the
+	// feed takes from memory when their NOTIFY comes.
+	own *sequencer.Published
 
 	// mu orders book changes against subscriptions: a subscriber gets a
 	// snapshot and then exactly the deltas after it.
@@ -72,9 +75,10 @@ type book struct {
 }
 
 // NewFeed makes a feed for the database at url (the feed's own LISTEN
-// connection) and db (reads); Run starts it. gate rechecks streams' access.
-func NewFeed(url string, db *gorm.DB, reads *database.Reads, log *slog.Logger, hub *Hub, gate Gatekeeper) *Feed {
-	return &Feed{url: url, db: db, reads: reads, log: log, hub: hub, gate: gate, books: map[string]*book{}, last: map[string]money.Amount{},
+// connection) and db (reads); Run starts it. gate rechecks streams' access;
+// own are the events of this replica's sequencer (nil: none).
+func NewFeed(url string, db *gorm.DB, reads *database.Reads, log *slog.Logger, hub *Hub, gate Gatekeeper, own *sequencer.Published) *Feed {
+	return &Feed{url: url, db: db, reads: reads, log: log, hub: hub, gate: gate, own: own, books: map[string]*book{}, last: map[string]money.Amount{},
 		windows: map[string]*window{}, resynced: make(chan struct{}, 1), balances: newPendingAccounts(), metrics: hub.metrics}
 }
 
@@ -134,7 +138,7 @@ func (f *Feed) follow(ctx context.Context) error {
 	default: // a load is already due
 	}
 	f.ready.Store(true)
-	var r sequencer.Reassembler
+	r := sequencer.Reassembler{Own: f.own}
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

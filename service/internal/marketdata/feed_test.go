@@ -28,7 +28,7 @@ func testFeed(t *testing.T) (*Feed, *gorm.DB) {
 		('BTC', 'Bitcoin', 8, 100), ('ETH', 'Ether', 8, 1000), ('USDT', 'Tether', 2, 1000000)`)
 	exec(t, db, `INSERT INTO markets (name, base, quote, tick_size, lot_size, min_notional, maker_fee_bps, taker_fee_bps) VALUES
 		('BTC-USDT', 'BTC', 'USDT', 0.01, 0.0001, 1, 10, 20), ('ETH-USDT', 'ETH', 'USDT', 0.01, 0.001, 1, 10, 20)`)
-	f := NewFeed(url, db, database.PrimaryReads(db), slog.New(slog.NewTextHandler(io.Discard, nil)), NewHub(nil), nil)
+	f := NewFeed(url, db, database.PrimaryReads(db), slog.New(slog.NewTextHandler(io.Discard, nil)), NewHub(nil), nil, nil)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {

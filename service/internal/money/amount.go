@@ -242,10 +242,14 @@ func (a Amount) Float64() float64 { return float64(a) / float64(One) }
 
 // MarshalJSON writes the amount as a JSON string, as the API contract demands.
 func (a Amount) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 24)
-	b = append(b, '"')
-	b = a.appendString(b)
-	return append(b, '"'), nil
+	return a.AppendJSON(make([]byte, 0, 24)), nil
+}
+
+// AppendJSON appends what MarshalJSON returns.
+func (a Amount) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '"')
+	dst = a.appendString(dst)
+	return append(dst, '"')
 }
 
 // UnmarshalJSON accepts only a JSON string: a JSON number may already have

@@ -27,8 +27,10 @@ func (s Status) MarshalText() ([]byte, error) {
 	if n, ok := statusNames[s]; ok {
 		return []byte(n), nil
 	}
-	return nil, fmt.Errorf("orders: status %d has no name", s)
+	return nil, s.unnamed()
 }
+
+func (s Status) unnamed() error { return fmt.Errorf("orders: status %d has no name", s) }
 
 // UnmarshalText reads a status's name.
 func (s *Status) UnmarshalText(b []byte) error {

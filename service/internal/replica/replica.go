@@ -76,10 +76,12 @@ func New(cfg Config) (*Replica, error) {
 		reads = database.NewReads(cfg.DB, cfg.ReadDB, cfg.ReadMaxLag, cfg.Log, reg)
 	}
 	builder := proofs.NewBuilder(cfg.DatabaseURL, cfg.Log, reg, cfg.Server.ProofRetention)
-	seq := sequencer.New(sequencer.Config{DatabaseURL: cfg.DatabaseURL, Retry: cfg.ElectionRetry, Snapshots: builder}, cfg.Log, now, reg)
+	published := sequencer.NewPublished()
+	seq := sequencer.New(sequencer.Config{DatabaseURL: cfg.DatabaseURL, Retry: cfg.ElectionRetry, Snapshots: builder, Published: published},
+		cfg.Log, now, reg)
 	seqClient := sequencer.NewClient(seq, sqlDB, cfg.Server.SecretKey)
 	proofSvc := proofs.New(cfg.DB, seqClient)
-	feed := marketdata.NewFeed(cfg.DatabaseURL, cfg.DB, reads, cfg.Log, marketdata.NewHub(reg), authSvc)
+	feed := marketdata.NewFeed(cfg.DatabaseURL, cfg.DB, reads, cfg.Log, marketdata.NewHub(reg), authSvc, published)
 	cat := catalog.NewCache(cfg.DB, cfg.CatalogTTL, now)
 	srv := httpserver.New(httpserver.Deps{
 		DB:        cfg.DB,

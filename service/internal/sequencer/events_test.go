@@ -65,7 +65,7 @@ func TestEventsDecodeAsEncodingJSON(t *testing.T) {
 		t.Fatalf("the decoders disagree:\n%+v\n%+v", v1, v2)
 	}
 	var r Reassembler
-	chunks, err := ev.chunks(1)
+	chunks, err := ev.chunks("t.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,4 +108,24 @@ func BenchmarkDecodeEvents(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The leader writes each batch's events by hand; they must be the bytes
+// encoding/json would have written.
+func TestEventsJSONAsEncodingJSON(t *testing.T) {
+	full := batchEvents()
+	nilLevels := Events{Time: full.Time, Books: []BookDelta{{Market: "ETH-USDT", Sequence: 1}}}
+	for name, ev := range map[string]Events{"full": full, "empty": {Time: full.Time}, "nil levels": nilLevels} {
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ev.appendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s:\nhand-written %s\nencoding/json %s", name, got, want)
+		}
+	}
 }

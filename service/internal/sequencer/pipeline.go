@@ -3,6 +3,8 @@ package sequencer
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,11 +38,16 @@ type pipeline struct {
 	// cur is the batch being filled; flying the one committing, or nil;
 	// spare the other's storage, reused.
 	cur, flying, spare *stage
+	// term and sent name each batch's events, for this replica's feed
+	// (Published): unique to this leadership, then counted.
+	term string
+	sent uint64
 }
 
 // stage is one batch on its way: what its commands changed, the requests
 // and their results, and, once sent, the outcome of its commit.
 type stage struct {
+	id      string
 	b       *batch
 	reqs    []*request
 	results []Result
@@ -53,7 +60,8 @@ func newPipeline(ctx context.Context, s *Sequencer, conn *pgx.Conn, st *state) *
 	mk := func() *stage {
 		return &stage{b: &batch{ids: ids, sink: s.cfg.Snapshots}, done: make(chan error, 1)}
 	}
-	return &pipeline{s: s, conn: conn, ctx: context.WithoutCancel(ctx), st: st, cur: mk(), spare: mk()}
+	return &pipeline{s: s, conn: conn, ctx: context.WithoutCancel(ctx), st: st, cur: mk(), spare: mk(),
+		term: strconv.FormatUint(rand.Uint64(), 36) + "."}
 }
 
 // add applies reqs to the batch being filled. A client's error is its
@@ -105,11 +113,14 @@ func (p *pipeline) send() error {
 	for _, d := range events.Books {
 		b.markets.SetSequence(d.Market, d.Sequence)
 	}
-	notices, err := events.chunks(b.now.UnixNano())
+	p.sent++
+	c.id = p.term + strconv.FormatUint(p.sent, 10)
+	notices, err := events.chunks(c.id)
 	if err != nil {
 		return p.fail(err)
 	}
 	q := b.writes(p.st.balances, notices)
+	p.s.cfg.Published.put(c.id, events)
 	ctx, cancel := context.WithTimeout(p.ctx, p.s.cfg.BatchTimeout)
 	go func() {
 		defer cancel()
@@ -140,6 +151,7 @@ func (p *pipeline) finish(err error) error {
 	p.flying, p.spare = nil, f
 	defer func() { f.reqs, f.results = f.reqs[:0], f.results[:0] }()
 	if err != nil {
+		p.s.cfg.Published.drop(f.id)
 		for _, r := range f.reqs {
 			r.done <- response{err: ErrUnavailable}
 		}

@@ -29,6 +29,9 @@ type Config struct {
 	BatchTimeout time.Duration
 	// Snapshots builds proof-of-liabilities snapshots (nil: refused).
 	Snapshots SnapshotSink
+	// Published hands each batch's events to this replica's feed (nil:
+	// the feed decodes its own leader's NOTIFY like any other).
+	Published *Published
 }
 
 // Sequencer runs the election and, while leading, the batch loop.

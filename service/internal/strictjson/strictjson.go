@@ -35,6 +35,11 @@ func Decode(data []byte, dst any) error {
 	if err := Check(data); err != nil {
 		return err
 	}
+	return Checked(data, dst)
+}
+
+// Checked unmarshals data that already passed Check into dst.
+func Checked(data []byte, dst any) error {
 	if err := json.Unmarshal(data, dst, json.RejectUnknownMembers(true)); err != nil {
 		return semanticError(err)
 	}
