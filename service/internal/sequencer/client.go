@@ -107,6 +107,29 @@ func (c *Client) Submit(ctx context.Context, cmd Command) (Result, error) {
 	}
 }
 
+// SubmitAll delivers cmds as Submit delivers each. On the leader they are
+// queued together from this goroutine (Sequencer.SubmitAll); elsewhere
+// each is forwarded on its own, all at once.
+func (c *Client) SubmitAll(ctx context.Context, cmds []Command) []Answer {
+	if c.local.IsLeader() {
+		out := c.local.SubmitAll(ctx, cmds)
+		for i := range out {
+			if errors.Is(out[i].Err, ErrNotLeader) {
+				// Never applied: the term ended first. Find the new leader.
+				out[i].Result, out[i].Err = c.Submit(ctx, cmds[i])
+			}
+		}
+		return out
+	}
+	out := make([]Answer, len(cmds))
+	var wg sync.WaitGroup
+	for i := range cmds {
+		wg.Go(func() { out[i].Result, out[i].Err = c.Submit(ctx, cmds[i]) })
+	}
+	wg.Wait()
+	return out
+}
+
 // forward posts the command to the leader. ErrNotLeader means it certainly
 // was not applied (refused, or never reached the leader).
 func (c *Client) forward(ctx context.Context, addr string, body []byte) (Result, error) {

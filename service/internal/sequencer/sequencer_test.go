@@ -210,3 +210,52 @@ func TestRestartKeepsTimePriority(t *testing.T) {
 	}
 	f.checkLedger(t)
 }
+
+// SubmitAll answers each command as Submit would, in order, and queues
+// them together so that they share batches.
+func TestSubmitAllAnswersEachCommand(t *testing.T) {
+	f := newFixture(t, 10)
+	seq := f.start(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	cmds := make([]sequencer.Command, 50)
+	for i := range cmds {
+		cmds[i] = randomPlace(rng, f)
+	}
+	// One order its trader cannot pay for: its answer is its own error,
+	// the others are placed.
+	bad := *cmds[7].Place
+	bad.Order.Side, bad.Order.Quantity = engine.Sell, money.MustParse("5000")
+	cmds[7] = sequencer.Command{Place: &bad}
+	answers := seq.SubmitAll(context.Background(), cmds)
+	if len(answers) != len(cmds) {
+		t.Fatalf("%d answers for %d commands", len(answers), len(cmds))
+	}
+	ids := map[int64]bool{}
+	for i, a := range answers {
+		if a.Err != nil {
+			t.Fatalf("command %d: %v", i, a.Err)
+		}
+		if i == 7 {
+			if a.Result.Error == nil {
+				t.Fatal("an order beyond its trader's funds was placed")
+			}
+			continue
+		}
+		if a.Result.Error != nil || len(a.Result.Orders) == 0 {
+			t.Fatalf("command %d: %+v", i, a.Result)
+		}
+		o := a.Result.Orders[0]
+		if o.UserID != cmds[i].Place.UserID || ids[o.ID] {
+			t.Fatalf("command %d answered with order %d of user %d", i, o.ID, o.UserID)
+		}
+		ids[o.ID] = true
+		// Amounts travel to PostgreSQL as counts of units: what is stored
+		// is exactly what was placed.
+		var price, qty string
+		f.db.Raw("SELECT price::text, quantity::text FROM orders WHERE id = ?", o.ID).Row().Scan(&price, &qty)
+		if money.MustParse(price) != cmds[i].Place.Order.Price || money.MustParse(qty) != cmds[i].Place.Order.Quantity {
+			t.Fatalf("order %d stored as price %s, quantity %s; placed %s, %s", o.ID, price, qty, cmds[i].Place.Order.Price, cmds[i].Place.Order.Quantity)
+		}
+	}
+	f.checkLedger(t)
+}

@@ -7,7 +7,6 @@ package trading
 
 import (
 	"context"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
@@ -61,24 +60,79 @@ func (s *Service) Place(ctx context.Context, o auth.Owner, req orders.PlaceReque
 
 // placeIn is Place with refusals naming the fields as w does.
 func (s *Service) placeIn(ctx context.Context, o auth.Owner, req orders.PlaceRequest, w orders.Words) (Placed, error) {
-	market := "unknown"
+	in := s.receive(ctx, o, req, w)
+	if in.cmd != nil {
+		in.answered(s.seq.Submit(ctx, *in.cmd))
+	}
+	return s.conclude(in)
+}
+
+// intake is one order on its way in: counted as received, checked against
+// its market's rules and client_order_id, then either answered already or
+// a command for the sequencer.
+type intake struct {
+	market string
+	cmd    *sequencer.Command // nil once answered
+	placed Placed
+	err    error
+}
+
+func (s *Service) receive(ctx context.Context, o auth.Owner, req orders.PlaceRequest, w orders.Words) intake {
+	in := intake{market: "unknown"}
 	m, base, quote, err := s.catalog.Market(ctx, req.Market)
 	if err == nil {
-		market = m.Name
+		in.market = m.Name
 	}
-	s.metrics.received.WithLabelValues(market).Inc()
-	var p Placed
-	if err == nil {
-		p, err = s.place(ctx, o, req, m, base, quote, w)
+	s.metrics.received.WithLabelValues(in.market).Inc()
+	if err != nil {
+		in.err = err
+		return in
+	}
+	spec, err := orders.ParseIn(req, m, base, quote, w)
+	if err != nil {
+		in.err = err
+		return in
+	}
+	if spec.ClientOrderID != "" {
+		// The common retry answers without a trip to the sequencer; the
+		// sequencer checks again for retries that race each other.
+		found, ok, err := orders.ByClientID(ctx, s.db, o.UserID, spec.ClientOrderID)
+		if err != nil || ok {
+			in.placed, in.err = Placed{Order: found}, err
+			return in
+		}
+	}
+	in.cmd = &sequencer.Command{Place: &sequencer.Place{
+		UserID: o.UserID, AccountID: o.AccountID, Market: spec.Market, ClientOrderID: spec.ClientOrderID, Order: spec.Order,
+	}}
+	return in
+}
+
+// answered takes the sequencer's answer. It answers the order first, then
+// the trader's own resting orders that self-trade prevention cancelled on
+// its way.
+func (in *intake) answered(res sequencer.Result, err error) {
+	in.cmd = nil
+	if err == nil && res.Error != nil {
+		err = res.Error
 	}
 	if err != nil {
-		s.rejected(market, err)
-		return Placed{}, err
+		in.err = err
+		return
 	}
-	if p.created {
-		s.metrics.accepted.WithLabelValues(market).Inc()
+	in.placed = Placed{Order: res.Orders[0], SelfTradeCancelled: res.Orders[1:], created: !res.Existing}
+}
+
+// conclude counts the order's outcome.
+func (s *Service) conclude(in intake) (Placed, error) {
+	if in.err != nil {
+		s.rejected(in.market, in.err)
+		return Placed{}, in.err
 	}
-	return p, nil
+	if in.placed.created {
+		s.metrics.accepted.WithLabelValues(in.market).Inc()
+	}
+	return in.placed, nil
 }
 
 // rejected counts a refused order by the code its caller was given.
@@ -88,30 +142,6 @@ func (s *Service) rejected(market string, err error) {
 		reason = string(e.Code)
 	}
 	s.metrics.rejected.WithLabelValues(market, reason).Inc()
-}
-
-func (s *Service) place(ctx context.Context, o auth.Owner, req orders.PlaceRequest, m catalog.Market, base, quote catalog.Asset, w orders.Words) (Placed, error) {
-	spec, err := orders.ParseIn(req, m, base, quote, w)
-	if err != nil {
-		return Placed{}, err
-	}
-	if spec.ClientOrderID != "" {
-		// The common retry answers without a trip to the sequencer; the
-		// sequencer checks again for retries that race each other.
-		found, ok, err := orders.ByClientID(ctx, s.db, o.UserID, spec.ClientOrderID)
-		if err != nil || ok {
-			return Placed{Order: found}, err
-		}
-	}
-	res, err := s.submit(ctx, sequencer.Command{Place: &sequencer.Place{
-		UserID: o.UserID, AccountID: o.AccountID, Market: spec.Market, ClientOrderID: spec.ClientOrderID, Order: spec.Order,
-	}})
-	if err != nil {
-		return Placed{}, err
-	}
-	// The sequencer answers the order first, then the trader's own resting
-	// orders that self-trade prevention cancelled on its way.
-	return Placed{Order: res.Orders[0], SelfTradeCancelled: res.Orders[1:], created: !res.Existing}, nil
 }
 
 // Outcome is one order's result in a batch.
@@ -129,15 +159,22 @@ func (s *Service) PlaceBatch(ctx context.Context, o auth.Owner, reqs []orders.Pl
 	if len(reqs) == 0 || len(reqs) > MaxBatch {
 		return nil, apierr.New(apierr.InvalidRequest, "orders must hold 1 to %d orders", MaxBatch)
 	}
-	out := make([]Outcome, len(reqs))
-	var wg sync.WaitGroup
+	ins := make([]intake, len(reqs))
+	var cmds []sequencer.Command
+	var at []int
 	for i, r := range reqs {
-		wg.Go(func() {
-			ord, created, err := s.Place(ctx, o, r)
-			out[i] = Outcome{Order: ord, Created: created, Err: err}
-		})
+		if ins[i] = s.receive(ctx, o, r, orders.APIWords); ins[i].cmd != nil {
+			cmds, at = append(cmds, *ins[i].cmd), append(at, i)
+		}
 	}
-	wg.Wait()
+	for k, a := range s.seq.SubmitAll(ctx, cmds) {
+		ins[at[k]].answered(a.Result, a.Err)
+	}
+	out := make([]Outcome, len(reqs))
+	for i := range ins {
+		p, err := s.conclude(ins[i])
+		out[i] = Outcome{Order: p.Order, Created: p.created, Err: err}
+	}
 	return out, nil
 }
 
