@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,7 +83,7 @@ func main() {
 	flag.StringVar(&o.phases, "phases", "", "phases to run by number, e.g. 1,2 (default all)")
 	flag.StringVar(&o.bEnv, "b-env", "", "with -against: extra KEY=VALUE settings, comma-separated, for B only")
 	flag.BoolVar(&o.statements, "statements", false, "print the statements that took PostgreSQL's time (pg_stat_statements)")
-	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of this tree's exchange during each phase into this directory")
+	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of this tree's exchange and of the load generator during each phase into this directory")
 	flag.StringVar(&o.pgSettings, "pg-settings", "", "extra PostgreSQL settings NAME=VALUE, comma-separated (pgbench runs with them too)")
 	flag.Parse()
 	if o.quick {
@@ -226,7 +227,9 @@ func run(ctx context.Context, o options) error {
 			exBefore, pgBefore, lgBefore = cpuOf(pid, false), cpuOf(postmaster, true), cpuOf(os.Getpid(), false)
 			if profiling {
 				profiles++
-				stopProfile = profileCPU(filepath.Join(o.profile, fmt.Sprintf("phase%d.pprof", profiles)), o.duration)
+				stopExchange := profileCPU(filepath.Join(o.profile, fmt.Sprintf("phase%d.pprof", profiles)), o.duration)
+				stopSelf := profileSelf(filepath.Join(o.profile, fmt.Sprintf("loadgen%d.pprof", profiles)))
+				stopProfile = func() { stopSelf(); stopExchange() }
 			}
 		}}
 		rep, err := loadgen.Run(ctx, p.cfg, marker)
@@ -445,6 +448,22 @@ func serve(ctx context.Context, binary string, env []string) (string, int, func(
 			return "", 0, nil, fmt.Errorf("the exchange was not ready within 60 s:\n%s", logs.String())
 		}
 	}
+}
+
+// profileSelf profiles this process, the load generator, into file until
+// the returned function is called.
+func profileSelf(file string) func() {
+	f, err := os.Create(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // profileCPU fetches a CPU profile of the exchange's next d less a second

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 )
@@ -290,24 +292,37 @@ func nextRequest(cfg Config, rng *rand.Rand, t *trader) (string, string, []byte)
 			return http.MethodDelete, "/api/v1/orders/" + id, nil
 		}
 	}
-	order := func() map[string]any {
+	order := func() orderRequest {
 		side := []string{"buy", "sell"}[rng.IntN(2)]
 		qty := "0.00" + strconv.Itoa(1+rng.IntN(9))
 		if rng.IntN(max(cfg.LimitWeight+cfg.MarketWeight, 1)) >= cfg.LimitWeight {
-			return map[string]any{"market": cfg.Market, "side": side, "type": "market", "quantity": qty}
+			return orderRequest{Market: cfg.Market, Side: side, Type: "market", Quantity: qty}
 		}
-		return map[string]any{"market": cfg.Market, "side": side, "type": "limit", "price": limitPrice(cfg, rng), "quantity": qty}
+		return orderRequest{Market: cfg.Market, Side: side, Type: "limit", Price: limitPrice(cfg, rng), Quantity: qty}
 	}
 	if cfg.Batch <= 1 {
 		b, _ := json.Marshal(order())
 		return http.MethodPost, "/api/v1/orders", b
 	}
-	batch := make([]map[string]any, cfg.Batch)
-	for i := range batch {
-		batch[i] = order()
+	batch := struct {
+		Orders []orderRequest `json:"orders"`
+	}{make([]orderRequest, cfg.Batch)}
+	for i := range batch.Orders {
+		batch.Orders[i] = order()
 	}
-	b, _ := json.Marshal(map[string]any{"orders": batch})
+	b, _ := json.Marshal(batch)
 	return http.MethodPost, "/api/v1/orders/batch", b
+}
+
+// orderRequest is an order as the API takes it. The load generator shares
+// the machine it measures, so its requests are structs, not maps, and its
+// answers are read with go-json-experiment: its CPU is the exchange's loss.
+type orderRequest struct {
+	Market   string `json:"market"`
+	Side     string `json:"side"`
+	Type     string `json:"type"`
+	Price    string `json:"price,omitempty"`
+	Quantity string `json:"quantity"`
 }
 
 func limitPrice(cfg Config, rng *rand.Rand) string {
@@ -328,13 +343,15 @@ type orderAck struct {
 func record(t *trader, resp []byte, errs map[string]int64) (placed, traded int64) {
 	var batch struct {
 		Results []struct {
-			Status int
-			Order  *orderAck
-			Error  *struct{ Code string }
-		}
+			Status int       `json:"status"`
+			Order  *orderAck `json:"order"`
+			Error  *struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		} `json:"results"`
 	}
 	var acks []orderAck
-	if json.Unmarshal(resp, &batch) == nil && batch.Results != nil {
+	if jsonv2.Unmarshal(resp, &batch) == nil && batch.Results != nil {
 		for _, r := range batch.Results {
 			switch {
 			case r.Order != nil:
@@ -345,7 +362,7 @@ func record(t *trader, resp []byte, errs map[string]int64) (placed, traded int64
 		}
 	} else {
 		var o orderAck
-		if json.Unmarshal(resp, &o) != nil {
+		if jsonv2.Unmarshal(resp, &o) != nil {
 			return 0, 0
 		}
 		acks = append(acks, o)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 )
@@ -82,7 +84,7 @@ func (s *orderSocket) read(ctx context.Context) {
 // call sends one command and waits for its answer. It returns the status
 // and what of the answer record and errorCode read as they read a REST
 // body: the order, or the whole answer (a batch's results, an error).
-func (s *orderSocket) call(ctx context.Context, cmd map[string]any) (int, []byte, error) {
+func (s *orderSocket) call(ctx context.Context, cmd socketCommand) (int, []byte, error) {
 	ch := make(chan []byte, 1)
 	s.mu.Lock()
 	if s.err != nil {
@@ -93,12 +95,8 @@ func (s *orderSocket) call(ctx context.Context, cmd map[string]any) (int, []byte
 	id := strconv.FormatInt(s.next, 10)
 	s.waiting[id] = ch
 	s.mu.Unlock()
-	cmd["id"] = id
-	msg, err := json.Marshal(cmd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+	msg := append(append(append([]byte(`{"op":"`+cmd.op+`","id":"`), id...), '"'), cmd.rest...)
+	if err := s.conn.Write(ctx, websocket.MessageText, append(msg, '}')); err != nil {
 		s.mu.Lock()
 		delete(s.waiting, id)
 		s.mu.Unlock()
@@ -110,10 +108,10 @@ func (s *orderSocket) call(ctx context.Context, cmd map[string]any) (int, []byte
 			return 0, nil, errSocketClosed
 		}
 		var res struct {
-			Status int             `json:"status"`
-			Order  json.RawMessage `json:"order"`
+			Status int            `json:"status"`
+			Order  jsontext.Value `json:"order"`
 		}
-		if err := json.Unmarshal(reply, &res); err != nil {
+		if err := jsonv2.Unmarshal(reply, &res); err != nil {
 			return 0, nil, fmt.Errorf("order socket: %w", err)
 		}
 		if res.Order != nil {
@@ -128,18 +126,24 @@ func (s *orderSocket) call(ctx context.Context, cmd map[string]any) (int, []byte
 	}
 }
 
+// socketCommand is a command for the order socket: its op, and its other
+// members as JSON text after a comma, the id left for call to number.
+type socketCommand struct {
+	op   string
+	rest []byte
+}
+
 // command turns a REST order call, as nextRequest makes it, into the
-// socket's command for the same thing.
-func command(method, path string, body []byte) map[string]any {
+// socket's command for the same thing, reusing the body's bytes.
+func command(method, path string, body []byte) socketCommand {
 	switch {
 	case method == http.MethodDelete:
-		return map[string]any{"op": "cancel", "order_id": strings.TrimPrefix(path, "/api/v1/orders/")}
+		return socketCommand{"cancel", []byte(`,"order_id":"` + strings.TrimPrefix(path, "/api/v1/orders/") + `"`)}
 	case strings.HasSuffix(path, "/batch"):
-		var batch struct{ Orders json.RawMessage }
-		_ = json.Unmarshal(body, &batch) // nextRequest's own
-		return map[string]any{"op": "place_batch", "orders": batch.Orders}
+		// {"orders":[...]}: its one member joins the command's.
+		return socketCommand{"place_batch", append([]byte{','}, body[1:len(body)-1]...)}
 	}
-	return map[string]any{"op": "place", "order": json.RawMessage(body)}
+	return socketCommand{"place", append([]byte(`,"order":`), body...)}
 }
 
 func (s *orderSocket) close() { s.conn.Close(websocket.StatusNormalClosure, "") }

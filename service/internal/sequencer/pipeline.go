@@ -38,16 +38,16 @@ type pipeline struct {
 	// cur is the batch being filled; flying the one committing, or nil;
 	// spare the other's storage, reused.
 	cur, flying, spare *stage
-	// term and sent name each batch's events, for this replica's feed
-	// (Published): unique to this leadership, then counted.
-	term string
-	sent uint64
+	// idPrefix and sent name each batch's events, for this replica's feed
+	// (Published): a prefix unique to this leadership, then a count.
+	idPrefix string
+	sent     uint64
 }
 
 // stage is one batch on its way: what its commands changed, the requests
 // and their results, and, once sent, the outcome of its commit.
 type stage struct {
-	id      string
+	id      string // names its events (Published)
 	b       *batch
 	reqs    []*request
 	results []Result
@@ -61,7 +61,7 @@ func newPipeline(ctx context.Context, s *Sequencer, conn *pgx.Conn, st *state) *
 		return &stage{b: &batch{ids: ids, sink: s.cfg.Snapshots}, done: make(chan error, 1)}
 	}
 	return &pipeline{s: s, conn: conn, ctx: context.WithoutCancel(ctx), st: st, cur: mk(), spare: mk(),
-		term: strconv.FormatUint(rand.Uint64(), 36) + "."}
+		idPrefix: strconv.FormatUint(rand.Uint64(), 36) + "."}
 }
 
 // add applies reqs to the batch being filled. A client's error is its
@@ -114,7 +114,7 @@ func (p *pipeline) send() error {
 		b.markets.SetSequence(d.Market, d.Sequence)
 	}
 	p.sent++
-	c.id = p.term + strconv.FormatUint(p.sent, 10)
+	c.id = p.idPrefix + strconv.FormatUint(p.sent, 10)
 	notices, err := events.chunks(c.id)
 	if err != nil {
 		return p.fail(err)
