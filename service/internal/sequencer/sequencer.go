@@ -173,6 +173,11 @@ func (s *Sequencer) await(ctx context.Context, req *request) (Result, error) {
 	}
 }
 
+// joinSettings are the lock connection's planner settings (campaign).
+func joinSettings() map[string]string {
+	return map[string]string{"enable_hashjoin": "off", "enable_mergejoin": "off"}
+}
+
 // Advertise is the URL this replica gives other replicas; empty before Run.
 func (s *Sequencer) Advertise() string {
 	if p := s.advertise.Load(); p != nil {
@@ -238,8 +243,9 @@ func (s *Sequencer) campaign(ctx context.Context) error {
 	// table, measured). Nested loops over the keys are always right for
 	// this connection's statements, and keeping plans cached saves their
 	// planning: measured better than planning every statement afresh.
-	cfg.RuntimeParams["enable_hashjoin"] = "off"
-	cfg.RuntimeParams["enable_mergejoin"] = "off"
+	for k, v := range joinSettings() {
+		cfg.RuntimeParams[k] = v
+	}
 	// The candidate waits inside the database for the lock, however long
 	// that takes: PostgreSQL hands it over the moment the leader releases
 	// it or its connection dies, so a hand-off costs no polling interval.
