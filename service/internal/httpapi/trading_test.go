@@ -473,6 +473,25 @@ func TestBatchOrders(t *testing.T) {
 	if av, held := c.balance("USDT"); av != "900" || held != "100" {
 		t.Fatalf("USDT %s/%s, want 900/100", av, held)
 	}
+	// In a later batch b-1 is found before the sequencer (one query for
+	// the batch's client ids) and answered 200 with the same order, while
+	// b-2 beside it is new.
+	var later struct {
+		Results []struct {
+			Status int
+			Order  *orderJSON
+		}
+	}
+	c.mustJSON("POST", "/api/v1/orders/batch", map[string]any{"orders": []map[string]any{
+		{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "quantity": "1", "client_order_id": "b-2"},
+		{"market": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "quantity": "1", "client_order_id": "b-1"},
+	}}, 200, &later)
+	if len(later.Results) != 2 || later.Results[0].Status != 201 || later.Results[1].Status != 200 || later.Results[1].Order.ID != first.Order.ID {
+		t.Fatalf("client ids in a later batch: %+v", later.Results)
+	}
+	if av, held := c.balance("USDT"); av != "800" || held != "200" {
+		t.Fatalf("USDT %s/%s, want 800/200", av, held)
+	}
 	c.wantError("POST", "/api/v1/orders/batch", map[string]any{"orders": []map[string]any{}}, 400, "invalid_request")
 	x.checkLedger()
 }

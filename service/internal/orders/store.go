@@ -113,6 +113,30 @@ func ByClientID(ctx context.Context, db *gorm.DB, userID int64, clientID string)
 	return list[0], true, nil
 }
 
+// ByClientIDs finds the user's orders among clientIDs, by client id, in one
+// query: a batch of orders asks for all of its ids at once. Ids that are
+// not valid client ids cannot match and are not asked for.
+func ByClientIDs(ctx context.Context, db *gorm.DB, userID int64, clientIDs []string) (map[string]Order, error) {
+	var valid []string
+	for _, id := range clientIDs {
+		if clientOrderIDPattern.MatchString(id) {
+			valid = append(valid, id)
+		}
+	}
+	out := map[string]Order{}
+	if len(valid) == 0 {
+		return out, nil
+	}
+	list, err := query(ctx, db, "SELECT "+columns+" FROM orders WHERE user_id = ? AND client_order_id IN ?", userID, valid)
+	if err != nil {
+		return nil, fmt.Errorf("find orders by client id: %w", err)
+	}
+	for _, o := range list {
+		out[*o.ClientOrderID] = o
+	}
+	return out, nil
+}
+
 // Filter selects a user's orders.
 type Filter struct {
 	UserID int64

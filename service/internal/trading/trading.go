@@ -60,7 +60,9 @@ func (s *Service) Place(ctx context.Context, o auth.Owner, req orders.PlaceReque
 
 // placeIn is Place with refusals naming the fields as w does.
 func (s *Service) placeIn(ctx context.Context, o auth.Owner, req orders.PlaceRequest, w orders.Words) (Placed, error) {
-	in := s.receive(ctx, o, req, w)
+	in := s.receive(ctx, o, req, w, func(id string) (orders.Order, bool, error) {
+		return orders.ByClientID(ctx, s.db, o.UserID, id)
+	})
 	if in.cmd != nil {
 		in.answered(s.seq.Submit(ctx, *in.cmd))
 	}
@@ -77,7 +79,10 @@ type intake struct {
 	err    error
 }
 
-func (s *Service) receive(ctx context.Context, o auth.Owner, req orders.PlaceRequest, w orders.Words) intake {
+// receive counts and checks one order; known finds the user's order with
+// a client id, if one exists.
+func (s *Service) receive(ctx context.Context, o auth.Owner, req orders.PlaceRequest, w orders.Words,
+	known func(clientID string) (orders.Order, bool, error)) intake {
 	in := intake{market: "unknown"}
 	m, base, quote, err := s.catalog.Market(ctx, req.Market)
 	if err == nil {
@@ -96,7 +101,7 @@ func (s *Service) receive(ctx context.Context, o auth.Owner, req orders.PlaceReq
 	if spec.ClientOrderID != "" {
 		// The common retry answers without a trip to the sequencer; the
 		// sequencer checks again for retries that race each other.
-		found, ok, err := orders.ByClientID(ctx, s.db, o.UserID, spec.ClientOrderID)
+		found, ok, err := known(spec.ClientOrderID)
 		if err != nil || ok {
 			in.placed, in.err = Placed{Order: found}, err
 			return in
@@ -159,11 +164,27 @@ func (s *Service) PlaceBatch(ctx context.Context, o auth.Owner, reqs []orders.Pl
 	if len(reqs) == 0 || len(reqs) > MaxBatch {
 		return nil, apierr.New(apierr.InvalidRequest, "orders must hold 1 to %d orders", MaxBatch)
 	}
+	// Every client id of the batch is looked up in one query.
+	var ids []string
+	for _, r := range reqs {
+		if r.ClientOrderID != "" {
+			ids = append(ids, r.ClientOrderID)
+		}
+	}
+	var existing map[string]orders.Order
+	var lookupErr error
+	if len(ids) > 0 {
+		existing, lookupErr = orders.ByClientIDs(ctx, s.db, o.UserID, ids)
+	}
+	known := func(id string) (orders.Order, bool, error) {
+		found, ok := existing[id]
+		return found, ok, lookupErr
+	}
 	ins := make([]intake, len(reqs))
 	var cmds []sequencer.Command
 	var at []int
 	for i, r := range reqs {
-		if ins[i] = s.receive(ctx, o, r, orders.APIWords); ins[i].cmd != nil {
+		if ins[i] = s.receive(ctx, o, r, orders.APIWords, known); ins[i].cmd != nil {
 			cmds, at = append(cmds, *ins[i].cmd), append(at, i)
 		}
 	}
