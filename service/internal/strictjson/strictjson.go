@@ -38,8 +38,13 @@ func Decode(data []byte, dst any) error {
 	return Checked(data, dst)
 }
 
-// Checked unmarshals data that already passed Check into dst.
+// Checked unmarshals data that already passed Check into dst. A member of
+// a checked body (a socket command's order) may still be absent, which is
+// refused as Check refuses an empty body.
 func Checked(data []byte, dst any) error {
+	if err := present(data); err != nil {
+		return err
+	}
 	if err := json.Unmarshal(data, dst, json.RejectUnknownMembers(true)); err != nil {
 		return semanticError(err)
 	}
@@ -48,8 +53,8 @@ func Checked(data []byte, dst any) error {
 
 // Check verifies everything about data that does not depend on the target.
 func Check(data []byte) error {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return apierr.New(apierr.InvalidJSON, "the request body is empty; send a JSON object")
+	if err := present(data); err != nil {
+		return err
 	}
 	if !utf8.Valid(data) {
 		return apierr.New(apierr.InvalidInput, "the body is not valid UTF-8")
@@ -101,6 +106,13 @@ func Check(data []byte) error {
 			return nil
 		}
 	}
+}
+
+func present(data []byte) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return apierr.New(apierr.InvalidJSON, "the request body is empty; send a JSON object")
+	}
+	return nil
 }
 
 // checkText refuses control characters: NUL never, the others outside the

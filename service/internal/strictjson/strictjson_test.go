@@ -87,3 +87,16 @@ func FuzzDecodeNeverPanics(f *testing.F) {
 		}
 	})
 }
+
+// Checked skips the checks its data already passed, never the refusal of
+// nothing at all: a socket command without its order is refused as an
+// empty body is.
+func TestCheckedRefusesAbsentDataAsDecodeDoes(t *testing.T) {
+	for _, data := range [][]byte{nil, []byte(""), []byte("  \n")} {
+		var a, b order
+		want, got := Decode(data, &a), Checked(data, &b)
+		if want == nil || got == nil || want.Error() != got.Error() {
+			t.Errorf("%q: Decode says %v, Checked %v", data, want, got)
+		}
+	}
+}
