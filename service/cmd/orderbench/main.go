@@ -498,6 +498,11 @@ func printStatements(pg *localpg.Server) {
 			left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
 		FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid WHERE d.datname = 'exchange'
 		ORDER BY total_exec_time DESC LIMIT 25`, "-c",
+		// Many cheap statements cost PostgreSQL in protocol and planning
+		// more than their execution time shows.
+		`SELECT calls, rows, round(total_exec_time) AS ms, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+		FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid WHERE d.datname = 'exchange'
+		ORDER BY calls DESC LIMIT 12`, "-c",
 		`SELECT datname, sessions FROM pg_stat_database WHERE datname = 'exchange'`, "-c",
 		// Write-ahead log volume and full-page images (after checkpoints).
 		`SELECT wal_records, wal_fpi, pg_size_pretty(wal_bytes) AS wal, checkpoints_timed, checkpoints_req

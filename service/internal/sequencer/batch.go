@@ -76,10 +76,11 @@ func (s *state) post(b *batch, kind, memo string, createdBy *int64, p *risk.Post
 }
 
 // writes is the batch as one pipeline, one round trip: BEGIN, each
-// table's writes, the NOTIFY of its events, COMMIT. Every value is copied
-// into the statements' arguments here, on the batch loop, so the next
-// batch may change the state in memory while this one is on the wire.
-func (b *batch) writes(balances *risk.Balances, notices []string) *pgx.Batch {
+// table's writes, COMMIT. Every value is copied into the statements'
+// arguments here, on the batch loop, so the next batch may change the
+// state in memory while this one is on the wire. Its events are published
+// once it is durable (flusher).
+func (b *batch) writes(balances *risk.Balances) *pgx.Batch {
 	for _, k := range balances.Touched() {
 		b.ledger.Balances = append(b.ledger.Balances, ledger.Row{Key: k, Balance: balances.Get(k)})
 	}
@@ -92,14 +93,16 @@ func (b *batch) writes(balances *risk.Balances, notices []string) *pgx.Batch {
 	// the table had grown, two thirds of PostgreSQL's CPU per order, until
 	// the leader reconnected. Index scans are never wrong for them.
 	q.Queue("SET LOCAL enable_seqscan = off")
+	if b.snap == nil {
+		// The flusher waits for the log on another connection. A snapshot's
+		// batch waits itself: its balances are copied the moment it commits.
+		q.Queue("SET LOCAL synchronous_commit = off")
+	}
 	b.orders.Queue(q, b.now)
 	b.ledger.Queue(q, b.now)
 	b.transfers.Queue(q, b.now)
 	b.audit.Queue(q, b.now)
 	b.markets.Queue(q)
-	for _, n := range notices {
-		q.Queue("SELECT pg_notify($1, $2)", EventsChannel, n)
-	}
 	q.Queue("COMMIT")
 	return q
 }

@@ -46,7 +46,7 @@ func TestBatchStatementsFindRowsByKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.markets.SetSequence("BTC-USDT", 1)
-	q := b.writes(balances, []string{"t.1:0:1:{}"})
+	q := b.writes(balances)
 
 	tx, err := conn.Begin(ctx)
 	if err != nil {

@@ -12,19 +12,21 @@ import (
 	"github.com/crypto-exchange/exchange/service/internal/engine"
 )
 
-// pipeline overlaps the two halves of group commit. While one batch's
+// pipeline overlaps the three parts of group commit. While one batch's
 // writes and commit are on the lock's connection, the commands that
 // arrive meanwhile are applied in memory to the next batch, which is
-// sealed and sent the moment the first has committed. Measured, the
-// database sat idle while the leader applied, sealed and encoded a batch,
-// and the leader sat idle while the database wrote it.
+// sealed and sent the moment the first has committed; and the flusher
+// waits, on another connection, for committed batches to be durable.
+// Measured, the database sat idle while the leader applied, sealed and
+// encoded a batch, the leader sat idle while the database wrote it, and
+// the lock's connection sat idle while the log was flushed.
 //
-// Memory runs at most one batch ahead of the database, and only in a way
-// a failure undoes: a batch that fails takes the one filled behind it
-// down too (its commands were applied on top of the failed one's), both
-// are answered ErrUnavailable, and the state is rebuilt from the
+// Memory runs at most one batch ahead of what is committed, and only in
+// a way a failure undoes: a batch that fails takes the one filled behind
+// it down too (its commands were applied on top of the failed one's),
+// both are answered ErrUnavailable, and the state is rebuilt from the
 // database, as after any failed batch. Answers still go out only after
-// their own batch committed, and a batch is sent only after the one
+// their own batch is durable, and a batch is sent only after the one
 // before it committed, so a leader that loses its connection has nothing
 // of a later batch in the database.
 type pipeline struct {
@@ -36,8 +38,13 @@ type pipeline struct {
 	st  *state
 	ev  engine.Events
 	// cur is the batch being filled; flying the one committing, or nil;
-	// spare the other's storage, reused.
-	cur, flying, spare *stage
+	// unflushed counts those committed and with the flusher; free holds
+	// answered stages for reuse.
+	cur, flying *stage
+	fl          *flusher
+	unflushed   int
+	free        []*stage
+	ids         *idPools
 	// idPrefix and sent name each batch's events, for this replica's feed
 	// (Published): a prefix unique to this leadership, then a count.
 	idPrefix string
@@ -45,23 +52,46 @@ type pipeline struct {
 }
 
 // stage is one batch on its way: what its commands changed, the requests
-// and their results, and, once sent, the outcome of its commit.
+// and their results, its events' notifications, and, once sent, the
+// outcome of its commit.
 type stage struct {
 	id      string // names its events (Published)
 	b       *batch
 	reqs    []*request
 	results []Result
+	notices []string
 	start   time.Time
 	done    chan error
 }
 
-func newPipeline(ctx context.Context, s *Sequencer, conn *pgx.Conn, st *state) *pipeline {
-	ids := newIDPools()
-	mk := func() *stage {
-		return &stage{b: &batch{ids: ids, sink: s.cfg.Snapshots}, done: make(chan error, 1)}
-	}
-	return &pipeline{s: s, conn: conn, ctx: context.WithoutCancel(ctx), st: st, cur: mk(), spare: mk(),
+func newPipeline(ctx context.Context, s *Sequencer, conn *pgx.Conn, st *state, fl *flusher) *pipeline {
+	p := &pipeline{s: s, conn: conn, ctx: context.WithoutCancel(ctx), st: st, fl: fl, ids: newIDPools(),
 		idPrefix: strconv.FormatUint(rand.Uint64(), 36) + "."}
+	p.cur = p.stage()
+	return p
+}
+
+// stage hands out an empty stage, reusing an answered one's storage.
+func (p *pipeline) stage() *stage {
+	if n := len(p.free); n > 0 {
+		c := p.free[n-1]
+		p.free = p.free[:n-1]
+		return c
+	}
+	return &stage{b: &batch{ids: p.ids, sink: p.s.cfg.Snapshots}, done: make(chan error, 1)}
+}
+
+// recycle takes back an answered stage.
+func (p *pipeline) recycle(c *stage) {
+	clear(c.reqs)
+	c.reqs, c.results, c.notices = c.reqs[:0], c.results[:0], nil
+	p.free = append(p.free, c)
+}
+
+// canSend reports whether the batch being filled may go out now: the
+// connection is free and the flusher has room for it.
+func (p *pipeline) canSend() bool {
+	return p.flying == nil && len(p.cur.reqs) > 0 && p.unflushed < maxUnflushed
 }
 
 // add applies reqs to the batch being filled. A client's error is its
@@ -119,7 +149,8 @@ func (p *pipeline) send() error {
 	if err != nil {
 		return p.fail(err)
 	}
-	q := b.writes(p.st.balances, notices)
+	c.notices = notices
+	q := b.writes(p.st.balances)
 	p.s.cfg.Published.put(c.id, events)
 	ctx, cancel := context.WithTimeout(p.ctx, p.s.cfg.BatchTimeout)
 	go func() {
@@ -131,7 +162,7 @@ func (p *pipeline) send() error {
 		}
 		c.done <- err
 	}()
-	p.flying, p.cur, p.spare = c, p.spare, nil
+	p.flying, p.cur = c, p.stage()
 	return nil
 }
 
@@ -143,24 +174,53 @@ func (p *pipeline) wait() error {
 	return p.finish(<-p.flying.done)
 }
 
-// finish handles the outcome of the batch under way: answers once it
-// committed; otherwise the failure. It returns an error that ends the
-// leadership.
+// finish handles the commit of the batch under way: once committed it
+// goes to the flusher, to be answered when durable (durable); otherwise
+// the failure. It returns an error that ends the leadership.
 func (p *pipeline) finish(err error) error {
 	f := p.flying
-	p.flying, p.spare = nil, f
-	defer func() { f.reqs, f.results = f.reqs[:0], f.results[:0] }()
+	p.flying = nil
 	if err != nil {
 		p.s.cfg.Published.drop(f.id)
 		for _, r := range f.reqs {
 			r.done <- response{err: ErrUnavailable}
 		}
+		p.recycle(f)
 		return p.rebuild(err)
 	}
 	if f.b.snap != nil {
 		// Nothing was applied behind a snapshot's batch (the loop waits),
-		// so memory is exactly what committed.
+		// and it waited for its own flush, so memory is exactly what is
+		// durable.
 		f.b.snap.capture(f.b.sink, f.b.now)
+	}
+	p.unflushed++
+	p.fl.in <- f
+	return nil
+}
+
+// durable answers a group of committed batches once the flusher is done
+// with them. When their flush failed, whether they are durable is
+// unknown: they are answered ErrUnavailable, and the returned error ends
+// the leadership, whose successor rebuilds from what the database kept.
+func (p *pipeline) durable(r flushed) error {
+	p.unflushed -= len(r.stages)
+	for _, f := range r.stages {
+		p.answer(f, r.err)
+	}
+	return r.err
+}
+
+// answer tells a committed batch's callers its outcome: their results, or
+// ErrUnavailable when its flush failed.
+func (p *pipeline) answer(f *stage, flushErr error) {
+	defer p.recycle(f)
+	if flushErr != nil {
+		p.s.cfg.Published.drop(f.id)
+		for _, r := range f.reqs {
+			r.done <- response{err: ErrUnavailable}
+		}
+		return
 	}
 	for i, r := range f.reqs {
 		r.done <- response{res: f.results[i]}
@@ -172,6 +232,15 @@ func (p *pipeline) finish(err error) error {
 		m.trades.WithLabelValues(t.Market).Inc()
 		m.baseVolume.WithLabelValues(t.Market).Add(t.Quantity.Float64())
 		m.quoteVolume.WithLabelValues(t.Market).Add(t.Quote.Float64())
+	}
+}
+
+// settle waits until every committed batch is answered.
+func (p *pipeline) settle() error {
+	for p.unflushed > 0 {
+		if err := p.durable(<-p.fl.out); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -223,9 +292,15 @@ func (p *pipeline) stepDown(t *term) error {
 		}
 		if len(p.cur.reqs) == 0 {
 			if reqs = p.s.take(reqs[:0], t, p.s.cfg.MaxBatch); len(reqs) == 0 {
-				return nil
+				return p.settle()
 			}
 			if err := p.add(reqs); err != nil {
+				return err
+			}
+			continue
+		}
+		if p.unflushed >= maxUnflushed {
+			if err := p.durable(<-p.fl.out); err != nil {
 				return err
 			}
 			continue
@@ -236,17 +311,27 @@ func (p *pipeline) stepDown(t *term) error {
 	}
 }
 
-// abandon, as the leadership ends, lets a batch under way land and
-// answers every command not yet answered ErrUnavailable: whether it
-// committed is unknown to the callers.
+// abandon, as the leadership ends, lets a batch under way land and the
+// flusher finish, and answers every command not yet answered: with its
+// result when its batch is durable, otherwise ErrUnavailable, as whether
+// it committed is unknown to the callers.
 func (p *pipeline) abandon() {
 	if p.flying != nil {
-		<-p.flying.done
-		for _, r := range p.flying.reqs {
-			r.done <- response{err: ErrUnavailable}
-		}
+		f := p.flying
 		p.flying = nil
+		if err := <-f.done; err == nil {
+			// Committed: its events are published, as every committed
+			// batch's are, if the flush still can be.
+			p.unflushed++
+			p.fl.in <- f
+		} else {
+			p.s.cfg.Published.drop(f.id)
+			for _, r := range f.reqs {
+				r.done <- response{err: ErrUnavailable}
+			}
+		}
 	}
+	p.fl.stop(p.ctx, func(r flushed) { _ = p.durable(r) })
 	for _, r := range p.cur.reqs {
 		r.done <- response{err: ErrUnavailable}
 	}

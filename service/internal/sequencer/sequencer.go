@@ -218,14 +218,11 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// campaign connects, waits for the lock, then leads until the connection
-// fails or ctx ends. The lock lives and dies with this one connection, and
-// every batch is written on it: once the lock is gone, so is the ability
-// to commit.
-func (s *Sequencer) campaign(ctx context.Context) error {
+// connConfig is the configuration of the leader's connections.
+func (s *Sequencer) connConfig(application string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(s.cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("parse database url: %w", err)
+		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	// A leader whose machine vanishes must lose the lock in seconds, not
 	// after the kernel's two-hour TCP keepalive.
@@ -236,7 +233,24 @@ func (s *Sequencer) campaign(ctx context.Context) error {
 	// that vanished mid-reply would otherwise hold the lock through ~15
 	// minutes of retransmissions.
 	cfg.RuntimeParams["tcp_user_timeout"] = "4000"
-	cfg.RuntimeParams["application_name"] = "exchange-sequencer"
+	cfg.RuntimeParams["application_name"] = application
+	// A database that accepts connections but never answers (a frozen
+	// machine) must not hold the candidate forever.
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	return cfg, nil
+}
+
+// campaign connects, waits for the lock, then leads until the connection
+// fails or ctx ends. The lock lives and dies with this one connection, and
+// every batch is written on it: once the lock is gone, so is the ability
+// to commit.
+func (s *Sequencer) campaign(ctx context.Context) error {
+	cfg, err := s.connConfig("exchange-sequencer")
+	if err != nil {
+		return err
+	}
 	// The batch statements join arrays to tables by key. In a cached
 	// generic plan Postgres cannot see the arrays' length and may pick a
 	// hash join over a whole table (12 ms for an order update on a modest
@@ -251,11 +265,6 @@ func (s *Sequencer) campaign(ctx context.Context) error {
 	// it or its connection dies, so a hand-off costs no polling interval.
 	cfg.RuntimeParams["lock_timeout"] = "0"
 	cfg.RuntimeParams["statement_timeout"] = "0"
-	// A database that accepts connections but never answers (a frozen
-	// machine) must not hold the candidate forever.
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 5 * time.Second
-	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -292,7 +301,15 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 		close(t.ended)
 	}()
 
-	p := newPipeline(ctx, s, conn, st)
+	fcfg, err := s.connConfig("exchange-sequencer-flush")
+	if err != nil {
+		return err
+	}
+	fconn, err := pgx.ConnectConfig(ctx, fcfg)
+	if err != nil {
+		return fmt.Errorf("connect the flusher: %w", err)
+	}
+	p := newPipeline(ctx, s, conn, st, startFlusher(ctx, fconn, s.cfg.BatchTimeout))
 	defer p.abandon()
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
@@ -301,7 +318,7 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		// The batch filled while the last one committed goes out the
 		// moment the connection is free.
-		if p.flying == nil && len(p.cur.reqs) > 0 {
+		if p.canSend() {
 			if err := p.send(); err != nil {
 				return err
 			}
@@ -337,6 +354,10 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 			}
 		case err := <-landed:
 			if err := p.finish(err); err != nil {
+				return err
+			}
+		case r := <-p.fl.out:
+			if err := p.durable(r); err != nil {
 				return err
 			}
 		case r := <-queue:
