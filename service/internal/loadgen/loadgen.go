@@ -239,7 +239,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 					acked.Add(1)
 					lat = append(lat, elapsed)
 					if method == http.MethodPost {
-						n, traded := record(t, resp, errs)
+						n, traded := record(t, resp, cfg.Batch > 1, errs)
 						placed.Add(n)
 						trades.Add(traded)
 					}
@@ -337,10 +337,11 @@ type orderAck struct {
 	FilledQuantity string `json:"filled_quantity"`
 }
 
-// record counts the orders a placement response acknowledged, remembers
-// the trader's resting ones for later cancels, counts those that traded on
-// arrival, and tallies refused batch items in errs.
-func record(t *trader, resp []byte, errs map[string]int64) (placed, traded int64) {
+// record counts the orders a placement response (of a batch, or of one
+// order) acknowledged, remembers the trader's resting ones for later
+// cancels, counts those that traded on arrival, and tallies refused batch
+// items in errs.
+func record(t *trader, resp []byte, isBatch bool, errs map[string]int64) (placed, traded int64) {
 	var batch struct {
 		Results []struct {
 			Status int       `json:"status"`
@@ -351,7 +352,10 @@ func record(t *trader, resp []byte, errs map[string]int64) (placed, traded int64
 		} `json:"results"`
 	}
 	var acks []orderAck
-	if jsonv2.Unmarshal(resp, &batch) == nil && batch.Results != nil {
+	if isBatch {
+		if jsonv2.Unmarshal(resp, &batch) != nil {
+			return 0, 0
+		}
 		for _, r := range batch.Results {
 			switch {
 			case r.Order != nil:
