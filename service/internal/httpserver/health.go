@@ -19,7 +19,9 @@ func (s *Server) healthz(c echo.Context) error {
 
 // readyz fails while draining, when the database is unreachable, or when the
 // schema is behind this binary, so no traffic reaches a pod that cannot
-// serve it. It is on the public port, unbudgeted (probes come from the
+// serve it. A schema ahead of the binary is a rollout under way: the
+// migration runs before the new pods start, and the old ones serve until
+// they are replaced (a migration keeps the previous release working). It is on the public port, unbudgeted (probes come from the
 // node's address): its checks run at most once a second, whoever asks.
 func (s *Server) readyz(c echo.Context) error {
 	if s.draining.Load() {
@@ -47,7 +49,7 @@ func (s *Server) checkReady(ctx context.Context) error {
 	if err != nil {
 		return errNotReady("cannot read the schema version")
 	}
-	if want := migrate.Latest(); cur != want {
+	if want := migrate.Latest(); cur < want {
 		return errNotReady(fmt.Sprintf("schema version %d, binary needs %d: run `exchange migrate`", cur, want))
 	}
 	if err := s.Sequencer.Ready(ctx); err != nil {
