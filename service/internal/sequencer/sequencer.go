@@ -277,6 +277,17 @@ func (s *Sequencer) campaign(ctx context.Context) error {
 }
 
 func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
+	// The flusher's connection first: a leader that could not make its
+	// batches durable must not advertise itself.
+	fcfg, err := s.connConfig("exchange-sequencer-flush")
+	if err != nil {
+		return err
+	}
+	fconn, err := pgx.ConnectConfig(ctx, fcfg)
+	if err != nil {
+		return fmt.Errorf("connect the flusher: %w", err)
+	}
+	defer fconn.Close(context.WithoutCancel(ctx)) // closed already, unless leading failed first
 	start := time.Now()
 	st, err := load(ctx, conn, s.now())
 	if err != nil {
@@ -301,14 +312,6 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 		close(t.ended)
 	}()
 
-	fcfg, err := s.connConfig("exchange-sequencer-flush")
-	if err != nil {
-		return err
-	}
-	fconn, err := pgx.ConnectConfig(ctx, fcfg)
-	if err != nil {
-		return fmt.Errorf("connect the flusher: %w", err)
-	}
 	p := newPipeline(ctx, s, conn, st, startFlusher(ctx, fconn, s.cfg.BatchTimeout))
 	defer p.abandon()
 	idle := time.NewTicker(time.Second)
