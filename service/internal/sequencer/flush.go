@@ -35,8 +35,9 @@ type flusher struct {
 	timeout time.Duration
 	// in takes committed batches in commit order; out gives them back, in
 	// groups, once flushed, or with the error that left their fate
-	// unknown. Each holds maxUnflushed, and the loop never has more
-	// outstanding, so neither side ever blocks the other.
+	// unknown. Each holds maxUnflushed, and while leading the loop never
+	// has more outstanding, so neither side blocks the other; at the end,
+	// stop drains out while the last batch is handed over.
 	in  chan *stage
 	out chan flushed
 }
