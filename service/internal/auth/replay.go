@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -23,7 +22,7 @@ type signatureLog struct {
 }
 
 type signatureWait struct {
-	sig     string // hex
+	sig     []byte
 	expires time.Time
 	done    chan signatureResult
 }
@@ -35,7 +34,7 @@ type signatureResult struct {
 
 // record stores sig and reports whether it was new.
 func (l *signatureLog) record(ctx context.Context, sig []byte, expires time.Time) (bool, error) {
-	w := &signatureWait{sig: hex.EncodeToString(sig), expires: expires, done: make(chan signatureResult, 1)}
+	w := &signatureWait{sig: sig, expires: expires, done: make(chan signatureResult, 1)}
 	l.mu.Lock()
 	l.pending = append(l.pending, w)
 	if !l.flushing {
@@ -67,15 +66,15 @@ func (l *signatureLog) flush() {
 		first := map[string]bool{}
 		for _, w := range batch {
 			// A signature twice in one batch: only its first use counts.
-			isNew := fresh[w.sig] && !first[w.sig]
-			first[w.sig] = true
+			isNew := fresh[string(w.sig)] && !first[string(w.sig)]
+			first[string(w.sig)] = true
 			w.done <- signatureResult{fresh: isNew, err: err}
 		}
 	}
 }
 
 func (l *signatureLog) insert(batch []*signatureWait) (map[string]bool, error) {
-	sigs := make([]string, len(batch))
+	sigs := make([][]byte, len(batch))
 	expires := make([]time.Time, len(batch))
 	for i, w := range batch {
 		sigs[i], expires[i] = w.sig, w.expires
@@ -83,19 +82,19 @@ func (l *signatureLog) insert(batch []*signatureWait) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rows, err := l.db.QueryContext(ctx, `INSERT INTO api_signatures (signature, expires_at)
-		SELECT decode(s, 'hex'), e FROM unnest($1::text[], $2::timestamptz[]) AS x(s, e)
-		ON CONFLICT DO NOTHING RETURNING encode(signature, 'hex')`, sigs, expires)
+		SELECT s, e FROM unnest($1::bytea[], $2::timestamptz[]) AS x(s, e)
+		ON CONFLICT DO NOTHING RETURNING signature`, sigs, expires)
 	if err != nil {
 		return nil, fmt.Errorf("record signatures: %w", err)
 	}
 	defer rows.Close()
 	fresh := map[string]bool{}
 	for rows.Next() {
-		var s string
+		var s []byte
 		if err := rows.Scan(&s); err != nil {
 			return nil, fmt.Errorf("record signatures: %w", err)
 		}
-		fresh[s] = true
+		fresh[string(s)] = true
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("record signatures: %w", err)

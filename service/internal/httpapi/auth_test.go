@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,6 +165,26 @@ func TestAPIKeys(t *testing.T) {
 		if st != 401 || !strings.Contains(string(body), `"unauthorized"`) {
 			t.Errorf("%s: got %d %s, want 401 unauthorized", name, st, body)
 		}
+	}
+	// One signed request sent 16 times at once, a replay racing its
+	// original: the signatures share a statement (group commit), and
+	// exactly one is served.
+	raced := signed(now.Add(time.Second), reader.secret, "GET", "/api/v1/balances", "")
+	var served, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			switch st, _ := anon.doWithHeaders("GET", "/api/v1/balances", nil, raced); st {
+			case 200:
+				served.Add(1)
+			case 401:
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if served.Load() != 1 || refused.Load() != 15 {
+		t.Errorf("one signature sent 16 times at once: %d served, %d refused; want 1 and 15", served.Load(), refused.Load())
 	}
 
 	var keys []struct {
