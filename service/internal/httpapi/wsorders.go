@@ -65,12 +65,12 @@ type wsOrders struct {
 
 // Handle answers one command. It never fails: every refusal is a result
 // with a 4xx status, as the REST call would have answered.
-func (w *wsOrders) Handle(ctx context.Context, op string, msg []byte) []byte {
-	var head wsHead
-	_ = json.Unmarshal(msg, &head) // strictly read below; here only to tag the answer
+func (w *wsOrders) Handle(ctx context.Context, op string, rawID json.RawMessage, msg []byte) []byte {
+	var id string
+	_ = json.Unmarshal(rawID, &id) // the message is strictly read below; the id only tags the answer
 	res := wsResult{Type: "result", Op: op}
-	if commandID.MatchString(head.ID) {
-		res.ID = head.ID
+	if commandID.MatchString(id) {
+		res.ID = id
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.api.Config.RequestTimeout)
 	defer cancel()

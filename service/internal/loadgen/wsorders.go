@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,13 +18,18 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
+	"github.com/crypto-exchange/exchange/service/internal/coalesce"
 )
 
 // orderSocket is one trader's authenticated WebSocket for order entry.
 // Commands go out tagged with ids; their answers come back in the order
-// they complete.
+// they complete. One writer sends the commands that callers queue, those
+// queued together in one system call, as a market maker's gateway would.
 type orderSocket struct {
 	conn *websocket.Conn
+	held *coalesce.Conn
+	out  chan []byte
+	done chan struct{} // closed when the socket has ended
 
 	mu      sync.Mutex
 	next    int64
@@ -42,16 +48,46 @@ func dialOrders(ctx context.Context, base string, t *trader) (*orderSocket, erro
 	h.Set("EX-KEY", t.key)
 	h.Set("EX-TIMESTAMP", ts)
 	h.Set("EX-SIGNATURE", hex.EncodeToString(auth.Sign(t.secret, ts, http.MethodGet, path, nil)))
+	var held *coalesce.Conn
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		held = &coalesce.Conn{Conn: nc}
+		return held, nil
+	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, strings.Replace(base, "http", "ws", 1)+path, &websocket.DialOptions{HTTPHeader: h})
+	conn, _, err := websocket.Dial(dctx, strings.Replace(base, "http", "ws", 1)+path, &websocket.DialOptions{
+		HTTPHeader: h,
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: dial}},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("order socket: %w", err)
 	}
 	conn.SetReadLimit(1 << 20)
-	s := &orderSocket{conn: conn, waiting: map[string]chan []byte{}}
+	s := &orderSocket{conn: conn, held: held, out: make(chan []byte, 1024), done: make(chan struct{}), waiting: map[string]chan []byte{}}
 	go s.read(context.WithoutCancel(ctx))
+	go s.write(context.WithoutCancel(ctx))
 	return s, nil
+}
+
+// write sends the queued commands until the socket ends. A failed write
+// closes the socket, which ends read and fails every waiting call.
+func (s *orderSocket) write(ctx context.Context) {
+	send := func(m []byte) error { return s.conn.Write(ctx, websocket.MessageText, m) }
+	for {
+		select {
+		case msg := <-s.out:
+			if err := s.held.Drain(msg, s.out, send); err != nil {
+				s.conn.CloseNow()
+				return
+			}
+		case <-s.done:
+			return
+		}
+	}
 }
 
 func (s *orderSocket) read(ctx context.Context) {
@@ -65,6 +101,7 @@ func (s *orderSocket) read(ctx context.Context) {
 				delete(s.waiting, id)
 			}
 			s.mu.Unlock()
+			close(s.done)
 			return
 		}
 		var head struct{ Type, ID string }
@@ -96,11 +133,15 @@ func (s *orderSocket) call(ctx context.Context, cmd socketCommand) (int, []byte,
 	s.waiting[id] = ch
 	s.mu.Unlock()
 	msg := append(append(append([]byte(`{"op":"`+cmd.op+`","id":"`), id...), '"'), cmd.rest...)
-	if err := s.conn.Write(ctx, websocket.MessageText, append(msg, '}')); err != nil {
+	select {
+	case s.out <- append(msg, '}'):
+	case <-s.done:
+		return 0, nil, errSocketClosed
+	case <-ctx.Done():
 		s.mu.Lock()
 		delete(s.waiting, id)
 		s.mu.Unlock()
-		return 0, nil, err
+		return 0, nil, ctx.Err()
 	}
 	select {
 	case reply, ok := <-ch:

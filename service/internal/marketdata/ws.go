@@ -1,14 +1,18 @@
 package marketdata
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/crypto-exchange/exchange/service/internal/coalesce"
 )
 
 // WebSocket limits.
@@ -25,16 +29,19 @@ const (
 // Commands answers the messages of a connection that are neither
 // subscribe nor unsubscribe: order entry. One value serves one
 // connection. Handle runs on a goroutine of its own, up to MaxInFlight at
-// once, and returns the reply to send; Closed is called once, after the
-// connection ended and every Handle returned.
+// once, and returns the reply to send; id is the message's "id" member as
+// it was sent (any JSON value, or nil), so that the message is read
+// leniently only once. Closed is called once, after the connection ended
+// and every Handle returned.
 type Commands interface {
-	Handle(ctx context.Context, op string, msg []byte) []byte
+	Handle(ctx context.Context, op string, id json.RawMessage, msg []byte) []byte
 	Closed()
 }
 
 type request struct {
-	Op       string   `json:"op"`
-	Channels []string `json:"channels"`
+	Op       string          `json:"op"`
+	ID       json.RawMessage `json:"id"`
+	Channels []string        `json:"channels"`
 }
 
 type reply struct {
@@ -59,7 +66,8 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	conn, err := websocket.Accept(w, r, nil)
+	hw := &holdable{ResponseWriter: w}
+	conn, err := websocket.Accept(hw, r, nil)
 	if err != nil {
 		return err
 	}
@@ -75,7 +83,7 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	go func() {
-		f.writeLoop(ctx, conn, c)
+		f.writeLoop(ctx, conn, hw.conn, c)
 		cancel()
 	}()
 	var running sync.WaitGroup
@@ -111,7 +119,7 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 				defer func() { <-slots }()
 				// The command outlives a socket that closes under it, so
 				// that its answer is the outcome it really had.
-				f.hub.deliver(c, cmds.Handle(context.WithoutCancel(ctx), req.Op, data))
+				f.hub.deliver(c, cmds.Handle(context.WithoutCancel(ctx), req.Op, req.ID, data))
 			})
 			continue
 		}
@@ -131,7 +139,7 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 // client the hub dropped (its outbox overflowed) or that stops answering
 // pings is disconnected; closing the connection also unblocks a write
 // stuck on a client that stopped reading.
-func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, c *Client) {
+func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, held *coalesce.Conn, c *Client) {
 	go func() {
 		select {
 		case <-c.Dropped:
@@ -154,7 +162,9 @@ func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, c *Client) {
 		case msg := <-c.send:
 			// No per-message timer: a stuck write ends when the hub drops
 			// the client and the connection closes under it.
-			if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
+			// Messages queued behind this one go in the same system call.
+			err := held.Drain(msg, c.send, func(m []byte) error { return conn.Write(ctx, websocket.MessageText, m) })
+			if err != nil {
 				conn.CloseNow()
 				return
 			}
@@ -168,6 +178,26 @@ func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, c *Client) {
 			}
 		}
 	}
+}
+
+// holdable hands the WebSocket library a connection that the write loop
+// can hold while it writes the messages already queued.
+type holdable struct {
+	http.ResponseWriter
+	conn *coalesce.Conn
+}
+
+func (w *holdable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		return nil, nil, err
+	}
+	w.conn = &coalesce.Conn{Conn: nc}
+	brw.Writer.Reset(w.conn)
+	return w.conn, brw, nil
 }
 
 // handle applies one subscribe or unsubscribe request. Each channel in it
