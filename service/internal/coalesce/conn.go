@@ -10,7 +10,6 @@ package coalesce
 
 import (
 	"net"
-	"runtime"
 	"sync"
 )
 
@@ -80,15 +79,14 @@ func (c *Conn) Release() error {
 // behind it, until the queue is empty or about batchBytes are held. write
 // sends one message through c (framed by a WebSocket library, say); the
 // caller must be the queue's only reader.
+//
+// Go runs the goroutine woken last first: a writer woken by the first of
+// many messages that other goroutines are about to queue (the answers of
+// one sequencer batch) would send it alone while they wait to run. Such a
+// writer yields (runtime.Gosched) before calling Drain; measured on the
+// order socket, 1.26 writes per answer without the yield, about 0.2 with
+// it. A writer fed by one goroutine (market data) need not.
 func (c *Conn) Drain(first []byte, queue <-chan []byte, write func([]byte) error) error {
-	if len(queue) == 0 {
-		// Go runs the goroutine woken last first: the writer, woken by
-		// the first of a sequencer batch's answers, would send it alone
-		// while the others' goroutines wait to run. Yielding once lets
-		// them queue theirs (measured: 1.26 writes per answer without
-		// it, about 0.2 with it).
-		runtime.Gosched()
-	}
 	if len(queue) == 0 {
 		return write(first)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,9 @@ func (s *orderSocket) write(ctx context.Context) {
 	for {
 		select {
 		case msg := <-s.out:
+			if len(s.out) == 0 {
+				runtime.Gosched() // let the other callers queue theirs (coalesce.Drain)
+			}
 			if err := s.held.Drain(msg, s.out, send); err != nil {
 				s.conn.CloseNow()
 				return

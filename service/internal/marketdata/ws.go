@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -82,8 +83,9 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
+	slots := make(chan struct{}, MaxInFlight) // the commands running
 	go func() {
-		f.writeLoop(ctx, conn, hw.conn, c)
+		f.writeLoop(ctx, conn, hw.conn, c, slots)
 		cancel()
 	}()
 	var running sync.WaitGroup
@@ -95,7 +97,6 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 			cmds.Closed()
 		}()
 	}
-	slots := make(chan struct{}, MaxInFlight)
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
@@ -139,7 +140,7 @@ func (f *Feed) ServeWS(w http.ResponseWriter, r *http.Request, a Access, allow f
 // client the hub dropped (its outbox overflowed) or that stops answering
 // pings is disconnected; closing the connection also unblocks a write
 // stuck on a client that stopped reading.
-func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, held *coalesce.Conn, c *Client) {
+func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, held *coalesce.Conn, c *Client, commands <-chan struct{}) {
 	go func() {
 		select {
 		case <-c.Dropped:
@@ -160,9 +161,14 @@ func (f *Feed) writeLoop(ctx context.Context, conn *websocket.Conn, held *coales
 		case <-c.Dropped:
 			return
 		case msg := <-c.send:
-			// No per-message timer: a stuck write ends when the hub drops
-			// the client and the connection closes under it.
-			// Messages queued behind this one go in the same system call.
+			if len(c.send) == 0 && len(commands) > 1 {
+				// Other commands' answers are on their way: let their
+				// goroutines run first and queue them (coalesce.Drain).
+				runtime.Gosched()
+			}
+			// Messages queued behind this one go in the same system
+			// call. No per-message timer: a stuck write ends when the hub
+			// drops the client and the connection closes under it.
 			err := held.Drain(msg, c.send, func(m []byte) error { return conn.Write(ctx, websocket.MessageText, m) })
 			if err != nil {
 				conn.CloseNow()
