@@ -32,7 +32,9 @@ host_rules() {
 }
 
 host_devices() { ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
-netns_entries() { find /run/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort; }
+# A machine that never ran `ip netns add` has no /run/netns: find would
+# fail, and under pipefail so would start.
+netns_entries() { [ ! -d /run/netns ] || find /run/netns -mindepth 1 -maxdepth 1 -printf '%f\n' | sort; }
 run_netns_mounted() { awk '$5 == "/run/netns" {f=1} END {exit !f}' /proc/self/mountinfo; }
 
 # record_host: what stop must find again (run before anything changes).
