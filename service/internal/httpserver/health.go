@@ -21,8 +21,9 @@ func (s *Server) healthz(c echo.Context) error {
 // schema is behind this binary, so no traffic reaches a pod that cannot
 // serve it. A schema ahead of the binary is a rollout under way: the
 // migration runs before the new pods start, and the old ones serve until
-// they are replaced (a migration keeps the previous release working). It is on the public port, unbudgeted (probes come from the
-// node's address): its checks run at most once a second, whoever asks.
+// they are replaced (a migration keeps the previous release working). It
+// is on the public port, unbudgeted (probes come from the node's
+// address): its checks run at most once a second, whoever asks.
 func (s *Server) readyz(c echo.Context) error {
 	if s.draining.Load() {
 		return errNotReady("shutting down")

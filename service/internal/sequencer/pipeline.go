@@ -181,10 +181,7 @@ func (p *pipeline) finish(err error) error {
 	f := p.flying
 	p.flying = nil
 	if err != nil {
-		p.s.cfg.Published.drop(f.id)
-		for _, r := range f.reqs {
-			r.done <- response{err: ErrUnavailable}
-		}
+		p.refuse(f)
 		p.recycle(f)
 		return p.rebuild(err)
 	}
@@ -194,9 +191,23 @@ func (p *pipeline) finish(err error) error {
 		// durable.
 		f.b.snap.capture(f.b.sink, f.b.now)
 	}
+	p.handOver(f)
+	return nil
+}
+
+// handOver gives a committed batch to the flusher.
+func (p *pipeline) handOver(f *stage) {
 	p.unflushed++
 	p.fl.in <- f
-	return nil
+}
+
+// refuse answers a sent batch's callers ErrUnavailable and forgets its
+// events: whether it committed, or is durable, is unknown.
+func (p *pipeline) refuse(f *stage) {
+	p.s.cfg.Published.drop(f.id)
+	for _, r := range f.reqs {
+		r.done <- response{err: ErrUnavailable}
+	}
 }
 
 // durable answers a group of committed batches once the flusher is done
@@ -216,10 +227,7 @@ func (p *pipeline) durable(r flushed) error {
 func (p *pipeline) answer(f *stage, flushErr error) {
 	defer p.recycle(f)
 	if flushErr != nil {
-		p.s.cfg.Published.drop(f.id)
-		for _, r := range f.reqs {
-			r.done <- response{err: ErrUnavailable}
-		}
+		p.refuse(f)
 		return
 	}
 	for i, r := range f.reqs {
@@ -322,13 +330,9 @@ func (p *pipeline) abandon() {
 		if err := <-f.done; err == nil {
 			// Committed: its events are published, as every committed
 			// batch's are, if the flush still can be.
-			p.unflushed++
-			p.fl.in <- f
+			p.handOver(f)
 		} else {
-			p.s.cfg.Published.drop(f.id)
-			for _, r := range f.reqs {
-				r.done <- response{err: ErrUnavailable}
-			}
+			p.refuse(f)
 		}
 	}
 	p.fl.stop(p.ctx, func(r flushed) { _ = p.durable(r) })

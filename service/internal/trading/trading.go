@@ -164,18 +164,13 @@ func (s *Service) PlaceBatch(ctx context.Context, o auth.Owner, reqs []orders.Pl
 	if len(reqs) == 0 || len(reqs) > MaxBatch {
 		return nil, apierr.New(apierr.InvalidRequest, "orders must hold 1 to %d orders", MaxBatch)
 	}
-	// Every client id of the batch is looked up in one query.
-	var ids []string
-	for _, r := range reqs {
-		if r.ClientOrderID != "" {
-			ids = append(ids, r.ClientOrderID)
-		}
+	// Every client id of the batch is looked up in one query (none when
+	// no order has one: an empty id is not a valid one).
+	ids := make([]string, len(reqs))
+	for i, r := range reqs {
+		ids[i] = r.ClientOrderID
 	}
-	var existing map[string]orders.Order
-	var lookupErr error
-	if len(ids) > 0 {
-		existing, lookupErr = orders.ByClientIDs(ctx, s.db, o.UserID, ids)
-	}
+	existing, lookupErr := orders.ByClientIDs(ctx, s.db, o.UserID, ids)
 	known := func(id string) (orders.Order, bool, error) {
 		found, ok := existing[id]
 		return found, ok, lookupErr
