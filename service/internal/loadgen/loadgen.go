@@ -7,7 +7,6 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +23,6 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 
-	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/money"
 )
 
@@ -133,10 +131,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	if _, err := money.Parse(cfg.Tick); err != nil {
 		return nil, fmt.Errorf("loadgen: tick %q: %w", cfg.Tick, err)
 	}
-	hc := &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2, IdleConnTimeout: time.Minute},
+	if _, err := newHTTPConn(cfg.URL); err != nil {
+		return nil, err
 	}
+	hc := &http.Client{Timeout: 30 * time.Second} // for signing up; the load has its own connections
 	fmt.Fprintf(log, "signing up and funding %d traders...\n", cfg.Traders)
 	traders := make([]*trader, cfg.Traders)
 	run := time.Now().UnixNano()
@@ -196,6 +194,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
+			conn, _ := newHTTPConn(cfg.URL) // the URL was checked before the workers start
 			var lat []time.Duration
 			errs := map[string]int64{}
 			var interval time.Duration
@@ -220,14 +219,17 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 				method, path, body := nextRequest(cfg, rng, t)
 				sent.Add(1)
 				t0 := time.Now()
-				var status int
-				var resp []byte
+				var a answer
 				var err error
 				if t.socket != nil {
-					status, resp, err = t.socket.call(ctx, command(method, path, body))
+					a, err = t.socket.call(ctx, command(method, path, body))
 				} else {
 					path += "?n=" + strconv.FormatInt(nonce.Add(1), 10)
-					status, resp, err = do(ctx, hc, cfg.URL, t, method, path, body)
+					var status int
+					var raw []byte
+					if status, raw, err = conn.do(ctx, t, method, path, body); err == nil {
+						a = httpAnswer(status, raw, method, cfg.Batch > 1)
+					}
 				}
 				elapsed := time.Since(t0)
 				switch {
@@ -235,18 +237,19 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 					if ctx.Err() == nil {
 						errs["transport"]++
 					}
-				case status/100 == 2:
+				case a.Status/100 == 2:
 					acked.Add(1)
 					lat = append(lat, elapsed)
 					if method == http.MethodPost {
-						n, traded := record(t, resp, cfg.Batch > 1, errs)
+						n, traded := record(t, &a, errs)
 						placed.Add(n)
 						trades.Add(traded)
 					}
 				default:
-					errs[errorCode(status, resp)]++
+					errs[a.errorCode()]++
 				}
 			}
+			conn.close()
 			mu.Lock()
 			rep.Latencies = append(rep.Latencies, lat...)
 			for k, v := range errs {
@@ -337,41 +340,53 @@ type orderAck struct {
 	FilledQuantity string `json:"filled_quantity"`
 }
 
-// record counts the orders a placement response (of a batch, or of one
+// answer is what the load generator reads of an order call's answer, over
+// either transport, in one decode: an order (placed or cancelled), a
+// batch's results, or an error.
+type answer struct {
+	Status  int       `json:"status"`
+	Order   *orderAck `json:"order"`
+	Results []struct {
+		Order *orderAck  `json:"order"`
+		Error *errorBody `json:"error"`
+	} `json:"results"`
+	Error *errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code string `json:"code"`
+}
+
+// httpAnswer reads a REST answer: the order itself for one order, results
+// for a batch, an error otherwise. A cancel's order is not read.
+func httpAnswer(status int, body []byte, method string, isBatch bool) answer {
+	var a answer
+	switch {
+	case status/100 != 2 || isBatch:
+		_ = jsonv2.Unmarshal(body, &a)
+	case method == http.MethodPost:
+		a.Order = new(orderAck)
+		if jsonv2.Unmarshal(body, a.Order) != nil {
+			a.Order = nil
+		}
+	}
+	a.Status = status
+	return a
+}
+
+func (a *answer) errorCode() string {
+	if a.Error != nil && a.Error.Code != "" {
+		return a.Error.Code
+	}
+	return "http_" + strconv.Itoa(a.Status)
+}
+
+// record counts the orders a placement answer (of a batch, or of one
 // order) acknowledged, remembers the trader's resting ones for later
 // cancels, counts those that traded on arrival, and tallies refused batch
 // items in errs.
-func record(t *trader, resp []byte, isBatch bool, errs map[string]int64) (placed, traded int64) {
-	var batch struct {
-		Results []struct {
-			Status int       `json:"status"`
-			Order  *orderAck `json:"order"`
-			Error  *struct {
-				Code string `json:"code"`
-			} `json:"error"`
-		} `json:"results"`
-	}
-	var acks []orderAck
-	if isBatch {
-		if jsonv2.Unmarshal(resp, &batch) != nil {
-			return 0, 0
-		}
-		for _, r := range batch.Results {
-			switch {
-			case r.Order != nil:
-				acks = append(acks, *r.Order)
-			case r.Error != nil:
-				errs[r.Error.Code]++
-			}
-		}
-	} else {
-		var o orderAck
-		if jsonv2.Unmarshal(resp, &o) != nil {
-			return 0, 0
-		}
-		acks = append(acks, o)
-	}
-	for _, o := range acks {
+func record(t *trader, a *answer, errs map[string]int64) (placed, traded int64) {
+	count := func(o *orderAck) {
 		placed++
 		if o.FilledQuantity != "" && o.FilledQuantity != "0" {
 			traded++
@@ -384,37 +399,18 @@ func record(t *trader, resp []byte, isBatch bool, errs map[string]int64) (placed
 			t.mu.Unlock()
 		}
 	}
+	if a.Order != nil {
+		count(a.Order)
+	}
+	for _, r := range a.Results {
+		switch {
+		case r.Order != nil:
+			count(r.Order)
+		case r.Error != nil:
+			errs[r.Error.Code]++
+		}
+	}
 	return placed, traded
-}
-
-func errorCode(status int, body []byte) string {
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
-		return e.Error.Code
-	}
-	return "http_" + strconv.Itoa(status)
-}
-
-// do sends one signed request.
-func do(ctx context.Context, hc *http.Client, base string, t *trader, method, path string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("EX-KEY", t.key)
-	req.Header.Set("EX-TIMESTAMP", ts)
-	req.Header.Set("EX-SIGNATURE", hex.EncodeToString(auth.Sign(t.secret, ts, method, path, body)))
-	res, err := hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	return res.StatusCode, raw, err
 }
 
 // signUp registers a trader, logs in, makes an API key and funds it.

@@ -3,7 +3,6 @@ package loadgen
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/coder/websocket"
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/crypto-exchange/exchange/service/internal/auth"
 	"github.com/crypto-exchange/exchange/service/internal/coalesce"
@@ -34,7 +32,7 @@ type orderSocket struct {
 
 	mu      sync.Mutex
 	next    int64
-	waiting map[string]chan []byte
+	waiting map[string]chan answer
 	err     error // why the socket ended, once it has
 }
 
@@ -68,7 +66,7 @@ func dialOrders(ctx context.Context, base string, t *trader) (*orderSocket, erro
 		return nil, fmt.Errorf("order socket: %w", err)
 	}
 	conn.SetReadLimit(1 << 20)
-	s := &orderSocket{conn: conn, held: held, out: make(chan []byte, 1024), done: make(chan struct{}), waiting: map[string]chan []byte{}}
+	s := &orderSocket{conn: conn, held: held, out: make(chan []byte, 1024), done: make(chan struct{}), waiting: map[string]chan answer{}}
 	go s.read(context.WithoutCancel(ctx))
 	go s.write(context.WithoutCancel(ctx))
 	return s, nil
@@ -108,29 +106,36 @@ func (s *orderSocket) read(ctx context.Context) {
 			close(s.done)
 			return
 		}
-		var head struct{ Type, ID string }
-		if json.Unmarshal(msg, &head) != nil || head.Type != "result" {
+		var res struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+			answer
+		}
+		if jsonv2.Unmarshal(msg, &res) != nil {
+			// Type and id come first: an answer unreadable after them
+			// still ends its call.
+			res.answer = answer{Error: &errorBody{Code: "unreadable_answer"}}
+		}
+		if res.Type != "result" {
 			continue
 		}
 		s.mu.Lock()
-		ch := s.waiting[head.ID]
-		delete(s.waiting, head.ID)
+		ch := s.waiting[res.ID]
+		delete(s.waiting, res.ID)
 		s.mu.Unlock()
 		if ch != nil {
-			ch <- msg
+			ch <- res.answer
 		}
 	}
 }
 
-// call sends one command and waits for its answer. It returns the status
-// and what of the answer record and errorCode read as they read a REST
-// body: the order, or the whole answer (a batch's results, an error).
-func (s *orderSocket) call(ctx context.Context, cmd socketCommand) (int, []byte, error) {
-	ch := make(chan []byte, 1)
+// call sends one command and waits for its answer.
+func (s *orderSocket) call(ctx context.Context, cmd socketCommand) (answer, error) {
+	ch := make(chan answer, 1)
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
-		return 0, nil, errSocketClosed
+		return answer{}, errSocketClosed
 	}
 	s.next++
 	id := strconv.FormatInt(s.next, 10)
@@ -140,34 +145,24 @@ func (s *orderSocket) call(ctx context.Context, cmd socketCommand) (int, []byte,
 	select {
 	case s.out <- append(msg, '}'):
 	case <-s.done:
-		return 0, nil, errSocketClosed
+		return answer{}, errSocketClosed
 	case <-ctx.Done():
 		s.mu.Lock()
 		delete(s.waiting, id)
 		s.mu.Unlock()
-		return 0, nil, ctx.Err()
+		return answer{}, ctx.Err()
 	}
 	select {
-	case reply, ok := <-ch:
+	case a, ok := <-ch:
 		if !ok {
-			return 0, nil, errSocketClosed
+			return answer{}, errSocketClosed
 		}
-		var res struct {
-			Status int            `json:"status"`
-			Order  jsontext.Value `json:"order"`
-		}
-		if err := jsonv2.Unmarshal(reply, &res); err != nil {
-			return 0, nil, fmt.Errorf("order socket: %w", err)
-		}
-		if res.Order != nil {
-			return res.Status, res.Order, nil
-		}
-		return res.Status, reply, nil
+		return a, nil
 	case <-ctx.Done():
 		s.mu.Lock()
 		delete(s.waiting, id)
 		s.mu.Unlock()
-		return 0, nil, ctx.Err()
+		return answer{}, ctx.Err()
 	}
 }
 
