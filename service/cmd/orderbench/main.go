@@ -243,6 +243,12 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return result{}, fmt.Errorf("%s: %w", p.name, err)
 		}
+		// scripts/test.sh runs this briefly to keep it working: a phase
+		// that measured nothing, or calls the load generator itself lost,
+		// must fail it.
+		if lost := rep.Errors[loadgen.ErrTransport] + rep.Errors[loadgen.ErrUnreadable]; rep.Orders == 0 || lost > 0 {
+			return result{}, fmt.Errorf("%s: %d orders acknowledged, %d calls lost by the load generator (errors %v)", p.name, rep.Orders, lost, rep.Errors)
+		}
 		r := result{phase: p, orders: float64(rep.Orders) / rep.Duration.Seconds(),
 			p50: rep.Percentile(50), p99: rep.Percentile(99), errs: rep.Errors}
 		if rep.Orders > 0 && exBefore > 0 {

@@ -25,7 +25,11 @@ import (
 // request struct. Every microsecond of that was taken from the exchange.
 // A worker has one request in flight at a time, so it writes the request
 // and reads the answer (with http.ReadResponse) on its own goroutine.
+//
+// The connection lives in the context it was made for (a run's): when that
+// ends, a request waiting on it returns at once.
 type httpConn struct {
+	ctx  context.Context
 	base *url.URL
 	nc   net.Conn
 	br   *bufio.Reader
@@ -33,7 +37,7 @@ type httpConn struct {
 	stop func() bool // ends the watch that unblocks nc when ctx ends
 }
 
-func newHTTPConn(base string) (*httpConn, error) {
+func newHTTPConn(ctx context.Context, base string) (*httpConn, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: url %q: %w", base, err)
@@ -41,15 +45,15 @@ func newHTTPConn(base string) (*httpConn, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("loadgen: url %q: want http or https", base)
 	}
-	return &httpConn{base: u}, nil
+	return &httpConn{ctx: ctx, base: u}, nil
 }
 
-func (c *httpConn) dial(ctx context.Context) error {
+func (c *httpConn) dial() error {
 	addr := c.base.Host
 	if c.base.Port() == "" {
 		addr = net.JoinHostPort(c.base.Hostname(), map[string]string{"http": "80", "https": "443"}[c.base.Scheme])
 	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	dctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
 	nc, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
 	if err != nil {
@@ -64,7 +68,7 @@ func (c *httpConn) dial(ctx context.Context) error {
 		nc = tc
 	}
 	c.nc, c.br = nc, bufio.NewReaderSize(nc, 16<<10)
-	c.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	c.stop = context.AfterFunc(c.ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	return nil
 }
 
@@ -78,9 +82,9 @@ func (c *httpConn) close() {
 
 // do sends one signed request and returns the answer's status and body.
 // A failed request closes the connection; the next one dials again.
-func (c *httpConn) do(ctx context.Context, t *trader, method, path string, body []byte) (int, []byte, error) {
+func (c *httpConn) do(t *trader, method, path string, body []byte) (int, []byte, error) {
 	if c.nc == nil {
-		if err := c.dial(ctx); err != nil {
+		if err := c.dial(); err != nil {
 			return 0, nil, err
 		}
 	}

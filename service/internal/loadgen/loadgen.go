@@ -57,6 +57,13 @@ type Config struct {
 	WSOrders bool
 }
 
+// Error tallies for calls that failed in the load generator, not refusals
+// by the exchange: a run with any of them did not measure what it says.
+const (
+	ErrTransport  = "transport"         // the request or its answer was cut
+	ErrUnreadable = "unreadable_answer" // a socket answer could not be decoded
+)
+
 // Report is what a run achieved.
 type Report struct {
 	Sent      int64
@@ -131,7 +138,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	if _, err := money.Parse(cfg.Tick); err != nil {
 		return nil, fmt.Errorf("loadgen: tick %q: %w", cfg.Tick, err)
 	}
-	if _, err := newHTTPConn(cfg.URL); err != nil {
+	if _, err := newHTTPConn(ctx, cfg.URL); err != nil {
 		return nil, err
 	}
 	hc := &http.Client{Timeout: 30 * time.Second} // for signing up; the load has its own connections
@@ -194,7 +201,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
-			conn, _ := newHTTPConn(cfg.URL) // the URL was checked before the workers start
+			conn, _ := newHTTPConn(ctx, cfg.URL) // the URL was checked before the workers start
 			var lat []time.Duration
 			errs := map[string]int64{}
 			var interval time.Duration
@@ -227,7 +234,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 					path += "?n=" + strconv.FormatInt(nonce.Add(1), 10)
 					var status int
 					var raw []byte
-					if status, raw, err = conn.do(ctx, t, method, path, body); err == nil {
+					if status, raw, err = conn.do(t, method, path, body); err == nil {
 						a = httpAnswer(status, raw, method, cfg.Batch > 1)
 					}
 				}
@@ -235,7 +242,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 				switch {
 				case err != nil:
 					if ctx.Err() == nil {
-						errs["transport"]++
+						errs[ErrTransport]++
 					}
 				case a.Status/100 == 2:
 					acked.Add(1)
@@ -420,24 +427,37 @@ func signUp(ctx context.Context, hc *http.Client, cfg Config, email string) (*tr
 	const password = "loadgen password 123"
 	post := func(path, csrf string, in, out any) error {
 		b, _ := json.Marshal(in)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		if csrf != "" {
-			req.Header.Set("X-CSRF-Token", csrf)
+		for attempt := 1; ; attempt++ {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+path, bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			if csrf != "" {
+				req.Header.Set("X-CSRF-Token", csrf)
+			}
+			res, err := web.Do(req)
+			if err != nil {
+				return err
+			}
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusTooManyRequests && attempt < 10 {
+				// The server bounds the password hashes it runs at once
+				// and tells a client in a busy moment when to come back.
+				secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Duration(max(secs, 1)) * time.Second):
+				}
+				continue
+			}
+			if res.StatusCode/100 != 2 {
+				return fmt.Errorf("POST %s: %d %s", path, res.StatusCode, raw)
+			}
+			if out != nil {
+				return json.Unmarshal(raw, out)
+			}
+			return nil
 		}
-		res, err := web.Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		raw, _ := io.ReadAll(res.Body)
-		if res.StatusCode/100 != 2 {
-			return fmt.Errorf("POST %s: %d %s", path, res.StatusCode, raw)
-		}
-		if out != nil {
-			return json.Unmarshal(raw, out)
-		}
-		return nil
 	}
 	if err := post("/api/v1/auth/register", "", map[string]string{"email": email, "password": password}, nil); err != nil {
 		return nil, fmt.Errorf("sign up: %w", err)

@@ -114,7 +114,7 @@ func (s *orderSocket) read(ctx context.Context) {
 		if jsonv2.Unmarshal(msg, &res) != nil {
 			// Type and id come first: an answer unreadable after them
 			// still ends its call.
-			res.answer = answer{Error: &errorBody{Code: "unreadable_answer"}}
+			res.answer = answer{Error: &errorBody{Code: ErrUnreadable}}
 		}
 		if res.Type != "result" {
 			continue
