@@ -9,11 +9,14 @@ import (
 )
 
 // maxUnflushed bounds the batches committed but not yet known durable.
-// With one, a batch commits while the one before it is flushed, and what
-// arrives meanwhile waits to make the next batch larger rather than go
-// out as another small one: measured against eight, the same rates at
-// 7–10 % less PostgreSQL CPU per order (docs/performance.md).
-const maxUnflushed = 1
+// With two, a batch commits while the one before it is flushed, and what
+// arrives after that waits to make the next batch larger rather than go
+// out as another small one. One, as round four left it, kept the lock's
+// connection idle for every flush: against it, the same saturated rates
+// and a lower p99 at 5,000 orders/s offered, for about 5 % more CPU per
+// order; eight, in smaller batches, cost 7–10 % more PostgreSQL CPU per
+// order than one (docs/performance.md, rounds four and six).
+const maxUnflushed = 2
 
 // flusher makes committed batches durable off the lock's connection.
 //

@@ -100,6 +100,62 @@ func TestFailedBatchUndoesTheBatchBehindIt(t *testing.T) {
 	f.checkLedger(t)
 }
 
+// While a batch waits for its flush, the next commits on the lock's
+// connection instead of waiting too; neither is answered before its own
+// flush, since an answer means durable. The flusher is held on the leader
+// row's lock, which its logged write takes.
+func TestNextBatchCommitsWhileTheLastIsFlushed(t *testing.T) {
+	f := newFixture(t, 2)
+	seq := f.start(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	if _, err := seq.Submit(ctx, randomPlace(rng, f)); err != nil {
+		t.Fatal(err)
+	}
+	tx := f.db.Begin()
+	defer tx.Rollback()
+	if err := tx.Exec("SELECT 1 FROM sequencer_leader FOR UPDATE").Error; err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 2)
+	submit := func(cmd sequencer.Command) {
+		go func() {
+			_, err := seq.Submit(ctx, cmd)
+			answered <- err
+		}()
+	}
+	committed := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			var n int64
+			if err := f.db.Raw("SELECT count(*) FROM orders").Scan(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n >= want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d orders committed, want %d: the batch waits for the flush before it", n, want)
+			}
+		}
+	}
+	submit(randomPlace(rng, f))
+	committed(2)
+	submit(randomPlace(rng, f))
+	committed(3)
+	select {
+	case err := <-answered:
+		t.Fatalf("a command was answered before its batch was flushed (%v)", err)
+	default:
+	}
+	tx.Rollback()
+	for range 2 {
+		if err := <-answered; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A cancel of an order that just closed is answered with how it ended,
 // from memory, for its owner only: another user learns nothing (the
 // trading service then reads the database and answers not found).
