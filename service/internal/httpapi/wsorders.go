@@ -101,17 +101,8 @@ func (w *wsOrders) run(ctx context.Context, op string, msg []byte, res *wsResult
 	}
 	switch op {
 	case opPlace:
-		var cmd struct {
-			wsHead
-			Order jsontext.Value `json:"order"`
-		}
-		if err := strictjson.Decode(msg, &cmd); err != nil {
-			return err
-		}
-		// The order on its own, so that a refusal reads exactly as the
-		// same body's would over HTTP.
-		var req orders.PlaceRequest
-		if err := strictjson.Checked(cmd.Order, &req); err != nil { // checked with the message
+		req, err := placeRequest(msg)
+		if err != nil {
 			return err
 		}
 		o, created, err := w.api.Trading.Place(ctx, w.owner, req)
@@ -202,6 +193,29 @@ func (w *wsOrders) run(ctx context.Context, op string, msg []byte, res *wsResult
 	w.mu.Unlock()
 	res.Status, res.CancelOnDisconnect = http.StatusOK, &cmd.Enabled
 	return nil
+}
+
+// placeRequest reads a place command's order. One decode of the whole
+// message serves a well-formed command; one it refuses, or whose order is
+// absent or null, is read again with the order on its own, so that a
+// refusal reads exactly as the same body's would over HTTP.
+func placeRequest(msg []byte) (orders.PlaceRequest, error) {
+	var whole struct {
+		wsHead
+		Order *orders.PlaceRequest `json:"order"`
+	}
+	if strictjson.Decode(msg, &whole) == nil && whole.Order != nil {
+		return *whole.Order, nil
+	}
+	var cmd struct {
+		wsHead
+		Order jsontext.Value `json:"order"`
+	}
+	var req orders.PlaceRequest
+	if err := strictjson.Decode(msg, &cmd); err != nil {
+		return req, err
+	}
+	return req, strictjson.Checked(cmd.Order, &req) // checked with the message
 }
 
 func commandOp(op string) bool {
