@@ -13,8 +13,8 @@ import (
 // arrives after that waits to make the next batch larger rather than go
 // out as another small one. One, as round four left it, kept the lock's
 // connection idle for every flush: against it, the same saturated rates
-// and a lower p99 at 5,000 orders/s offered, for about 5 % more CPU per
-// order; eight, in smaller batches, cost 7–10 % more PostgreSQL CPU per
+// and a lower p99 at 5,000 orders/s offered, for 5–13 % more CPU per
+// order in smaller batches; eight cost 7–10 % more PostgreSQL CPU per
 // order than one (docs/performance.md, rounds four and six).
 const maxUnflushed = 2
 
