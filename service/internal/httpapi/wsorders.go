@@ -211,11 +211,12 @@ func placeRequest(msg []byte) (orders.PlaceRequest, error) {
 		wsHead
 		Order jsontext.Value `json:"order"`
 	}
-	var req orders.PlaceRequest
 	if err := strictjson.Decode(msg, &cmd); err != nil {
-		return req, err
+		return orders.PlaceRequest{}, err
 	}
-	return req, strictjson.Checked(cmd.Order, &req) // checked with the message
+	var req orders.PlaceRequest
+	err := strictjson.Checked(cmd.Order, &req) // checked with the message
+	return req, err
 }
 
 func commandOp(op string) bool {

@@ -37,7 +37,8 @@ type httpConn struct {
 	stop func() bool // ends the watch that unblocks nc when ctx ends
 }
 
-func newHTTPConn(ctx context.Context, base string) (*httpConn, error) {
+// parseBase reads the exchange's URL for httpConn.
+func parseBase(base string) (*url.URL, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: url %q: %w", base, err)
@@ -45,7 +46,7 @@ func newHTTPConn(ctx context.Context, base string) (*httpConn, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("loadgen: url %q: want http or https", base)
 	}
-	return &httpConn{ctx: ctx, base: u}, nil
+	return u, nil
 }
 
 func (c *httpConn) dial() error {

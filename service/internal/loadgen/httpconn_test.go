@@ -55,10 +55,11 @@ func TestHTTPConnSendsSignedRequestsOnOneConnection(t *testing.T) {
 	defer close(release) // before the server's Close, which waits for its handlers
 
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := newHTTPConn(ctx, srv.URL)
+	base, err := parseBase(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := &httpConn{ctx: ctx, base: base}
 	defer c.close()
 	tr := &trader{key: "key-1", secret: "s3cret"}
 	for _, call := range []struct {

@@ -138,7 +138,8 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	if _, err := money.Parse(cfg.Tick); err != nil {
 		return nil, fmt.Errorf("loadgen: tick %q: %w", cfg.Tick, err)
 	}
-	if _, err := newHTTPConn(ctx, cfg.URL); err != nil {
+	base, err := parseBase(cfg.URL)
+	if err != nil {
 		return nil, err
 	}
 	hc := &http.Client{Timeout: 30 * time.Second} // for signing up; the load has its own connections
@@ -201,7 +202,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
-			conn, _ := newHTTPConn(ctx, cfg.URL) // the URL was checked before the workers start
+			conn := &httpConn{ctx: ctx, base: base}
 			var lat []time.Duration
 			errs := map[string]int64{}
 			var interval time.Duration
