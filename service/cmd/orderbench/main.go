@@ -166,7 +166,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Fprintf(os.Stderr, "pgbench before: %.0f commits/s\n", before)
 
 	env := []string{
-		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + pg.URL("exchange"), "INTERNAL_ADDR=127.0.0.1:0",
+		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + pg.URL("exchange"), "INTERNAL_ADDR=127.0.0.1:0", // serve sets its own
 		"RATE_LIMITS=off", "SECRET_KEY=" + randomHex(32), "EXCHANGE_MODE=demo", "SECURE_COOKIES=false", "LOG_LEVEL=warn",
 	}
 	if out, err := exchangeCmd(ctx, binary, env, "migrate", "--seed").CombinedOutput(); err != nil {
@@ -217,21 +217,24 @@ func run(ctx context.Context, o options) error {
 		if profiling {
 			runEnv = append(runEnv, "PPROF_ADDR=127.0.0.1:16061")
 		}
-		url, pid, stopServer, err := serve(ctx, bin, runEnv)
+		srv, err := serve(ctx, bin, runEnv)
 		if err != nil {
 			return result{}, err
 		}
-		defer stopServer()
-		p.cfg.URL = url
+		defer srv.stop()
+		p.cfg.URL = srv.url
+		pid := srv.pid
 		// CPU per order is steadier than the rate on a shared machine: it
 		// counts the work, not the waiting for cores others hold. It is
 		// counted from when the load starts, after the sign-up, which the
 		// load generator announces with "driving".
 		var exBefore, pgBefore, lgBefore time.Duration
+		var batchesBefore batchStats
 		stopProfile := func() {}
 		defer func() { stopProfile() }()
 		marker := &lineWatch{w: os.Stderr, prefix: "driving", f: func() {
 			exBefore, pgBefore, lgBefore = cpuOf(pid, false), cpuOf(postmaster, true), cpuOf(os.Getpid(), false)
+			batchesBefore, _ = scrapeBatches(srv.metrics)
 			if profiling {
 				profiles++
 				stopExchange := profileCPU(filepath.Join(o.profile, fmt.Sprintf("phase%d.pprof", profiles)), o.duration)
@@ -248,6 +251,9 @@ func run(ctx context.Context, o options) error {
 		// must fail it.
 		if lost := rep.Errors[loadgen.ErrTransport] + rep.Errors[loadgen.ErrUnreadable]; rep.Orders == 0 || lost > 0 {
 			return result{}, fmt.Errorf("%s: %d orders acknowledged, %d calls lost by the load generator (errors %v)", p.name, rep.Orders, lost, rep.Errors)
+		}
+		if after, err := scrapeBatches(srv.metrics); err == nil {
+			fmt.Fprintf(os.Stderr, "  sequencer: %s\n", after.since(batchesBefore))
 		}
 		r := result{phase: p, orders: float64(rep.Orders) / rep.Duration.Seconds(),
 			p50: rep.Percentile(50), p99: rep.Percentile(99), errs: rep.Errors}
@@ -426,39 +432,49 @@ func exchangeCmd(ctx context.Context, binary string, env []string, args ...strin
 	return cmd
 }
 
-// serve starts `exchange serve` on a free port and waits until it is
+// exchangeServer is a running `exchange serve`.
+type exchangeServer struct {
+	url     string // public listener
+	metrics string // the internal listener's /metrics
+	pid     int
+	stop    func()
+}
+
+// serve starts `exchange serve` on free ports and waits until it is
 // ready: schema current, sequencer leading, market data in sync.
-func serve(ctx context.Context, binary string, env []string) (string, int, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", 0, nil, err
+func serve(ctx context.Context, binary string, env []string) (exchangeServer, error) {
+	var addrs [2]string
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return exchangeServer{}, err
+		}
+		addrs[i] = l.Addr().String()
+		l.Close()
 	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exchangeCmd(context.WithoutCancel(ctx), binary, append(env, "HTTP_ADDR="+addr), "serve")
+	cmd := exchangeCmd(context.WithoutCancel(ctx), binary, append(env, "HTTP_ADDR="+addrs[0], "INTERNAL_ADDR="+addrs[1]), "serve")
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
-		return "", 0, nil, err
+		return exchangeServer{}, err
 	}
 	var once sync.Once
-	stop := func() {
+	srv := exchangeServer{url: "http://" + addrs[0], metrics: "http://" + addrs[1] + "/metrics", pid: cmd.Process.Pid, stop: func() {
 		once.Do(func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			_ = cmd.Wait()
 		})
-	}
-	url := "http://" + addr
+	}}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if res, err := http.Get(url + "/readyz"); err == nil {
+		if res, err := http.Get(srv.url + "/readyz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return url, cmd.Process.Pid, stop, nil
+				return srv, nil
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			stop()
-			return "", 0, nil, fmt.Errorf("the exchange was not ready within 60 s:\n%s", logs.String())
+			srv.stop()
+			return exchangeServer{}, fmt.Errorf("the exchange was not ready within 60 s:\n%s", logs.String())
 		}
 	}
 }
