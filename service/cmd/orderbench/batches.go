@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // batchStats is what the exchange's sequencer metrics tell of its batches:
@@ -22,9 +23,8 @@ type batchStats struct {
 
 type bucket struct{ le, count float64 }
 
-const secondsBucket = `exchange_sequencer_batch_seconds_bucket{le="`
-
-// scrapeBatches reads the batch metrics from the exchange's /metrics.
+// scrapeBatches reads the batch metrics from the exchange's /metrics, with
+// the parser the observability tests use.
 func scrapeBatches(url string) (batchStats, error) {
 	var s batchStats
 	res, err := http.Get(url)
@@ -35,29 +35,26 @@ func scrapeBatches(url string) (batchStats, error) {
 	if res.StatusCode != http.StatusOK {
 		return s, fmt.Errorf("metrics: %s", res.Status)
 	}
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		name, raw, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	if err != nil {
+		return s, fmt.Errorf("metrics: %w", err)
+	}
+	histogram := func(name string) *dto.Histogram {
+		if f := families[name]; f != nil && len(f.GetMetric()) > 0 {
+			return f.GetMetric()[0].GetHistogram()
 		}
-		v, err := strconv.ParseFloat(raw, 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case name == "exchange_sequencer_batch_size_count":
-			s.batches = v
-		case name == "exchange_sequencer_batch_size_sum":
-			s.commands = v
-		case strings.HasPrefix(name, secondsBucket):
-			le, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(name, secondsBucket), `"}`), 64)
-			if err == nil { // "+Inf" parses too
-				s.buckets = append(s.buckets, bucket{le, v})
-			}
+		return nil
+	}
+	if h := histogram("exchange_sequencer_batch_size"); h != nil {
+		s.batches, s.commands = float64(h.GetSampleCount()), h.GetSampleSum()
+	}
+	if h := histogram("exchange_sequencer_batch_seconds"); h != nil {
+		for _, b := range h.GetBucket() {
+			s.buckets = append(s.buckets, bucket{b.GetUpperBound(), float64(b.GetCumulativeCount())})
 		}
 	}
-	return s, sc.Err()
+	return s, nil
 }
 
 // since is what happened between an earlier reading and this one.
