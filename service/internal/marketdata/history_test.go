@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
@@ -179,4 +181,37 @@ func TestTickerWindowSlides(t *testing.T) {
 	wantTicker(t, ticker(t, f, "BTC-USDT"), "200", "100", "200", "100", "3", "400")
 	f.slideStats(now.Add(24*time.Hour + time.Minute)) // all of them
 	wantTicker(t, ticker(t, f, "BTC-USDT"), "200", "null", "null", "null", "0", "0")
+}
+
+// A feed that starts (or resyncs) takes each market's last price from its
+// newest trade, by id: the one committed last, whatever its timestamp (a
+// new leader's clock may be behind the old one's). A market without
+// trades has none.
+func TestSnapshotTakesEachMarketsNewestTrade(t *testing.T) {
+	f, db := testFeed(t)
+	now := time.Now().UTC()
+	insertTrade(t, db, 1, "BTC-USDT", "100", "1", now)
+	insertTrade(t, db, 2, "BTC-USDT", "101", "1", now.Add(-time.Minute))
+	insertTrade(t, db, 3, "ETH-USDT", "2000", "1", now)
+	insertTrade(t, db, 4, "BTC-USDT", "99", "1", now.Add(-time.Hour))
+	insertTrade(t, db, 5, "ETH-USDT", "2001", "1", now.Add(time.Minute))
+	exec(t, db, `INSERT INTO markets (name, base, quote, tick_size, lot_size, min_notional, maker_fee_bps, taker_fee_bps)
+		VALUES ('ETH-BTC', 'ETH', 'BTC', 0.00001, 0.001, 0.0001, 10, 20)`)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := f.snapshot(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for m, p := range f.last {
+		got[m] = p.String()
+	}
+	want := map[string]string{"BTC-USDT": "99", "ETH-USDT": "2001"}
+	if len(got) != len(want) || got["BTC-USDT"] != want["BTC-USDT"] || got["ETH-USDT"] != want["ETH-USDT"] {
+		t.Fatalf("last prices %v, want %v", got, want)
+	}
 }
