@@ -89,7 +89,14 @@ func (f *flusher) flush(ctx context.Context, group []*stage) error {
 	q.Queue("BEGIN")
 	q.Queue("UPDATE sequencer_leader SET epoch = epoch")
 	for _, s := range group {
-		for _, n := range s.notices {
+		notices, err := s.payloads()
+		if err != nil {
+			// Committed, but its events cannot be published: like a flush
+			// that failed, it ends the leadership, and the successor
+			// rebuilds from the database.
+			return err
+		}
+		for _, n := range notices {
 			q.Queue("SELECT pg_notify($1, $2)", EventsChannel, n)
 		}
 	}

@@ -2,6 +2,9 @@ package sequencer
 
 import (
 	"context"
+	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,12 +65,26 @@ func TestFlushMakesEarlierCommitsDurable(t *testing.T) {
 		if flushedPast(committed) {
 			t.Fatalf("batch %d: the log was flushed without the flusher; the test proves nothing", i)
 		}
-		f.in <- &stage{notices: []string{"a notice"}}
+		s := &stage{id: "t." + strconv.Itoa(i)}
+		s.encode(Events{Time: time.Now()})
+		f.in <- s
 		if r := <-f.out; r.err != nil {
 			t.Fatal(r.err)
 		}
 		if !flushedPast(committed) {
 			t.Fatalf("batch %d: the flusher committed, but the log is not flushed past the batch (%s)", i, committed)
 		}
+	}
+}
+
+// A committed batch whose events could not be encoded is not published:
+// the flush fails, which answers its commands ErrUnavailable and ends the
+// leadership (no other replica may miss the batch unannounced).
+func TestFlushFailsABatchWhoseEventsCouldNotBeEncoded(t *testing.T) {
+	s := &stage{id: "t.1", encoded: make(chan struct{}), noticesErr: errors.New("cannot encode")}
+	close(s.encoded)
+	f := &flusher{timeout: time.Second} // no connection: the flush must fail before using one
+	if err := f.flush(context.Background(), []*stage{s}); err == nil || !strings.Contains(err.Error(), "cannot encode") {
+		t.Fatalf("flush = %v, want the encoding error", err)
 	}
 }

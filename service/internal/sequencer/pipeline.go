@@ -59,9 +59,35 @@ type stage struct {
 	b       *batch
 	reqs    []*request
 	results []Result
-	notices []string
 	start   time.Time
 	done    chan error
+	// notices are the events' NOTIFY payloads, or the error encoding
+	// them, once encoded is closed (encode).
+	notices    []string
+	noticesErr error
+	encoded    chan struct{}
+}
+
+// encode makes the events' NOTIFY payloads on a goroutine of its own.
+// Only the flush needs them, after the commit, so they are encoded while
+// the batch is written instead of on the loop, between one batch's commit
+// and the next one's writes: that gap is time the lock's connection sits
+// idle. Events are not changed once sealed.
+func (c *stage) encode(events Events) {
+	c.encoded = make(chan struct{})
+	go func() {
+		c.notices, c.noticesErr = events.chunks(c.id)
+		close(c.encoded)
+	}()
+}
+
+// payloads waits for the NOTIFY payloads.
+func (c *stage) payloads() ([]string, error) {
+	<-c.encoded
+	if c.noticesErr != nil {
+		return nil, fmt.Errorf("encode the events of batch %s: %w", c.id, c.noticesErr)
+	}
+	return c.notices, nil
 }
 
 func newPipeline(ctx context.Context, s *Sequencer, conn *pgx.Conn, st *state, fl *flusher) *pipeline {
@@ -81,10 +107,14 @@ func (p *pipeline) stage() *stage {
 	return &stage{b: &batch{ids: p.ids, sink: p.s.cfg.Snapshots}, done: make(chan error, 1)}
 }
 
-// recycle takes back an answered stage.
+// recycle takes back an answered stage, once its payloads' encoding,
+// which reads its events, is done.
 func (p *pipeline) recycle(c *stage) {
+	if c.encoded != nil {
+		<-c.encoded
+	}
 	clear(c.reqs)
-	c.reqs, c.results, c.notices = c.reqs[:0], c.results[:0], nil
+	c.reqs, c.results, c.notices, c.noticesErr, c.encoded = c.reqs[:0], c.results[:0], nil, nil, nil
 	p.free = append(p.free, c)
 }
 
@@ -145,11 +175,7 @@ func (p *pipeline) send() error {
 	}
 	p.sent++
 	c.id = p.idPrefix + strconv.FormatUint(p.sent, 10)
-	notices, err := events.chunks(c.id)
-	if err != nil {
-		return p.fail(err)
-	}
-	c.notices = notices
+	c.encode(events)
 	q := b.writes(p.st.balances)
 	p.s.cfg.Published.put(c.id, events)
 	ctx, cancel := context.WithTimeout(p.ctx, p.s.cfg.BatchTimeout)
