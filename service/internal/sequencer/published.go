@@ -20,6 +20,7 @@ type Published struct {
 	byBatch map[string]Events
 	order   []string
 	evicted int
+	keep    int // keepPublished, but in tests
 }
 
 // keepPublished bounds what a feed that stopped listening (a broken
@@ -30,7 +31,7 @@ const keepPublished = 16
 // NewPublished makes an empty store; a Sequencer and the Reassembler of
 // the same replica's feed share one.
 func NewPublished() *Published {
-	return &Published{byBatch: map[string]Events{}}
+	return &Published{byBatch: map[string]Events{}, keep: keepPublished}
 }
 
 // put keeps a batch's events under its id until the feed takes them.
@@ -40,7 +41,7 @@ func (p *Published) put(id string, ev Events) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.order) == keepPublished {
+	if len(p.order) == p.keep {
 		delete(p.byBatch, p.order[0])
 		p.order = p.order[1:]
 		p.evicted++
