@@ -163,7 +163,7 @@ func (p *pipeline) add(reqs []*request) error {
 
 // send seals the batch being filled and starts its writes and commit; the
 // connection must be free. The other stage becomes the one being filled.
-func (p *pipeline) send() error {
+func (p *pipeline) send() {
 	c := p.cur
 	b := c.b
 	p.s.metrics.queueDepth.Set(float64(len(p.s.queue)))
@@ -189,7 +189,6 @@ func (p *pipeline) send() error {
 		c.done <- err
 	}()
 	p.flying, p.cur = c, p.stage()
-	return nil
 }
 
 // wait lets the batch under way, if any, land.
@@ -339,9 +338,7 @@ func (p *pipeline) stepDown(t *term) error {
 			}
 			continue
 		}
-		if err := p.send(); err != nil {
-			return err
-		}
+		p.send()
 	}
 }
 

@@ -322,9 +322,7 @@ func (s *Sequencer) lead(ctx context.Context, conn *pgx.Conn) error {
 		// The batch filled while the last one committed goes out the
 		// moment the connection is free.
 		if p.canSend() {
-			if err := p.send(); err != nil {
-				return err
-			}
+			p.send()
 		}
 		var landed chan error
 		var ping <-chan time.Time
