@@ -29,8 +29,17 @@ func testFeed(t *testing.T) (*Feed, *gorm.DB) {
 	exec(t, db, `INSERT INTO markets (name, base, quote, tick_size, lot_size, min_notional, maker_fee_bps, taker_fee_bps) VALUES
 		('BTC-USDT', 'BTC', 'USDT', 0.01, 0.0001, 1, 10, 20), ('ETH-USDT', 'ETH', 'USDT', 0.01, 0.001, 1, 10, 20)`)
 	f := NewFeed(url, db, database.PrimaryReads(db), slog.New(slog.NewTextHandler(io.Discard, nil)), NewHub(nil), nil, nil)
+	resync(t, f)
+	f.ready.Store(true)
+	return f, db
+}
+
+// resync takes the feed's snapshot of books and last prices, as at its
+// start and after a gap.
+func resync(t *testing.T, f *Feed) {
+	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, f.url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +47,6 @@ func testFeed(t *testing.T) (*Feed, *gorm.DB) {
 	if err := f.snapshot(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	f.ready.Store(true)
-	return f, db
 }
 
 func exec(t *testing.T, db *gorm.DB, sql string, args ...any) {

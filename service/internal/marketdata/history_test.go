@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/crypto-exchange/exchange/service/internal/money"
 	"github.com/crypto-exchange/exchange/service/internal/sequencer"
 )
@@ -197,15 +195,7 @@ func TestSnapshotTakesEachMarketsNewestTrade(t *testing.T) {
 	insertTrade(t, db, 5, "ETH-USDT", "2001", "1", now.Add(time.Minute))
 	exec(t, db, `INSERT INTO markets (name, base, quote, tick_size, lot_size, min_notional, maker_fee_bps, taker_fee_bps)
 		VALUES ('ETH-BTC', 'ETH', 'BTC', 0.00001, 0.001, 0.0001, 10, 20)`)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := f.snapshot(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	resync(t, f)
 	got := map[string]string{}
 	for m, p := range f.last {
 		got[m] = p.String()
